@@ -149,3 +149,9 @@ class RunInProgress(PrmSyncError):
     """Another sync run holds the lock for the same scope."""
 
     exit_code = 3
+
+
+class RuleViolation(PrmSyncError):
+    """A channel rule forbids the requested change (an illegal lifecycle move, one extension too many)."""
+
+    exit_code = 2

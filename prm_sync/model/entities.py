@@ -151,6 +151,7 @@ class Opportunity(CanonicalRecord):
     protection_expires_at: datetime | None = None
     partner_tier: PartnerTier | None = None
     attribution_summary: str | None = None
+    conflict_status: ConflictDecision | None = None  # written to the CRM beside the registered partner
 
 
 class Closure(CanonicalRecord):

@@ -1,0 +1,152 @@
+"""The PRM data store: canonical records plus the sync's own state, on SQLite or PostgreSQL.
+
+Open it with ``Store.open()`` and work inside ``store.session()``: every helper
+here takes that ``Session`` and returns pydantic models, so one transaction
+can commit a batch's records, sync state, ledger, failures and cursor
+together, and nothing a caller holds goes stale when the session closes.
+Run locks are the exception: they take the ``Store`` and commit on their own.
+"""
+
+from prm_sync.store.audit import AuditEntry, append_audit, query_audit
+from prm_sync.store.conflicts import ConflictCheck, latest_conflict_check, save_conflict_check
+from prm_sync.store.db import Store, make_engine, render_url, resolve_database_url, session_factory
+from prm_sync.store.failures import (
+    FailedRecord,
+    FailureStatus,
+    Operation,
+    count_open,
+    discard_failure,
+    get_failure,
+    list_failures,
+    oldest_open_age,
+    record_failure,
+    resolve_failure,
+    resolve_open_failures,
+)
+from prm_sync.store.inbox import InboxEvent, add_event, list_unprocessed, mark_processed
+from prm_sync.store.ledger import LedgerEntry, append_ledger, last_written, last_written_many, prune_ledger
+from prm_sync.store.locks import (
+    RunLock,
+    acquire_lock,
+    get_lock,
+    heartbeat,
+    hold_lock,
+    list_locks,
+    release_lock,
+)
+from prm_sync.store.migrate import current_revision, ensure_migrated, head_revision, upgrade
+from prm_sync.store.records import (
+    count_records,
+    delete_record,
+    find_by_external_id,
+    get_record,
+    list_records,
+    save_record,
+    save_records,
+)
+from prm_sync.store.review import (
+    ReviewItem,
+    ReviewResolution,
+    ReviewStatus,
+    add_review,
+    get_review,
+    list_open_reviews,
+    resolve_review,
+)
+from prm_sync.store.runs import RunStatus, RunTrigger, SyncRun, finish_run, get_run, list_runs, start_run
+from prm_sync.store.state import (
+    CursorState,
+    Direction,
+    SyncState,
+    delete_state,
+    get_cursor,
+    get_state,
+    get_state_by_remote,
+    get_states,
+    get_states_by_remote,
+    list_cursors,
+    reset_cursors,
+    set_cursor,
+    set_state,
+    set_states,
+)
+
+__all__ = [
+    "AuditEntry",
+    "ConflictCheck",
+    "CursorState",
+    "Direction",
+    "FailedRecord",
+    "FailureStatus",
+    "InboxEvent",
+    "LedgerEntry",
+    "Operation",
+    "ReviewItem",
+    "ReviewResolution",
+    "ReviewStatus",
+    "RunLock",
+    "RunStatus",
+    "RunTrigger",
+    "Store",
+    "SyncRun",
+    "SyncState",
+    "acquire_lock",
+    "add_event",
+    "add_review",
+    "append_audit",
+    "append_ledger",
+    "count_open",
+    "count_records",
+    "current_revision",
+    "delete_record",
+    "delete_state",
+    "discard_failure",
+    "ensure_migrated",
+    "find_by_external_id",
+    "finish_run",
+    "get_cursor",
+    "get_failure",
+    "get_lock",
+    "get_record",
+    "get_review",
+    "get_run",
+    "get_state",
+    "get_state_by_remote",
+    "get_states",
+    "get_states_by_remote",
+    "head_revision",
+    "heartbeat",
+    "hold_lock",
+    "last_written",
+    "last_written_many",
+    "latest_conflict_check",
+    "list_cursors",
+    "list_failures",
+    "list_locks",
+    "list_open_reviews",
+    "list_records",
+    "list_runs",
+    "list_unprocessed",
+    "make_engine",
+    "mark_processed",
+    "oldest_open_age",
+    "prune_ledger",
+    "query_audit",
+    "record_failure",
+    "release_lock",
+    "render_url",
+    "reset_cursors",
+    "resolve_database_url",
+    "resolve_failure",
+    "resolve_open_failures",
+    "resolve_review",
+    "save_conflict_check",
+    "save_record",
+    "save_records",
+    "session_factory",
+    "set_cursor",
+    "set_state",
+    "set_states",
+    "start_run",
+    "upgrade",
+]

@@ -1,0 +1,51 @@
+"""Conflict-check results for deal registrations, kept as history.
+
+Each check is a new row: the latest one drives the registration's decision,
+the earlier ones explain how it got there (a conflicting deal that closed,
+a customer renamed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prm_sync.model import ConflictDecision, utcnow
+from prm_sync.store.orm import ConflictCheckRow
+from prm_sync.store.types import jsonable
+
+
+class ConflictCheck(BaseModel):
+    model_config = ConfigDict(from_attributes=True, use_enum_values=True)
+
+    id: int | None = None  # assigned by the database
+    registration_id: str
+    checked_at: datetime = Field(default_factory=utcnow)
+    decision: ConflictDecision
+    score: float | None = None
+    matches: list[Any] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+
+
+def save_conflict_check(session: Session, check: ConflictCheck) -> ConflictCheck:
+    values = check.model_dump(exclude={"id"})
+    values["matches"] = jsonable(values["matches"])
+    row = ConflictCheckRow(**values)
+    session.add(row)
+    session.flush()
+    return ConflictCheck.model_validate(row)
+
+
+def latest_conflict_check(session: Session, registration_id: str) -> ConflictCheck | None:
+    query = (
+        select(ConflictCheckRow)
+        .where(ConflictCheckRow.registration_id == registration_id)
+        .order_by(ConflictCheckRow.checked_at.desc(), ConflictCheckRow.id.desc())
+        .limit(1)
+    )
+    row = session.scalars(query).first()
+    return None if row is None else ConflictCheck.model_validate(row)

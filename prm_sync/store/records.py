@@ -1,0 +1,180 @@
+"""Canonical records in and out of their tables, by column name.
+
+Rows never leave this module: callers get pydantic models, which stay valid
+after the session closes and compare by value. ``external_ids`` is mirrored
+into ``record_external_id`` on every save so a record can be found from a
+remote id with an index lookup instead of a scan of JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from prm_sync.errors import UsageError
+from prm_sync.model import ENTITIES, CanonicalRecord
+from prm_sync.store.orm import ENTITY_ROWS, EntityRow, RecordExternalIdRow
+
+# stay well under SQLite's and PostgreSQL's bound-parameter limits
+CHUNK = 500
+
+
+def row_class(entity: str) -> type[EntityRow]:
+    try:
+        return ENTITY_ROWS[entity]
+    except KeyError:
+        msg = f"unknown entity {entity!r}; known: {', '.join(sorted(ENTITY_ROWS))}"
+        raise UsageError(msg) from None
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _column_values(record: CanonicalRecord) -> dict[str, Any]:
+    values = {}
+    for name in type(record).model_fields:
+        value = getattr(record, name)
+        if isinstance(value, Enum):  # defaults skip use_enum_values; store the plain value
+            value = value.value
+        elif isinstance(value, list | dict):
+            value = value.copy()  # the row must not share a mutable value with the model
+        values[name] = value
+    return values
+
+
+def to_record(row: EntityRow) -> CanonicalRecord:
+    model = ENTITIES[row.entity]
+    return model.model_validate({name: getattr(row, name) for name in model.model_fields})
+
+
+def _sync_external_ids(
+    session: Session, entity: str, record_id: str, old: dict[str, str] | None, new: dict[str, str]
+) -> None:
+    if old == new:
+        return
+    if old:
+        session.execute(
+            delete(RecordExternalIdRow).where(
+                RecordExternalIdRow.entity == entity, RecordExternalIdRow.record_id == record_id
+            )
+        )
+    session.add_all(
+        RecordExternalIdRow(entity=entity, system=system, remote_id=remote_id, record_id=record_id)
+        for system, remote_id in new.items()
+    )
+
+
+def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
+    """Insert or update each record by id (existing rows loaded in one query per entity)."""
+    by_entity: dict[str, list[CanonicalRecord]] = {}
+    for record in records:
+        by_entity.setdefault(record.entity, []).append(record)
+    for entity, group in by_entity.items():
+        cls = row_class(entity)
+        existing: dict[str, EntityRow] = {}
+        for part in chunks([r.id for r in group]):
+            existing.update((row.id, row) for row in session.scalars(select(cls).where(cls.id.in_(part))))
+        for record in group:
+            values = _column_values(record)
+            row = existing.get(record.id)
+            old_ids = None
+            if row is None:
+                row = cls(**values)
+                session.add(row)
+                existing[record.id] = row
+            else:
+                old_ids = dict(row.external_ids)
+                for name, value in values.items():
+                    setattr(row, name, value)
+            _sync_external_ids(session, entity, record.id, old_ids, values["external_ids"])
+        # make the mirrored external ids visible to the next save of the same record
+        session.flush()
+
+
+def save_record(session: Session, record: CanonicalRecord) -> None:
+    """Insert or update one record by id."""
+    save_records(session, [record])
+
+
+def get_record(session: Session, entity: str, record_id: str) -> CanonicalRecord | None:
+    row = session.get(row_class(entity), record_id)
+    return None if row is None else to_record(row)
+
+
+def list_records(
+    session: Session,
+    entity: str,
+    *,
+    ids: Sequence[str] | None = None,
+    updated_since: datetime | None = None,
+    limit: int | None = None,
+) -> list[CanonicalRecord]:
+    """Records ordered by ``(updated_at, id)``; ``updated_since`` is inclusive.
+
+    Inclusive because two records can share a timestamp: a caller resuming
+    from the last ``updated_at`` it saw re-reads that instant rather than
+    losing its twin.
+    """
+    cls = row_class(entity)
+    query = select(cls).order_by(cls.updated_at, cls.id)
+    if updated_since is not None:
+        query = query.where(cls.updated_at >= updated_since)
+    if ids is None:
+        if limit is not None:
+            query = query.limit(limit)
+        return [to_record(row) for row in session.scalars(query)]
+    rows: list[EntityRow] = []
+    for part in chunks(list(dict.fromkeys(ids))):
+        rows.extend(session.scalars(query.where(cls.id.in_(part))))
+    rows.sort(key=lambda row: (row.updated_at, row.id))
+    return [to_record(row) for row in rows[:limit]]
+
+
+def find_by_external_id(session: Session, entity: str, system: str, remote_id: str) -> CanonicalRecord | None:
+    """The record whose ``external_ids[system]`` is ``remote_id``.
+
+    Should two records claim the same remote id (a merge not yet synced), the
+    most recently updated wins so the answer is at least deterministic.
+    """
+    cls = row_class(entity)
+    query = (
+        select(cls)
+        .join(RecordExternalIdRow, RecordExternalIdRow.record_id == cls.id)
+        .where(
+            RecordExternalIdRow.entity == entity,
+            RecordExternalIdRow.system == system,
+            RecordExternalIdRow.remote_id == remote_id,
+        )
+        .order_by(cls.updated_at.desc(), cls.id)
+        .limit(1)
+    )
+    row = session.scalars(query).first()
+    return None if row is None else to_record(row)
+
+
+def count_records(session: Session, entity: str) -> int:
+    cls = row_class(entity)
+    return session.scalar(select(func.count()).select_from(cls)) or 0
+
+
+def delete_record(session: Session, entity: str, record_id: str) -> bool:
+    """Remove a record and its external-id index entries; False if it was not there."""
+    cls = row_class(entity)
+    session.execute(
+        delete(RecordExternalIdRow).where(
+            RecordExternalIdRow.entity == entity, RecordExternalIdRow.record_id == record_id
+        )
+    )
+    row = session.get(cls, record_id)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True

@@ -1,0 +1,113 @@
+"""Sync runs: one row per invocation, from start to its final status and stats.
+
+Start a run in its own short session so it is visible (``prm-sync status``,
+Dagster) while the batches that follow commit one by one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prm_sync.errors import UsageError
+from prm_sync.model import new_id, utcnow
+from prm_sync.store.orm import SyncRunRow
+from prm_sync.store.types import jsonable
+
+
+class RunTrigger(StrEnum):
+    cli = "cli"
+    dagster = "dagster"
+    schedule = "schedule"
+    replay = "replay"
+
+
+class RunStatus(StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    partial = "partial"  # finished, but some records were dead-lettered
+    failed = "failed"
+
+
+class SyncRun(BaseModel):
+    model_config = ConfigDict(from_attributes=True, use_enum_values=True)
+
+    id: str
+    trigger: RunTrigger
+    scope: dict[str, Any] = Field(default_factory=dict)
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    stats: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    mapping_version: str | None = None
+
+
+def start_run(
+    session: Session,
+    *,
+    trigger: RunTrigger | str,
+    scope: dict[str, Any] | None = None,
+    mapping_version: str | None = None,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> SyncRun:
+    row = SyncRunRow(
+        id=run_id or new_id("run"),
+        trigger=RunTrigger(trigger).value,
+        scope=jsonable(scope or {}),
+        status=RunStatus.running.value,
+        started_at=now or utcnow(),
+        stats={},
+        mapping_version=mapping_version,
+    )
+    session.add(row)
+    session.flush()
+    return SyncRun.model_validate(row)
+
+
+def finish_run(
+    session: Session,
+    run_id: str,
+    *,
+    status: RunStatus | str,
+    stats: dict[str, Any] | None = None,
+    error: str | None = None,
+    now: datetime | None = None,
+) -> SyncRun:
+    row = session.get(SyncRunRow, run_id)
+    if row is None:
+        msg = f"no sync run with id {run_id}"
+        raise UsageError(msg)
+    row.status = RunStatus(status).value
+    row.stats = jsonable(stats) if stats is not None else row.stats
+    row.error = error
+    row.finished_at = now or utcnow()
+    session.flush()
+    return SyncRun.model_validate(row)
+
+
+def get_run(session: Session, run_id: str) -> SyncRun | None:
+    row = session.get(SyncRunRow, run_id)
+    return None if row is None else SyncRun.model_validate(row)
+
+
+def list_runs(
+    session: Session,
+    *,
+    limit: int = 20,
+    status: RunStatus | str | None = None,
+    trigger: RunTrigger | str | None = None,
+) -> list[SyncRun]:
+    """Most recent first."""
+    query = select(SyncRunRow).order_by(SyncRunRow.started_at.desc(), SyncRunRow.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(SyncRunRow.status == RunStatus(status).value)
+    if trigger is not None:
+        query = query.where(SyncRunRow.trigger == RunTrigger(trigger).value)
+    return [SyncRun.model_validate(row) for row in session.scalars(query)]

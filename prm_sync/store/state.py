@@ -1,0 +1,196 @@
+"""Per-record sync state and per-object cursors.
+
+Sync state remembers, for each record and system, which remote record it is
+and the hash of the mapped fields last exchanged, so an unchanged record is
+skipped and a change on both sides is detectable. The cursor says where the
+next incremental read starts. Both are written in the same session as the
+records they describe, so a crash never leaves a cursor ahead of its data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from connectors.base import Cursor
+from prm_sync.model import utcnow
+from prm_sync.store.orm import SyncCursorRow, SyncStateRow
+from prm_sync.store.records import chunks
+
+
+class Direction(StrEnum):
+    push = "push"  # PRM -> remote
+    pull = "pull"  # remote -> PRM
+
+
+class SyncState(BaseModel):
+    model_config = ConfigDict(from_attributes=True, use_enum_values=True)
+
+    entity: str
+    record_id: str
+    system: str
+    remote_object: str
+    remote_id: str | None = None
+    content_hash: str | None = None
+    remote_modstamp: datetime | None = None
+    last_synced_at: datetime
+    last_direction: Direction
+    snapshot: dict[str, Any] | None = None  # normalised canonical values we believe the remote holds
+    remote_deleted: bool = False  # deleted (or merged away) remotely: never silently re-created
+
+
+class CursorState(BaseModel):
+    """A stored cursor with what it belongs to, for status pages and resets."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    system: str
+    remote_object: str
+    entity: str
+    modstamp: datetime | None
+    last_id: str | None
+    updated_at: datetime
+    run_id: str | None
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(modstamp=self.modstamp, last_id=self.last_id)
+
+
+def get_state(session: Session, entity: str, record_id: str, system: str) -> SyncState | None:
+    row = session.get(SyncStateRow, (entity, record_id, system))
+    return None if row is None else SyncState.model_validate(row)
+
+
+def get_states(session: Session, entity: str, system: str, record_ids: Sequence[str]) -> dict[str, SyncState]:
+    """State for many records at once, keyed by record id (missing ids are absent)."""
+    found: dict[str, SyncState] = {}
+    for part in chunks(list(dict.fromkeys(record_ids))):
+        query = select(SyncStateRow).where(
+            SyncStateRow.entity == entity, SyncStateRow.system == system, SyncStateRow.record_id.in_(part)
+        )
+        found.update((row.record_id, SyncState.model_validate(row)) for row in session.scalars(query))
+    return found
+
+
+def all_states(session: Session, entity: str, system: str) -> dict[str, SyncState]:
+    """Every record's state for one entity in one system, keyed by record id."""
+    query = select(SyncStateRow).where(SyncStateRow.entity == entity, SyncStateRow.system == system)
+    return {row.record_id: SyncState.model_validate(row) for row in session.scalars(query)}
+
+
+def get_states_by_remote(
+    session: Session, system: str, remote_object: str, remote_ids: Sequence[str]
+) -> dict[str, SyncState]:
+    """State for records read from a remote, keyed by remote id: who is this record to us?"""
+    found: dict[str, SyncState] = {}
+    for part in chunks(list(dict.fromkeys(remote_ids))):
+        query = select(SyncStateRow).where(
+            SyncStateRow.system == system,
+            SyncStateRow.remote_object == remote_object,
+            SyncStateRow.remote_id.in_(part),
+        )
+        found.update(
+            (row.remote_id, SyncState.model_validate(row)) for row in session.scalars(query) if row.remote_id
+        )
+    return found
+
+
+def get_state_by_remote(
+    session: Session, system: str, remote_object: str, remote_id: str
+) -> SyncState | None:
+    return get_states_by_remote(session, system, remote_object, [remote_id]).get(remote_id)
+
+
+def set_states(session: Session, states: Sequence[SyncState]) -> None:
+    """Insert or replace the state of each (entity, record_id, system)."""
+    keys = list(dict.fromkeys((s.entity, s.record_id, s.system) for s in states))
+    existing: dict[tuple[str, str, str], SyncStateRow] = {}
+    for part in chunks(keys):
+        query = select(SyncStateRow).where(
+            tuple_(SyncStateRow.entity, SyncStateRow.record_id, SyncStateRow.system).in_(part)
+        )
+        existing.update(((r.entity, r.record_id, r.system), r) for r in session.scalars(query))
+    for state in states:
+        key = (state.entity, state.record_id, state.system)
+        row = existing.get(key)
+        if row is None:
+            row = existing[key] = SyncStateRow(**state.model_dump())
+            session.add(row)
+        else:
+            for name, value in state.model_dump().items():
+                setattr(row, name, value)
+    session.flush()
+
+
+def set_state(session: Session, state: SyncState) -> None:
+    set_states(session, [state])
+
+
+def delete_state(session: Session, entity: str, record_id: str, system: str) -> bool:
+    result = session.execute(
+        delete(SyncStateRow).where(
+            SyncStateRow.entity == entity, SyncStateRow.record_id == record_id, SyncStateRow.system == system
+        )
+    )
+    return bool(result.rowcount)
+
+
+def get_cursor(session: Session, system: str, remote_object: str, entity: str) -> Cursor:
+    """Where the next read of this object starts; an empty cursor means from the beginning."""
+    row = session.get(SyncCursorRow, (system, remote_object, entity))
+    return Cursor() if row is None else Cursor(modstamp=row.modstamp, last_id=row.last_id)
+
+
+def set_cursor(
+    session: Session,
+    system: str,
+    remote_object: str,
+    entity: str,
+    cursor: Cursor,
+    *,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    row = session.get(SyncCursorRow, (system, remote_object, entity))
+    if row is None:
+        row = SyncCursorRow(system=system, remote_object=remote_object, entity=entity)
+        session.add(row)
+    row.modstamp = cursor.modstamp
+    row.last_id = cursor.last_id
+    row.updated_at = now or utcnow()
+    row.run_id = run_id
+    session.flush()
+
+
+def list_cursors(session: Session, *, system: str | None = None) -> list[CursorState]:
+    query = select(SyncCursorRow).order_by(
+        SyncCursorRow.system, SyncCursorRow.remote_object, SyncCursorRow.entity
+    )
+    if system is not None:
+        query = query.where(SyncCursorRow.system == system)
+    return [CursorState.model_validate(row) for row in session.scalars(query)]
+
+
+def reset_cursors(
+    session: Session,
+    *,
+    system: str | None = None,
+    remote_object: str | None = None,
+    entity: str | None = None,
+) -> int:
+    """Forget matching cursors so the next run reads from the beginning; returns how many."""
+    query = delete(SyncCursorRow)
+    if system is not None:
+        query = query.where(SyncCursorRow.system == system)
+    if remote_object is not None:
+        query = query.where(SyncCursorRow.remote_object == remote_object)
+    if entity is not None:
+        query = query.where(SyncCursorRow.entity == entity)
+    return session.execute(query).rowcount or 0

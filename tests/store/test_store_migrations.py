@@ -1,0 +1,158 @@
+"""The packaged migrations build the schema the ORM describes, and stale databases are refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
+from prm_sync.errors import StoreNotMigrated
+from prm_sync.store import (
+    Store,
+    current_revision,
+    ensure_migrated,
+    head_revision,
+    make_engine,
+    migrate,
+    upgrade,
+)
+from prm_sync.store.orm import Base
+
+SECOND_REVISION = '''
+"""A later release: adds a column."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("partner", sa.Column("nickname", sa.String(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("partner", "nickname")
+'''
+
+
+@pytest.fixture
+def release_with_second_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The packaged migrations plus a 0002, as if the code were one release newer than the database."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0002_nickname.py").write_text(SECOND_REVISION)
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
+    return "0002"
+
+
+def test_upgrade_builds_exactly_the_orm_schema(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the packaged scripts are found from any working directory
+    upgrade(db_url)  # a URL: upgrade opens and disposes its own engine
+    engine = make_engine(db_url)
+    assert current_revision(engine) == head_revision() == "0001"
+    assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
+
+
+def test_downgrade_to_base_and_back(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    migrate.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    upgrade(engine)
+    assert current_revision(engine) == "0001"
+    engine.dispose()
+
+
+def test_empty_database_is_migrated_when_auto_upgrade(db_url: str) -> None:
+    engine = make_engine(db_url)
+    ensure_migrated(engine, auto_upgrade=True)
+    assert current_revision(engine) == head_revision()
+    ensure_migrated(engine, auto_upgrade=False)  # at head: nothing to do, no error
+    engine.dispose()
+
+
+def test_empty_database_without_auto_upgrade_is_refused(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with pytest.raises(StoreNotMigrated, match=r"revision none .* run `prm-sync db upgrade`"):
+        ensure_migrated(engine, auto_upgrade=False)
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()
+
+
+def test_database_behind_head_is_refused_with_the_command(
+    db_url: str, release_with_second_revision: str
+) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")
+    with pytest.raises(StoreNotMigrated) as raised:
+        ensure_migrated(engine, auto_upgrade=False)
+    shown = make_url(db_url).render_as_string(hide_password=True)
+    assert str(raised.value) == (
+        f"database at {shown} is at revision 0001, code expects 0002: run `prm-sync db upgrade`"
+    )
+    assert raised.value.exit_code == 2
+    ensure_migrated(engine, auto_upgrade=True)
+    assert current_revision(engine) == "0002"
+    assert "nickname" in {c["name"] for c in inspect(engine).get_columns("partner")}
+    engine.dispose()
+
+
+def test_database_from_a_newer_release_is_refused(
+    db_url: str, release_with_second_revision: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)  # to 0002 with the newer scripts
+    monkeypatch.undo()  # back to this release's scripts, which stop at 0001
+    with pytest.raises(StoreNotMigrated, match="revision 0002, which this version of prm-sync does not know"):
+        ensure_migrated(engine, auto_upgrade=True)
+    engine.dispose()
+
+
+def test_unstamped_tables_are_not_migrated_over(db_url: str) -> None:
+    engine = make_engine(db_url)
+    Base.metadata.tables["partner"].create(engine)
+    with pytest.raises(StoreNotMigrated, match="no migration stamp"):
+        ensure_migrated(engine, auto_upgrade=True)
+    engine.dispose()
+
+
+def test_message_never_shows_the_password(db_backend: str, db_url: str) -> None:
+    if db_backend == "sqlite":
+        url = db_url
+    else:
+        # the test server trusts local connections, so a password is accepted and ignored
+        url = make_url(db_url).set(password="s3cret-pw").render_as_string(hide_password=False)
+    engine = make_engine(url)
+    with pytest.raises(StoreNotMigrated) as raised:
+        ensure_migrated(engine, auto_upgrade=False)
+    assert "s3cret-pw" not in str(raised.value)
+    if db_backend == "postgresql":
+        assert ":***@" in str(raised.value)
+    engine.dispose()
+
+
+def test_store_open_auto_upgrades_into_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRM_SYNC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PRM_SYNC_DATA_DIR", str(tmp_path / "data"))
+    with Store.open(auto_upgrade=True) as store:
+        assert store.backend == "sqlite"
+        assert current_revision(store.engine) == head_revision()
+    assert (tmp_path / "data" / "prm_sync.sqlite").is_file()
+    with pytest.raises(StoreNotMigrated, match="prm-sync db upgrade"):
+        Store.open(data_dir=tmp_path / "elsewhere")
