@@ -1,0 +1,105 @@
+"""``validate`` and ``db``: checks that need no remote system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from prm_sync.cli.app import app
+from prm_sync.cli.context import state
+from prm_sync.cli.output import console, print_json
+from prm_sync.errors import ConfigError, Problem
+
+db_app = typer.Typer(help="The PRM data store: migrations and status.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _describe_provider(remote: bool):  # noqa: ANN202 - returns an optional callable
+    """Describe remote objects when the systems are reachable, so unknown fields are caught early."""
+    if not remote:
+        return None
+    from prm_sync.sync.connections import build_connectors
+
+    connectors = build_connectors(state.config())
+    cache: dict[tuple[str, str], list] = {}
+
+    def provider(system: str, remote_object: str) -> list:
+        key = (system, remote_object)
+        if key not in cache:
+            connector = connectors.get(system)
+            cache[key] = connector.describe(remote_object) if connector else []
+        return cache[key]
+
+    return provider
+
+
+@app.command()
+def validate(
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    remote: bool = typer.Option(False, "--remote", help="Also check remote field names against each system's describe API."),
+) -> None:
+    """Check the configuration and every mapping file; report all problems at once (exit 2)."""
+    from prm_sync.mapping.validate import validate_mapping_files
+
+    problems: list[Problem] = []
+    try:
+        config = state.config()
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        config = None
+    mapping_files: list[Path] = []
+    if config is not None:
+        for entry in config.mappings:
+            if entry.is_dir():
+                mapping_files.extend(sorted(p for p in entry.glob("*.yaml")))
+            elif entry.exists():
+                mapping_files.append(entry)
+            else:
+                problems.append(Problem(f"mappings path {entry} does not exist", hint="fix `mappings:` in the config"))
+        problems.extend(validate_mapping_files(mapping_files, describe_provider=_describe_provider(remote)))
+    if problems:
+        raise ConfigError(problems)
+    if json_output:
+        print_json({"ok": True, "problems": [], "mapping_files": [str(p) for p in mapping_files]})
+    else:
+        console.print(f"[green]ok[/]: configuration and {len(mapping_files)} mapping files are valid")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to the configured database."""
+    from prm_sync.store.db import make_engine, render_url, resolve_database_url
+    from prm_sync.store.migrate import current_revision, upgrade
+
+    config = state.config()
+    url = resolve_database_url(config.data_dir)
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    console.print(f"database {render_url(url)}: {before or 'empty'} -> {after}")
+
+
+@db_app.command("current")
+def db_current(json_output: bool = typer.Option(False, "--json")) -> None:
+    """Show the database's migration revision and the one this code expects."""
+    from prm_sync.store.db import make_engine, render_url, resolve_database_url
+    from prm_sync.store.migrate import current_revision, head_revision
+
+    config = state.config()
+    url = resolve_database_url(config.data_dir)
+    engine = make_engine(url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if json_output:
+        print_json({"database": render_url(url), "current": current, "head": head, "up_to_date": current == head})
+    else:
+        status = "up to date" if current == head else "behind: run `prm-sync db upgrade`"
+        console.print(f"database {render_url(url)}: revision {current or 'none'} (code expects {head}; {status})")

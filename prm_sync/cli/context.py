@@ -1,0 +1,29 @@
+"""What every command needs: the loaded config and a migrated store, built lazily.
+
+Commands that only read files (``validate``, ``mappings schema``) never open
+the database; commands that do call ``open_store`` which migrates an empty
+database or says exactly what to run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prm_sync.config import AppConfig, load_config
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    sandbox_state: Path | None = None
+    debug: bool = False
+    _config: AppConfig | None = None
+
+    def config(self) -> AppConfig:
+        if self._config is None:
+            self._config = load_config(self.config_path, sandbox_state=self.sandbox_state)
+        return self._config
+
+
+state = CliState()

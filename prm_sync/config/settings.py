@@ -1,0 +1,175 @@
+"""The shape of ``config/prm_sync.yaml``: systems, schedules, sync and rule parameters.
+
+Validated with pydantic before any I/O. Secrets are never in this file: each
+system names the environment variable that holds its token
+(``access_token_env``), resolved only when a connector is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SalesforceConfig(_Strict):
+    enabled: bool = True
+    instance_url: str = Field(description="https://yourdomain.my.salesforce.com (My Domain or sandbox URL)")
+    access_token_env: str = "SALESFORCE_ACCESS_TOKEN"
+    api_version: str = "59.0"
+    ca_bundle: Path | None = None
+    bulk_threshold: int = Field(2000, ge=1)
+    quota_reserve_pct: float = Field(10.0, ge=0, le=90)
+    max_requests_per_second: float | None = Field(None, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+
+
+class HubSpotConfig(_Strict):
+    enabled: bool = True
+    base_url: str = "https://api.hubapi.com"
+    access_token_env: str = "HUBSPOT_ACCESS_TOKEN"
+    ca_bundle: Path | None = None
+    requests_per_10s: int = Field(100, ge=1)
+    quota_reserve_pct: float = Field(10.0, ge=0, le=90)
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+
+
+class LmsConfig(_Strict):
+    enabled: bool = True
+    base_url: str
+    access_token_env: str = "LMS_ACCESS_TOKEN"
+    ca_bundle: Path | None = None
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+
+
+class ErpConfig(_Strict):
+    enabled: bool = True
+    base_url: str
+    database: str = "prm"
+    login: str = "prm-sync"
+    access_token_env: str = "ERP_API_KEY"
+    ca_bundle: Path | None = None
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+
+
+class SystemsConfig(_Strict):
+    salesforce: SalesforceConfig | None = None
+    hubspot: HubSpotConfig | None = None
+    lms: LmsConfig | None = None
+    erp: ErpConfig | None = None
+
+    def enabled(self) -> list[str]:
+        return [
+            name
+            for name in ("salesforce", "hubspot", "lms", "erp")
+            if (cfg := getattr(self, name)) and cfg.enabled
+        ]
+
+
+class SyncConfig(_Strict):
+    overlap_seconds: int = Field(
+        300, ge=0, description="re-read this much before the cursor: modstamps commit late"
+    )
+    page_size: int = Field(500, ge=1, le=10000, description="records per committed batch")
+    lock_stale_after_seconds: int = Field(3600, ge=60)
+    max_record_attempts: int = Field(5, ge=1)
+
+
+class SchedulesConfig(_Strict):
+    timezone: str = "UTC"
+    full_sync_cron: str = "0 2 * * *"
+    incremental_cron: str = "0 * * * *"
+    reconcile_cron: str = "30 3 * * *"
+    expiry_cron: str = "15 0 * * *"
+
+    @field_validator("full_sync_cron", "incremental_cron", "reconcile_cron", "expiry_cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            msg = f"cron expression {value!r} must have five fields (minute hour day month weekday)"
+            raise ValueError(msg)
+        return value
+
+
+class ConflictRules(_Strict):
+    conflict_threshold: float = Field(90.0, ge=0, le=100)
+    review_threshold: float = Field(70.0, ge=0, le=100)
+    require_product_overlap: bool = True
+    check_direct_opportunities: bool = True
+    check_existing_customers: bool = True
+    public_mail_domains: list[str] = Field(
+        default_factory=lambda: [
+            "gmail.com",
+            "yahoo.com",
+            "hotmail.com",
+            "outlook.com",
+            "icloud.com",
+            "aol.com",
+            "proton.me",
+            "gmx.de",
+        ]
+    )
+
+
+class ProtectionRules(_Strict):
+    default_days: int = Field(90, ge=1, le=730)
+    per_tier: dict[str, int] = Field(default_factory=dict)
+    extension_days: int = Field(30, ge=1)
+    max_extensions: int = Field(1, ge=0)
+    warn_days_before_expiry: int = Field(14, ge=0)
+
+
+class CertificationRules(_Strict):
+    validity_months: int = Field(12, ge=1)
+    renewal_window_days: int = Field(30, ge=0)
+    required_for_product_lines: list[str] = Field(default_factory=list)
+    passing_score: float = Field(0.7, ge=0, le=1)
+
+
+class TierRequirement(_Strict):
+    certified_people: int = Field(0, ge=0)
+    closed_revenue: float = Field(0, ge=0)
+
+
+class TierRules(_Strict):
+    requirements: dict[str, TierRequirement] = Field(default_factory=dict)
+    demotion_grace_days: int = Field(60, ge=0)
+
+
+class AttributionSplit(_Strict):
+    sourced: float = Field(10.0, ge=0, le=100)
+    influenced: float = Field(2.0, ge=0, le=100)
+    fulfilled: float = Field(5.0, ge=0, le=100)
+
+
+class AttributionRules(_Strict):
+    default: AttributionSplit = Field(default_factory=AttributionSplit)
+    per_tier: dict[str, AttributionSplit] = Field(default_factory=dict)
+
+
+class RulesConfig(_Strict):
+    conflict: ConflictRules = Field(default_factory=ConflictRules)
+    protection: ProtectionRules = Field(default_factory=ProtectionRules)
+    certification: CertificationRules = Field(default_factory=CertificationRules)
+    tiers: TierRules = Field(default_factory=TierRules)
+    attribution: AttributionRules = Field(default_factory=AttributionRules)
+
+
+class AppConfig(_Strict):
+    version: Literal[1] = 1
+    data_dir: Path = Path(".data")
+    database_url_env: str = Field("PRM_SYNC_DATABASE_URL", description="env var that may hold a database URL")
+    mappings: list[Path] = Field(default_factory=lambda: [Path("mappings")])
+    systems: SystemsConfig = Field(default_factory=SystemsConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
