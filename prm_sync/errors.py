@@ -3,13 +3,13 @@
 The class decides what the engine does next, so callers never inspect
 message text:
 
-* ``ConfigError`` – a person must fix a file or an environment variable; the
+* ``ConfigError`` - a person must fix a file or an environment variable; the
   CLI prints every problem with its location and exits 2.
-* ``TransientError`` – retry with backoff (429, 5xx, timeouts).
-* ``QuotaExhausted`` – stop cleanly, checkpoint, resume on the next run.
-* ``RecordError`` – this one record goes to the failed-records store; its
+* ``TransientError`` - retry with backoff (429, 5xx, timeouts).
+* ``QuotaExhausted`` - stop cleanly, checkpoint, resume on the next run.
+* ``RecordError`` - this one record goes to the failed-records store; its
   batch carries on.
-* ``FatalError`` – the run cannot go on (wrong credentials, schema missing).
+* ``FatalError`` - the run cannot go on (wrong credentials, schema missing).
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ class SandboxResponse:
         return cls(status, b"", dict(headers or {}))
 
 
-class DropConnection(Exception):  # noqa: N818 - it is a control-flow signal, not an error
+class DropConnection(Exception):
     """Raised by an app to close the socket without answering (lost confirmation)."""
 
 
@@ -250,6 +250,7 @@ class SandboxApp:
 def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes: avoid 40 ms delayed-ACK stalls
         server_version = f"prm-sync-{app.system}-sandbox"
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -320,7 +321,10 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"{self.app.system}-sandbox", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one poll: keeps fixture teardown fast
+            name=f"{self.app.system}-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self

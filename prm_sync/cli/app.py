@@ -13,7 +13,6 @@ import traceback
 from pathlib import Path
 
 import typer
-
 from rich.markup import escape
 
 from prm_sync.cli.context import state

@@ -7,6 +7,7 @@ system names the environment variable that holds its token
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -164,6 +165,56 @@ class RulesConfig(_Strict):
     attribution: AttributionRules = Field(default_factory=AttributionRules)
 
 
+_SALESFORCE_ORG_ID = re.compile(r"^00D[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$")
+
+
+class HubSpotWebhookConfig(_Strict):
+    """How HubSpot webhook requests are authenticated (signature v3)."""
+
+    client_secret_env: str = Field(
+        "HUBSPOT_CLIENT_SECRET", description="env var holding the app's client secret (the HMAC key)"
+    )
+    max_age_seconds: int = Field(
+        300, ge=1, le=3600, description="reject requests signed longer ago (or further ahead) than this"
+    )
+    custom_object_types: dict[str, str] = Field(
+        default_factory=dict,
+        description="custom objectTypeId (2-...) -> remote object name used in mappings, e.g. p_deal_registrations",
+    )
+
+
+class SalesforceWebhookConfig(_Strict):
+    """Which orgs may send Outbound Messages: they carry no signature, so the org id is checked."""
+
+    organization_ids: list[str] = Field(
+        default_factory=list,
+        description="15- or 18-character org ids (00D...) accepted; empty refuses every message",
+    )
+
+    @field_validator("organization_ids")
+    @classmethod
+    def _org_ids(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _SALESFORCE_ORG_ID.match(v)]
+        if bad:
+            msg = f"not a Salesforce organization id (00D + 12 or 15 characters): {', '.join(map(repr, bad))}"
+            raise ValueError(msg)
+        return value
+
+
+class WebhooksConfig(_Strict):
+    """The webhook receiver (``prm-sync webhooks serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8085, ge=0, le=65535)
+    public_base_url: str | None = Field(
+        None,
+        description="scheme://host[:port] the senders call (behind a proxy); HubSpot signs the full URL it called",
+    )
+    max_body_bytes: int = Field(5_000_000, ge=1024, description="larger requests are refused with 413")
+    hubspot: HubSpotWebhookConfig = Field(default_factory=HubSpotWebhookConfig)
+    salesforce: SalesforceWebhookConfig = Field(default_factory=SalesforceWebhookConfig)
+
+
 class AppConfig(_Strict):
     version: Literal[1] = 1
     data_dir: Path = Path(".data")
@@ -173,3 +224,4 @@ class AppConfig(_Strict):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)

@@ -15,7 +15,7 @@ db_app = typer.Typer(help="The PRM data store: migrations and status.", no_args_
 app.add_typer(db_app, name="db")
 
 
-def _describe_provider(remote: bool):  # noqa: ANN202 - returns an optional callable
+def _describe_provider(remote: bool):
     """Describe remote objects when the systems are reachable, so unknown fields are caught early."""
     if not remote:
         return None

@@ -1,0 +1,488 @@
+"""The Salesforce connector: simple-salesforce over a session that retries, counts and guards quota.
+
+Transport concerns live in ``_SalesforceSession`` (a ``requests.Session``)
+because simple-salesforce, its ``SFType`` objects and its Bulk 2.0 client all
+share the session: one place sees every request, so counting, the quota
+reserve, the client-side rate limit, TLS verification and retries apply to
+query pages and bulk polls alike.
+
+* TLS: ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override ``session.verify``
+  in requests; the session passes ``verify=`` on every request instead.
+* Retries (tenacity, exponential backoff with jitter, ``Retry-After``
+  honoured) on 5xx, connection errors, timeouts and Salesforce's
+  concurrent-request 403; never on other 4xx. Writes are retried too: the
+  connector only writes by external id (idempotent) and deletes (a repeat
+  says ENTITY_IS_DELETED, which counts as success).
+* Quota: every ``Sforce-Limit-Info`` header updates ``quota()``; once the
+  remaining budget is at or below ``quota_reserve_pct`` the session raises
+  ``QuotaExhausted`` before sending, leaving the rest for other integrations.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceOperationError,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from connectors.base import Cursor, FieldInfo, Quota, RemoteRecord, UpsertRequest, WriteResult, page
+from connectors.salesforce_bulk import bulk_upsert, typed_csv_rows
+from connectors.salesforce_soql import soql_datetime, soql_field, soql_quote
+from prm_sync.errors import (
+    AuthError,
+    ConfigError,
+    FatalError,
+    QuotaExhausted,
+    RemoteErrorInfo,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+SYSTEM = "salesforce"
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+_RETRYABLE_RECORD_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
+
+
+class SalesforceSettings(BaseModel):
+    """How to reach one org; secrets stay in ``SecretStr``."""
+
+    instance_url: str
+    access_token: SecretStr
+    api_version: str = "59.0"
+    ca_bundle: str | None = None
+    bulk_threshold: int = Field(2000, ge=1)
+    timeout_seconds: float = Field(30, gt=0)
+    max_retries: int = Field(5, ge=0)
+    quota_reserve_pct: float = Field(10.0, ge=0, le=100)
+    max_requests_per_second: float | None = Field(None, gt=0)
+    retry_wait_initial: float = Field(0.5, ge=0, description="first backoff step, seconds")
+    retry_wait_max: float = Field(30.0, ge=0, description="longest single wait, Retry-After included")
+    bulk_poll_seconds: float = Field(1.0, ge=0, description="Bulk API 2.0 job polling interval")
+
+    @field_validator("instance_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            msg = f"instance_url must look like https://host[:port], got {value!r}"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{2,3}\.0", value):
+            msg = f"api_version must look like 59.0, got {value!r}"
+            raise ValueError(msg)
+        return value
+
+
+class _RetryableResponse(Exception):
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def _error_info(status: int | None, content: Any, fallback: str) -> RemoteErrorInfo:
+    """The first ``{errorCode, message, fields}`` of a Salesforce error body."""
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        first = content[0]
+        return RemoteErrorInfo(SYSTEM, status, str(first.get("errorCode", fallback)),
+                               str(first.get("message", "")), list(first.get("fields") or []))
+    return RemoteErrorInfo(SYSTEM, status, fallback, str(content)[:500])
+
+
+def _response_info(response: requests.Response) -> RemoteErrorInfo:
+    try:
+        content = response.json()
+    except ValueError:
+        content = response.text
+    return _error_info(response.status_code, content, f"HTTP_{response.status_code}")
+
+
+def _is_concurrency_limit(response: requests.Response) -> bool:
+    """403 REQUEST_LIMIT_EXCEEDED is either the daily budget (stop) or too many concurrent calls (wait)."""
+    return response.status_code == 403 and "ConcurrentPerOrg" in response.text
+
+
+class _SalesforceSession(requests.Session):
+    def __init__(self, settings: SalesforceSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.verify_setting: str | bool = settings.ca_bundle or True
+        self.calls = 0
+        self.used: int | None = None
+        self.limit: int | None = None
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+
+    # -- guards ---------------------------------------------------------------
+    def _check_quota(self) -> None:
+        with self._lock:
+            if self.used is None or self.limit is None:
+                return
+            remaining = self.limit - self.used
+            reserve = math.ceil(self.limit * self.settings.quota_reserve_pct / 100)
+        if remaining <= reserve:
+            msg = (f"stopping with {remaining} of {self.limit} daily API requests left: the last "
+                   f"{self.settings.quota_reserve_pct:g}% are reserved for other integrations")
+            raise QuotaExhausted(RemoteErrorInfo(SYSTEM, None, "QUOTA_RESERVE_REACHED", msg))
+
+    def _throttle(self) -> None:
+        rps = self.settings.max_requests_per_second
+        if not rps:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + 1 / rps
+        if slot > now:
+            time.sleep(slot - now)
+
+    def _record_usage(self, response: requests.Response) -> None:
+        m = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+        if m:
+            with self._lock:
+                self.used, self.limit = int(m.group(1)), int(m.group(2))
+
+    # -- retries --------------------------------------------------------------
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_random_exponential(multiplier=self.settings.retry_wait_initial, max=self.settings.retry_wait_max)
+        seconds = backoff(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableResponse):
+            retry_after = exc.response.headers.get("Retry-After", "")
+            if retry_after.isdigit():
+                seconds = max(seconds, min(float(retry_after), self.settings.retry_wait_max))
+        log.info("salesforce: retrying after %.2fs (attempt %d): %s", seconds, state.attempt_number, exc)
+        return seconds
+
+    def _send_once(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        self._check_quota()
+        self._throttle()
+        with self._lock:
+            self.calls += 1
+        response = super().request(method, url, **kwargs)
+        self._record_usage(response)
+        if response.status_code >= 500 or _is_concurrency_limit(response):
+            raise _RetryableResponse(response)
+        return response
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["verify"] = self.verify_setting  # explicit: the environment's CA bundle must not win
+        kwargs.setdefault("timeout", self.settings.timeout_seconds)
+        if args:
+            msg = "pass request options by keyword"
+            raise TypeError(msg)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(
+                (_RetryableResponse, requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+            ),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send_once(str(method), str(url), kwargs)
+        except requests.exceptions.SSLError as exc:
+            msg = f"TLS verification of {urlsplit(str(url)).netloc} failed; check ca_bundle ({exc.__class__.__name__})"
+            raise ConfigError(msg) from None
+        except _RetryableResponse as exc:
+            info = _response_info(exc.response)
+            raise TransientError(info, retry_after=_retry_after(exc.response)) from None
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            info = RemoteErrorInfo(SYSTEM, None, exc.__class__.__name__, f"no answer from {urlsplit(str(url)).netloc}")
+            raise TransientError(info) from None
+        msg = "retry loop ended without a result"
+        raise FatalError(msg)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+def _to_json(value: Any) -> Any:
+    """Python values the mapping layer may hand us -> what the REST API expects."""
+    if isinstance(value, datetime):
+        return soql_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
+
+
+def _parse_stamp(value: str) -> datetime:
+    text = value.replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text)
+
+
+class SalesforceConnector:
+    """Reads and writes one Salesforce org through the REST, Collections and Bulk 2.0 APIs."""
+
+    system: ClassVar[str] = SYSTEM
+    batch_size: ClassVar[int] = 200
+
+    def __init__(self, settings: SalesforceSettings) -> None:
+        self.settings = settings
+        self.session = _SalesforceSession(settings)
+        self.sf = Salesforce(
+            instance_url=settings.instance_url,
+            session_id=settings.access_token.get_secret_value(),
+            version=settings.api_version,
+            session=self.session,
+        )
+        self._describe_cache: dict[str, list[FieldInfo]] = {}
+
+    @property
+    def api_calls(self) -> int:
+        return self.session.calls
+
+    def quota(self) -> Quota:
+        return Quota(used=self.session.used, limit=self.session.limit, window="daily")
+
+    # -- error translation ----------------------------------------------------------
+    def _translate(self, exc: SalesforceError) -> Exception:
+        info = _error_info(exc.status, exc.content, f"HTTP_{exc.status}")
+        if isinstance(exc, SalesforceExpiredSession):
+            return AuthError(info)
+        if isinstance(exc, SalesforceRefusedRequest):
+            return QuotaExhausted(info) if info.code == "REQUEST_LIMIT_EXCEEDED" else AuthError(info)
+        if isinstance(exc, SalesforceMalformedRequest | SalesforceResourceNotFound):
+            return ConfigError(f"salesforce refused the request: {info.code}: {info.message}")
+        if exc.status >= 500:
+            return TransientError(info)
+        return FatalError(f"salesforce: HTTP {exc.status} {info.code}: {info.message}")
+
+    # -- describe -------------------------------------------------------------------
+    def describe(self, object_name: str) -> list[FieldInfo]:
+        """Fields of ``object_name`` (cached per connector: describe rarely changes mid-run)."""
+        soql_field(object_name)
+        if object_name not in self._describe_cache:
+            try:
+                body = getattr(self.sf, object_name).describe()
+            except SalesforceError as exc:
+                raise self._translate(exc) from None
+            self._describe_cache[object_name] = [
+                FieldInfo(
+                    name=f["name"], type=f["type"], label=f.get("label"), length=f.get("length") or None,
+                    nillable=bool(f.get("nillable", True)),
+                    required_on_create=bool(f.get("createable")) and not f.get("nillable", True)
+                    and not f.get("defaultedOnCreate", False),
+                    updateable=bool(f.get("updateable", False)),
+                    external_id=bool(f.get("externalId", False)), unique=bool(f.get("unique", False)),
+                    picklist_values=[p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)],
+                )
+                for f in body["fields"]
+            ]
+        return self._describe_cache[object_name]
+
+    def _field_names(self, object_name: str) -> set[str]:
+        return {f.name for f in self.describe(object_name)}
+
+    # -- reads ----------------------------------------------------------------------
+    def _select(self, object_name: str, fields: list[str]) -> list[str]:
+        names = self._field_names(object_name)
+        wanted = ["Id", "SystemModstamp", "IsDeleted"]
+        if "MasterRecordId" in names:
+            wanted.append("MasterRecordId")
+        for name in fields:
+            soql_field(name)
+            if name not in wanted:
+                wanted.append(name)
+        return wanted
+
+    def _record(self, raw: dict[str, Any]) -> RemoteRecord:
+        fields = {k: v for k, v in raw.items() if k != "attributes"}
+        return RemoteRecord(
+            id=str(fields["Id"]),
+            fields=fields,
+            modstamp=_parse_stamp(str(fields["SystemModstamp"])),
+            deleted=bool(fields.get("IsDeleted")),
+            merged_into=fields.get("MasterRecordId") or None,
+        )
+
+    def changes_query(
+        self, object_name: str, fields: list[str], since: Cursor, *, where: str | None = None, until: datetime | None = None
+    ) -> str:
+        """The SOQL for one incremental window; public so run metadata can show it.
+
+        The window is ``(since, until]`` on ``(SystemModstamp, Id)``: records at the
+        cursor's stamp with a larger Id are still unread. SystemModstamp is not
+        unique and can commit late, so the engine passes an earlier ``since``
+        (an overlap window) and dedupes; this method reads exactly what it is given.
+        ``where`` is trusted SOQL from the mapping config, never user data.
+        """
+        select = self._select(soql_field(object_name), fields)
+        conditions = []
+        if since.modstamp is not None:
+            stamp = soql_datetime(since.modstamp)
+            if since.last_id:
+                conditions.append(
+                    f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {soql_quote(since.last_id)}))"
+                )
+            else:
+                conditions.append(f"SystemModstamp > {stamp}")
+        if until is not None:
+            conditions.append(f"SystemModstamp <= {soql_datetime(until)}")
+        if where:
+            conditions.append(f"({where})")
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"SELECT {', '.join(select)} FROM {object_name}{clause} ORDER BY SystemModstamp, Id"
+
+    def read_changes(
+        self,
+        object_name: str,
+        fields: list[str],
+        since: Cursor,
+        *,
+        where: str | None = None,
+        until: datetime | None = None,
+        include_deleted: bool = True,
+    ) -> Iterator[RemoteRecord]:
+        """Records changed in ``(since, until]`` ascending by (SystemModstamp, Id), deletes via queryAll."""
+        soql = self.changes_query(object_name, fields, since, where=where, until=until)
+        try:
+            for raw in self.sf.query_all_iter(soql, include_deleted=include_deleted):
+                yield self._record(raw)
+        except SalesforceError as exc:
+            raise self._translate(exc) from None
+
+    def read_all(self, object_name: str, fields: list[str], *, where: str | None = None) -> Iterator[RemoteRecord]:
+        """A snapshot of live records: REST query when small, a Bulk 2.0 query job above ``bulk_threshold``.
+
+        One ``SELECT COUNT()`` decides. Bulk results are CSV; values are turned back
+        into the REST API's JSON types with describe, so both paths yield the same
+        shapes. Bulk results are not ordered; the REST path orders by Id.
+        """
+        select = self._select(soql_field(object_name), fields)
+        clause = f" WHERE {where}" if where else ""
+        try:
+            count = self.sf.query(f"SELECT COUNT() FROM {object_name}{clause}")["totalSize"]
+            soql = f"SELECT {', '.join(select)} FROM {object_name}{clause}"
+            if count <= self.settings.bulk_threshold:
+                for raw in self.sf.query_all_iter(soql + " ORDER BY Id"):
+                    yield self._record(raw)
+                return
+            types = {f.name: f.type for f in self.describe(object_name)}
+            pages = getattr(self.sf.bulk2, object_name).query(soql, wait=self.settings.bulk_poll_seconds)
+            for csv_text in pages:
+                for row in typed_csv_rows(str(csv_text), types):
+                    yield self._record(row)
+        except SalesforceError as exc:
+            raise self._translate(exc) from None
+        except SalesforceOperationError as exc:
+            raise TransientError(RemoteErrorInfo(SYSTEM, None, "BULK_QUERY_FAILED", str(exc)[:500])) from None
+
+    # -- writes ------------------------------------------------------------------------
+    def upsert(self, object_name: str, key_field: str, records: list[UpsertRequest]) -> list[WriteResult]:
+        """Idempotent upsert by external id; one result per request, in order.
+
+        Duplicate keys inside the batch collapse (last wins) and share one result,
+        because the API rejects a key that appears twice in one call. Nested
+        relationship values (``{"Registered_Partner__r": {"PRM_Id__c": "ptn_1"}}``)
+        pass through. Above ``bulk_threshold`` distinct keys, Bulk API 2.0 is used.
+        """
+        soql_field(object_name)
+        soql_field(key_field)
+        latest: dict[str, UpsertRequest] = {}
+        for request in records:
+            latest.pop(request.key, None)
+            latest[request.key] = request
+        unique = list(latest.values())
+        if len(unique) > self.settings.bulk_threshold:
+            rows = [{**{k: _to_json(v) for k, v in r.fields.items()}, key_field: r.key} for r in unique]
+            try:
+                by_key = bulk_upsert(self.sf, object_name, key_field, rows, self.settings.bulk_poll_seconds)
+            except SalesforceError as exc:
+                raise self._translate(exc) from None
+        else:
+            by_key = {}
+            for chunk in page(unique, self.batch_size):
+                by_key.update(self._upsert_chunk(object_name, key_field, chunk))
+        return [by_key[r.key].model_copy(update={"key": r.key}) for r in records]
+
+    def _upsert_chunk(self, object_name: str, key_field: str, chunk: list[UpsertRequest]) -> dict[str, WriteResult]:
+        payload = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": object_name}, **{k: _to_json(v) for k, v in r.fields.items()}, key_field: r.key}
+                for r in chunk
+            ],
+        }
+        try:
+            results = self.sf.restful(f"composite/sobjects/{object_name}/{key_field}", method="PATCH", json=payload)
+        except SalesforceMalformedRequest as exc:
+            # the whole call was refused (e.g. JSON_PARSER_ERROR): every record carries the reason
+            info = _error_info(exc.status, exc.content, "MALFORMED_REQUEST")
+            return {
+                r.key: WriteResult(key=r.key, ok=False, error_code=info.code, error_message=info.message,
+                                   error_fields=info.fields)
+                for r in chunk
+            }
+        except SalesforceError as exc:
+            raise self._translate(exc) from None
+        return {r.key: self._result(r.key, item) for r, item in zip(chunk, results or [], strict=True)}
+
+    @staticmethod
+    def _result(key: str, item: dict[str, Any]) -> WriteResult:
+        if item.get("success"):
+            return WriteResult(key=key, ok=True, remote_id=item.get("id"), created=item.get("created"))
+        errors = item.get("errors") or [{}]
+        first = errors[0]
+        code = str(first.get("statusCode", "UNKNOWN"))
+        return WriteResult(
+            key=key, ok=False, remote_id=item.get("id"), error_code=code,
+            error_message=str(first.get("message", "")), error_fields=list(first.get("fields") or []),
+            retryable=code in _RETRYABLE_RECORD_CODES,
+        )
+
+    def delete(self, object_name: str, remote_ids: list[str]) -> list[WriteResult]:
+        """Soft-delete by id through collections; an already-deleted record counts as deleted."""
+        soql_field(object_name)
+        results: list[WriteResult] = []
+        for chunk in page(remote_ids, self.batch_size):
+            try:
+                items = self.sf.restful(
+                    "composite/sobjects", method="DELETE", params={"ids": ",".join(chunk), "allOrNone": "false"}
+                )
+            except SalesforceError as exc:
+                raise self._translate(exc) from None
+            for rid, item in zip(chunk, items or [], strict=True):
+                result = self._result(rid, item)
+                if not result.ok and result.error_code == "ENTITY_IS_DELETED":
+                    result = WriteResult(key=rid, ok=True, remote_id=rid)
+                results.append(result.model_copy(update={"remote_id": result.remote_id or rid}))
+        return results

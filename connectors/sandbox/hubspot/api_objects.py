@@ -1,0 +1,357 @@
+"""CRM objects v3 over HTTP: basic, batch, search and merge endpoints.
+
+Handlers translate HubSpot's request bodies into ``RecordStore`` calls and
+answer with the shapes hubspot-api-client's models require (batch answers
+always carry status/startedAt/completedAt/results; a batch with rejected
+inputs answers 207 with per-input ``StandardError``s whose ``context.ids``
+name the inputs).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from connectors.sandbox.http import DropConnection, SandboxRequest, SandboxResponse
+from connectors.sandbox.hubspot.associations import DEFINITIONS, AssociationDef, AssociationStore
+from connectors.sandbox.hubspot.schema import iso_ms, resolve_object_type
+from connectors.sandbox.hubspot.search import SearchEngine
+from connectors.sandbox.hubspot.store import Record, RecordStore
+from connectors.sandbox.hubspot.wire import HubSpotApiError, now_iso
+
+MAX_BATCH = 100
+MAX_LIST_LIMIT = 100
+_ALWAYS = ("hs_object_id", "createdate", "hs_lastmodifieddate")
+TYPE = r"(?P<type>[A-Za-z0-9_\-]+)"
+
+
+def requested_properties(request: SandboxRequest) -> list[str] | None:
+    """``properties`` may repeat or be comma-separated in HubSpot's query strings."""
+    values = request.query.get("properties")
+    if not values:
+        return None
+    return [p for v in values for p in v.split(",") if p]
+
+
+def record_wire(
+    store: RecordStore, object_type: str, record: Record, props: list[str] | None, *, everything: bool = False
+) -> dict[str, Any]:
+    """A ``SimplePublicObject``: requested (else default) properties plus the system ones."""
+    defs = store.prop_defs(object_type)
+    if everything:
+        names = list(record.properties)
+    else:
+        names = [p for p in (props or resolve_object_type(object_type).default_properties) if p in defs]
+    properties = {n: record.properties.get(n) for n in [*names, *_ALWAYS]}
+    body: dict[str, Any] = {
+        "id": record.id,
+        "properties": properties,
+        "createdAt": iso_ms(record.created_ms),
+        "updatedAt": iso_ms(record.updated_ms),
+        "archived": record.archived,
+    }
+    if record.archived and record.archived_ms is not None:
+        body["archivedAt"] = iso_ms(record.archived_ms)
+    return body
+
+
+def batch_body(results: list[dict[str, Any]], errors: list[dict[str, Any]], started: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": now_iso(),
+    }
+    if errors:
+        body["errors"] = errors
+        body["numErrors"] = len(errors)
+    return body
+
+
+def not_found(object_type: str, ids: list[str]) -> HubSpotApiError:
+    return HubSpotApiError(
+        404, "OBJECT_NOT_FOUND", f"Could not find {object_type} {', '.join(ids)}", context={"ids": ids}
+    )
+
+
+def batch_error(err: HubSpotApiError, ids: list[str]) -> dict[str, Any]:
+    # a duplicate unique value is a 409 CONFLICT on single create but a per-record VALIDATION_ERROR in a batch
+    if err.status == 409:
+        err.category = "VALIDATION_ERROR"
+    return err.standard_error(ids)
+
+
+class ObjectRoutes:
+    """Mixin for ``HubSpotSandbox``: registers and serves ``/crm/v3/objects``."""
+
+    store: RecordStore
+    search_engine: SearchEngine
+    assocs: AssociationStore
+    lock: threading.RLock
+
+    if TYPE_CHECKING:  # provided by SandboxApp
+
+        def consume_write_drop(self) -> bool: ...
+
+        def route(self, method: str, pattern: str, handler: Any, name: str | None = None) -> None: ...
+
+    def register_object_routes(self) -> None:
+        base = f"/crm/v3/objects/{TYPE}"
+        for op in ("read", "create", "update", "upsert", "archive"):
+            self.route("POST", f"{base}/batch/{op}", getattr(self, f"_batch_{op}"), f"objects.batch.{op}")
+        self.route("POST", f"{base}/search", self._search, "objects.search")
+        self.route("POST", f"{base}/merge", self._merge, "objects.merge")
+        self.route("GET", base, self._list, "objects.list")
+        self.route("POST", base, self._create, "objects.create")
+        self.route("GET", f"{base}/(?P<id>[^/]+)", self._get, "objects.get")
+        self.route("PATCH", f"{base}/(?P<id>[^/]+)", self._update, "objects.update")
+        self.route("DELETE", f"{base}/(?P<id>[^/]+)", self._archive, "objects.archive")
+
+    def _committed(self, response: SandboxResponse) -> SandboxResponse:
+        """After a durable write: maybe lose the answer (drop_after_write fault)."""
+        if self.consume_write_drop():
+            raise DropConnection
+        return response
+
+    @staticmethod
+    def _inputs(request: SandboxRequest) -> list[dict[str, Any]]:
+        body = request.json() or {}
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            raise HubSpotApiError(400, "VALIDATION_ERROR", "Invalid input JSON: inputs must be a list")
+        if len(inputs) > MAX_BATCH:
+            msg = f"Batch input limit is {MAX_BATCH} inputs but received {len(inputs)}"
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"inputs": [str(len(inputs))]})
+        return inputs
+
+    # -- basic ---------------------------------------------------------------------
+    def _list(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        limit = int(request.arg("limit", "10") or 10)
+        if limit < 1 or limit > MAX_LIST_LIMIT:
+            msg = f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"limit": [str(limit)]})
+        after = request.arg("after") or "0"
+        if not after.isdigit():
+            raise HubSpotApiError(400, "VALIDATION_ERROR", f"after must be a number, got {after}")
+        archived = (request.arg("archived", "false") or "false").lower() == "true"
+        props = requested_properties(request)
+        with self.lock:
+            table = self.store.table(object_type)
+            results: list[dict[str, Any]] = []
+            last = None
+            more = False
+            for rid in self.store.ids_after(object_type, int(after)):
+                record = table.records[str(rid)]
+                if record.archived != archived or (archived and record.merged_into):
+                    continue
+                if len(results) == limit:
+                    more = True
+                    break
+                results.append(record_wire(self.store, object_type, record, props))
+                last = record.id
+        body: dict[str, Any] = {"results": results}
+        if more and last is not None:
+            body["paging"] = {"next": {"after": last, "link": f"{request.path}?after={last}"}}
+        return SandboxResponse.json(200, body)
+
+    def _get(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        archived = (request.arg("archived", "false") or "false").lower() == "true"
+        with self.lock:
+            if archived:
+                record = self.store.table(object_type).records.get(request.params["id"])
+                record = record if record is not None and record.archived else None
+            else:
+                record = self.store.find(object_type, request.params["id"], request.arg("idProperty"))
+            if record is None:
+                raise not_found(object_type, [request.params["id"]])
+            return SandboxResponse.json(
+                200, record_wire(self.store, object_type, record, requested_properties(request))
+            )
+
+    def _create(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        body = request.json() or {}
+        with self.lock:
+            record = self.store.create(object_type, body.get("properties") or {})
+            for assoc in body.get("associations") or []:
+                self._associate_inline(object_type, record.id, assoc)
+            wire = record_wire(self.store, object_type, record, None, everything=True)
+        return self._committed(SandboxResponse.json(201, wire))
+
+    def _associate_inline(self, object_type: str, record_id: str, assoc: dict[str, Any]) -> None:
+        """Create-with-associations: ``{to: {id}, types: [...]}``; the target type comes from the type id."""
+        to_id = str(assoc["to"]["id"])
+        for spec in assoc.get("types") or []:
+            for d in self._definitions_from(object_type):
+                if d.type_id == int(spec["associationTypeId"]) and d.category == spec["associationCategory"]:
+                    if self.store.find(d.to_type, to_id) is None:
+                        raise not_found(d.to_type, [to_id])
+                    self.assocs.add(d, record_id, to_id)
+
+    @staticmethod
+    def _definitions_from(object_type: str) -> list[AssociationDef]:
+        name = resolve_object_type(object_type).name
+        return [d for d in DEFINITIONS if d.from_type == name]
+
+    def _update(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        body = request.json() or {}
+        with self.lock:
+            record = self.store.find(object_type, request.params["id"], request.arg("idProperty"))
+            if record is None:
+                raise not_found(object_type, [request.params["id"]])
+            self.store.update(object_type, record, body.get("properties") or {})
+            wire = record_wire(self.store, object_type, record, None, everything=True)
+        return self._committed(SandboxResponse.json(200, wire))
+
+    def _archive(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        with self.lock:
+            record = self.store.find(object_type, request.params["id"])
+            if record is not None:
+                self.store.archive(object_type, record)
+                self.assocs.drop_record(object_type, record.id)
+        return self._committed(SandboxResponse.empty(204))
+
+    def _merge(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        body = request.json() or {}
+        with self.lock:
+            survivor = self.merge_records(
+                object_type, str(body.get("primaryObjectId")), str(body.get("objectIdToMerge"))
+            )
+            wire = record_wire(self.store, object_type, survivor, None, everything=True)
+        return self._committed(SandboxResponse.json(200, wire))
+
+    def merge_records(self, object_type: str, primary_id: str, merged_id: str) -> Record:
+        with self.lock:
+            survivor = self.store.merge(object_type, primary_id, merged_id)
+            loser = self.store.table(object_type).records[merged_id]
+            self.assocs.move(object_type, loser.id, survivor.id)
+            return survivor
+
+    # -- batch ---------------------------------------------------------------------
+    def _batch_read(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        started = now_iso()
+        inputs = self._inputs(request)
+        body = request.json() or {}
+        id_property = body.get("idProperty")
+        props = body.get("properties") or None
+        results, missing = [], []
+        with self.lock:
+            for item in inputs:
+                record = self.store.find(object_type, str(item.get("id")), id_property)
+                if record is None:
+                    missing.append(str(item.get("id")))
+                else:
+                    results.append(record_wire(self.store, object_type, record, props))
+        errors = []
+        if missing:
+            msg = f"Could not get some {object_type} objects, they may be deleted or not exist. Check that ids are valid."
+            errors.append(HubSpotApiError(404, "OBJECT_NOT_FOUND", msg).standard_error(missing))
+        return SandboxResponse.json(207 if errors else 200, batch_body(results, errors, started))
+
+    def _batch_create(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        started = now_iso()
+        inputs = self._inputs(request)
+        results, errors = [], []
+        with self.lock:
+            for index, item in enumerate(inputs):
+                try:
+                    record = self.store.create(object_type, item.get("properties") or {})
+                    for assoc in item.get("associations") or []:
+                        self._associate_inline(object_type, record.id, assoc)
+                except HubSpotApiError as err:
+                    errors.append(batch_error(err, [str(index)]))
+                    continue
+                results.append(record_wire(self.store, object_type, record, None, everything=True))
+        return self._committed(
+            SandboxResponse.json(207 if errors else 201, batch_body(results, errors, started))
+        )
+
+    def _batch_update(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        started = now_iso()
+        inputs = self._inputs(request)
+        results, errors = [], []
+        with self.lock:
+            for item in inputs:
+                key = str(item.get("id"))
+                try:
+                    record = self.store.find(object_type, key, item.get("idProperty"))
+                    if record is None:
+                        raise not_found(object_type, [key])
+                    self.store.update(object_type, record, item.get("properties") or {})
+                except HubSpotApiError as err:
+                    errors.append(batch_error(err, [key]))
+                    continue
+                results.append(record_wire(self.store, object_type, record, None, everything=True))
+        return self._committed(
+            SandboxResponse.json(207 if errors else 200, batch_body(results, errors, started))
+        )
+
+    def _batch_upsert(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        started = now_iso()
+        inputs = self._inputs(request)
+        keys = [str(item.get("id")) for item in inputs]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            msg = f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique"
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"ids": duplicates})
+        results, errors = [], []
+        with self.lock:
+            for item in inputs:
+                id_property = str(item.get("idProperty") or "hs_object_id")
+                if id_property != "hs_object_id":
+                    self.store.require_unique(object_type, id_property)
+            for item, key in zip(inputs, keys, strict=True):
+                id_property = str(item.get("idProperty") or "hs_object_id")
+                try:
+                    if id_property == "hs_object_id":
+                        record = self.store.find(object_type, key)
+                        if record is None:
+                            raise not_found(object_type, [key])
+                        created = False
+                        self.store.update(object_type, record, item.get("properties") or {})
+                    else:
+                        record, created = self.store.upsert(
+                            object_type, id_property, key, item.get("properties") or {}
+                        )
+                except HubSpotApiError as err:
+                    errors.append(batch_error(err, [key]))
+                    continue
+                wire = record_wire(self.store, object_type, record, None, everything=True)
+                results.append({**wire, "new": created})
+        return self._committed(
+            SandboxResponse.json(207 if errors else 200, batch_body(results, errors, started))
+        )
+
+    def _batch_archive(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        inputs = self._inputs(request)
+        with self.lock:
+            for item in inputs:
+                record = self.store.find(object_type, str(item.get("id")))
+                if record is not None:
+                    self.store.archive(object_type, record)
+                    self.assocs.drop_record(object_type, record.id)
+        return self._committed(SandboxResponse.empty(204))
+
+    # -- search ----------------------------------------------------------------------
+    def _search(self, request: SandboxRequest) -> SandboxResponse:
+        object_type = request.params["type"]
+        body = request.json() or {}
+        with self.lock:
+            page = self.search_engine.search(object_type, body)
+            table = self.store.table(object_type)
+            props = body.get("properties") or None
+            results = [record_wire(self.store, object_type, table.records[i], props) for i in page.ids]
+        payload: dict[str, Any] = {"total": page.total, "results": results}
+        if page.next_after is not None:
+            payload["paging"] = {"next": {"after": page.next_after}}
+        return SandboxResponse.json(200, payload)

@@ -1,0 +1,151 @@
+"""Associations v4: typed, labelled links between records, always stored both ways.
+
+HubSpot keeps an association as a pair of directed links whose type ids are
+each other's inverse (company→contact 280 pairs with contact→company 279),
+so reading from either side sees it. The standard type ids below are
+HubSpot's documented defaults; the custom object's ids are this portal's
+USER_DEFINED ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.sandbox.hubspot.schema import resolve_object_type
+from connectors.sandbox.hubspot.wire import HubSpotApiError
+
+
+@dataclass(frozen=True)
+class AssociationDef:
+    from_type: str
+    to_type: str
+    type_id: int
+    category: str
+    label: str | None
+    inverse_id: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"category": self.category, "typeId": self.type_id, "label": self.label}
+
+
+def _pair(
+    a: str, b: str, a_to_b: int, b_to_a: int, category: str, label: str | None = None
+) -> list[AssociationDef]:
+    return [
+        AssociationDef(a, b, a_to_b, category, label, b_to_a),
+        AssociationDef(b, a, b_to_a, category, label, a_to_b),
+    ]
+
+
+HS = "HUBSPOT_DEFINED"
+USER = "USER_DEFINED"
+REG = "deal_registrations"
+
+DEFINITIONS: tuple[AssociationDef, ...] = (
+    *_pair("contacts", "companies", 279, 280, HS),
+    *_pair("contacts", "companies", 1, 2, HS, "Primary"),
+    *_pair("deals", "contacts", 3, 4, HS),
+    *_pair("deals", "companies", 341, 342, HS),
+    *_pair("deals", "companies", 5, 6, HS, "Primary"),
+    *_pair(REG, "companies", 101, 102, USER),
+    *_pair(REG, "companies", 103, 104, USER, "Registering partner"),
+    *_pair(REG, "companies", 105, 106, USER, "End customer"),
+    *_pair(REG, "deals", 107, 108, USER),
+)
+
+
+def definitions_between(from_type: str, to_type: str) -> list[AssociationDef]:
+    a = resolve_object_type(from_type).name
+    b = resolve_object_type(to_type).name
+    return [d for d in DEFINITIONS if d.from_type == a and d.to_type == b]
+
+
+def default_definition(from_type: str, to_type: str) -> AssociationDef:
+    for d in definitions_between(from_type, to_type):
+        if d.label is None:
+            return d
+    msg = f"No association is defined between {from_type} and {to_type}"
+    raise HubSpotApiError(
+        400, "VALIDATION_ERROR", msg, context={"fromObjectType": [from_type], "toObjectType": [to_type]}
+    )
+
+
+Link = tuple[str, int]  # (category, type id)
+
+
+class AssociationStore:
+    """Directed links keyed by (from type, from id, to type); callers hold the app lock."""
+
+    def __init__(self) -> None:
+        self.links: dict[tuple[str, str, str], dict[str, set[Link]]] = {}
+
+    def definition(self, from_type: str, to_type: str, category: str, type_id: int) -> AssociationDef:
+        for d in definitions_between(from_type, to_type):
+            if d.type_id == type_id and d.category == category:
+                return d
+        msg = f"association type {category}/{type_id} is not valid between {from_type} and {to_type}"
+        raise HubSpotApiError(
+            400,
+            "VALIDATION_ERROR",
+            msg,
+            context={"associationTypeId": [str(type_id)], "category": [category]},
+        )
+
+    def add(self, d: AssociationDef, from_id: str, to_id: str) -> None:
+        self.links.setdefault((d.from_type, from_id, d.to_type), {}).setdefault(to_id, set()).add(
+            (d.category, d.type_id)
+        )
+        self.links.setdefault((d.to_type, to_id, d.from_type), {}).setdefault(from_id, set()).add(
+            (d.category, d.inverse_id)
+        )
+
+    def remove(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        a = resolve_object_type(from_type).name
+        b = resolve_object_type(to_type).name
+        self.links.get((a, from_id, b), {}).pop(to_id, None)
+        self.links.get((b, to_id, a), {}).pop(from_id, None)
+
+    def targets(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[Link]]:
+        a = resolve_object_type(from_type).name
+        b = resolve_object_type(to_type).name
+        return dict(self.links.get((a, from_id, b), {}))
+
+    def drop_record(self, object_type: str, record_id: str) -> None:
+        """An archived record loses its associations on both sides."""
+        name = resolve_object_type(object_type).name
+        for key in [k for k in self.links if k[0] == name and k[1] == record_id]:
+            for to_id in list(self.links[key]):
+                self.remove(name, record_id, key[2], to_id)
+            self.links.pop(key, None)
+
+    def move(self, object_type: str, loser: str, survivor: str) -> None:
+        """After a merge the survivor inherits the loser's associations."""
+        name = resolve_object_type(object_type).name
+        for key in [k for k in self.links if k[0] == name and k[1] == loser]:
+            for to_id, links in list(self.links[key].items()):
+                for category, type_id in links:
+                    d = self.definition(name, key[2], category, type_id)
+                    if to_id != survivor:
+                        self.add(d, survivor, to_id)
+        self.drop_record(name, loser)
+
+    def label_of(self, from_type: str, to_type: str, link: Link) -> dict[str, Any]:
+        category, type_id = link
+        for d in definitions_between(from_type, to_type):
+            if d.type_id == type_id and d.category == category:
+                return d.to_wire()
+        return {"category": category, "typeId": type_id, "label": None}
+
+    def dump(self) -> list[list[Any]]:
+        return [
+            [a, fid, b, tid, category, type_id]
+            for (a, fid, b), targets in self.links.items()
+            for tid, links in targets.items()
+            for category, type_id in links
+        ]
+
+    def load(self, rows: list[list[Any]]) -> None:
+        self.links = {}
+        for a, fid, b, tid, category, type_id in rows:
+            self.links.setdefault((a, fid, b), {}).setdefault(tid, set()).add((category, int(type_id)))

@@ -1,0 +1,273 @@
+"""The sandbox's records: validation, unique indexes, timestamps, merges.
+
+Pure in-memory logic with no HTTP in it, so the route handlers and the
+in-process test helpers share one implementation. Callers hold the app's
+lock. Unique properties are indexed in dicts and ids are kept in creation
+order so 60,000 records stay fast to upsert and page through.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.sandbox.hubspot.schema import (
+    OBJECT_TYPES,
+    PropertyDef,
+    default_properties,
+    iso_ms,
+    normalize_value,
+    resolve_object_type,
+)
+from connectors.sandbox.hubspot.wire import HubSpotApiError, validation_detail
+
+_SYSTEM = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_merged_object_ids")
+
+
+@dataclass
+class Record:
+    id: str
+    properties: dict[str, str]
+    created_ms: int
+    updated_ms: int
+    archived: bool = False
+    archived_ms: int | None = None
+    merged_into: str | None = None
+
+
+@dataclass
+class Table:
+    """One object type's records plus the indexes that keep lookups O(1)."""
+
+    name: str
+    records: dict[str, Record] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)  # ids ascending (creation order)
+    unique: dict[str, dict[str, str]] = field(default_factory=dict)  # property -> value -> id
+    version: int = 0
+
+
+def _unique_key(prop: str, value: str) -> str:
+    return value.lower() if prop == "email" else value
+
+
+class RecordStore:
+    """Every object type's table, the property definitions and the write clock."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.properties: dict[str, dict[str, PropertyDef]] = default_properties()
+        self.tables: dict[str, Table] = {ot.name: Table(ot.name) for ot in OBJECT_TYPES}
+        self.next_id = 1001
+        self.last_stamp = 0
+        self.reject: Callable[[str, str], bool] = lambda name, value: False
+        for name, props in self.properties.items():
+            self.tables[name].unique = {p: {} for p, d in props.items() if d.has_unique_value}
+
+    # -- lookups -------------------------------------------------------------
+    def table(self, object_type: str) -> Table:
+        return self.tables[resolve_object_type(object_type).name]
+
+    def prop_defs(self, object_type: str) -> dict[str, PropertyDef]:
+        return self.properties[resolve_object_type(object_type).name]
+
+    def stamp(self) -> int:
+        """Now in ms, never earlier than the previous stamp (the clock may be set back)."""
+        now = int(self.clock().timestamp() * 1000)
+        self.last_stamp = max(now, self.last_stamp)
+        return self.last_stamp
+
+    def find(self, object_type: str, key: str, id_property: str | None = None) -> Record | None:
+        """A live record by id (following merges, as HubSpot does) or by a unique property."""
+        table = self.table(object_type)
+        if id_property and id_property != "hs_object_id":
+            self.require_unique(object_type, id_property)
+            rid = table.unique[id_property].get(_unique_key(id_property, key))
+            return table.records.get(rid) if rid else None
+        record = table.records.get(key)
+        seen = 0
+        while record is not None and record.merged_into is not None and seen < 100:
+            record = table.records.get(record.merged_into)
+            seen += 1
+        if record is None or record.archived:
+            return None
+        return record
+
+    def require_unique(self, object_type: str, id_property: str) -> None:
+        defs = self.prop_defs(object_type)
+        if id_property not in defs:
+            msg = f'Property "{id_property}" does not exist'
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"propertyName": [id_property]})
+        if not defs[id_property].has_unique_value:
+            msg = (
+                f"{id_property} is not a unique property; idProperty must name a property with hasUniqueValue"
+            )
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"idProperty": [id_property]})
+
+    def ids_after(self, object_type: str, after: int) -> list[int]:
+        order = self.table(object_type).order
+        return order[bisect.bisect_right(order, after) :]
+
+    # -- writes --------------------------------------------------------------
+    def validate(self, object_type: str, raw: dict[str, Any], record_id: str | None) -> dict[str, str]:
+        """Check every property at once and raise one VALIDATION_ERROR listing all problems."""
+        defs = self.prop_defs(object_type)
+        table = self.table(object_type)
+        clean: dict[str, str] = {}
+        problems: list[dict[str, Any]] = []
+        for name, value in (raw or {}).items():
+            prop = defs.get(name)
+            if prop is None:
+                text = f'Property "{name}" does not exist'
+                problems.append(validation_detail(name, str(value), "PROPERTY_DOESNT_EXIST", text))
+                continue
+            stored, problem = normalize_value(prop, value)
+            if problem is None and stored and self.reject(name, stored):
+                problem = validation_detail(
+                    name, stored, "INVALID_VALUE", f"{stored} is not a valid value for {name}"
+                )
+            if problem is not None:
+                problems.append(problem)
+                continue
+            clean[name] = stored or ""
+        if problems:
+            raise HubSpotApiError.invalid_properties(problems)
+        for name, value in clean.items():
+            if name in table.unique and value:
+                owner = table.unique[name].get(_unique_key(name, value))
+                if owner is not None and owner != record_id:
+                    msg = f'A {table.name} record with {name} "{value}" already exists. Existing ID: {owner}'
+                    raise HubSpotApiError(
+                        409, "CONFLICT", msg, context={"id": [owner], "propertyName": [name]}
+                    )
+        return clean
+
+    def create(self, object_type: str, raw: dict[str, Any]) -> Record:
+        clean = self.validate(object_type, raw, None)
+        table = self.table(object_type)
+        rid = str(self.next_id)
+        self.next_id += 1
+        ms = self.stamp()
+        record = Record(rid, {"hs_object_id": rid, "createdate": iso_ms(ms)}, ms, ms)
+        table.records[rid] = record
+        table.order.append(int(rid))
+        self._apply(table, record, clean, ms)
+        return record
+
+    def update(self, object_type: str, record: Record, raw: dict[str, Any]) -> Record:
+        clean = self.validate(object_type, raw, record.id)
+        self._apply(self.table(object_type), record, clean, self.stamp())
+        return record
+
+    def upsert(
+        self, object_type: str, id_property: str, key: str, raw: dict[str, Any]
+    ) -> tuple[Record, bool]:
+        record = self.find(object_type, key, id_property)
+        if record is not None:
+            return self.update(object_type, record, raw), False
+        return self.create(object_type, {**raw, id_property: key}), True
+
+    def archive(self, object_type: str, record: Record, merged_into: str | None = None) -> None:
+        table = self.table(object_type)
+        ms = self.stamp()
+        for prop, index in table.unique.items():
+            value = record.properties.get(prop)
+            if value and index.get(_unique_key(prop, value)) == record.id:
+                del index[_unique_key(prop, value)]
+        record.archived = True
+        record.archived_ms = ms
+        record.updated_ms = ms
+        record.merged_into = merged_into
+        table.version += 1
+
+    def merge(self, object_type: str, primary_id: str, merged_id: str) -> Record:
+        """Fold ``merged_id`` into ``primary_id``: the loser disappears, the survivor lists it."""
+        primary = self.find(object_type, primary_id)
+        loser = self.find(object_type, merged_id)
+        if primary is None or loser is None or primary.id == loser.id:
+            missing = merged_id if loser is None else primary_id
+            msg = f"Cannot merge {object_type} {merged_id} into {primary_id}: object {missing} not found or same object"
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"ids": [primary_id, merged_id]})
+        self.archive(object_type, loser, merged_into=primary.id)
+        blanks = {
+            k: v
+            for k, v in loser.properties.items()
+            if k not in _SYSTEM
+            and v
+            and not primary.properties.get(k)
+            and not self.prop_defs(object_type)[k].read_only
+        }
+        merged = [x for x in primary.properties.get("hs_merged_object_ids", "").split(";") if x]
+        merged += [loser.id, *[x for x in loser.properties.get("hs_merged_object_ids", "").split(";") if x]]
+        table = self.table(object_type)
+        self._apply(table, primary, blanks, self.stamp())
+        primary.properties["hs_merged_object_ids"] = ";".join(merged)
+        return primary
+
+    def _apply(self, table: Table, record: Record, clean: dict[str, str], ms: int) -> None:
+        for name, value in clean.items():
+            if name in table.unique:
+                old = record.properties.get(name)
+                if old:
+                    table.unique[name].pop(_unique_key(name, old), None)
+                if value:
+                    table.unique[name][_unique_key(name, value)] = record.id
+            if value:
+                record.properties[name] = value
+            else:
+                record.properties.pop(name, None)
+        if table.name == "deals":
+            stage = record.properties.get("dealstage", "")
+            record.properties["hs_is_closed_won"] = "true" if stage == "closedwon" else "false"
+            record.properties["hs_is_closed"] = "true" if stage in ("closedwon", "closedlost") else "false"
+        record.updated_ms = ms
+        record.properties["hs_lastmodifieddate"] = iso_ms(ms)
+        table.version += 1
+
+    # -- properties API --------------------------------------------------------
+    def add_property(self, object_type: str, prop: PropertyDef) -> None:
+        name = resolve_object_type(object_type).name
+        if prop.name in self.properties[name]:
+            msg = f"Property named '{prop.name}' already exists."
+            raise HubSpotApiError(409, "OBJECT_ALREADY_EXISTS", msg, context={"name": [prop.name]})
+        self.properties[name][prop.name] = prop
+        if prop.has_unique_value:
+            self.tables[name].unique[prop.name] = {}
+
+    # -- persistence -------------------------------------------------------------
+    def dump(self) -> dict[str, Any]:
+        return {
+            "next_id": self.next_id,
+            "last_stamp": self.last_stamp,
+            "tables": {name: [asdict(r) for r in t.records.values()] for name, t in self.tables.items()},
+            "custom_properties": {
+                name: [p.to_wire() for p in props.values() if not p.hubspot_defined]
+                for name, props in self.properties.items()
+            },
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.properties = default_properties()
+        for name, props in state.get("custom_properties", {}).items():
+            for wire in props:
+                prop = PropertyDef.from_wire(wire, 0)
+                prop.read_only = bool(wire.get("modificationMetadata", {}).get("readOnlyValue", False))
+                self.properties[name][prop.name] = prop
+        self.tables = {ot.name: Table(ot.name) for ot in OBJECT_TYPES}
+        for name, props in self.properties.items():
+            self.tables[name].unique = {p: {} for p, d in props.items() if d.has_unique_value}
+        for name, rows in state.get("tables", {}).items():
+            table = self.tables[name]
+            for row in sorted(rows, key=lambda r: int(r["id"])):
+                record = Record(**row)
+                table.records[record.id] = record
+                table.order.append(int(record.id))
+                if not record.archived:
+                    for prop, index in table.unique.items():
+                        value = record.properties.get(prop)
+                        if value:
+                            index[_unique_key(prop, value)] = record.id
+        self.next_id = int(state.get("next_id", 1001))
+        self.last_stamp = int(state.get("last_stamp", 0))

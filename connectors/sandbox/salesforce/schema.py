@@ -1,0 +1,394 @@
+"""The sandbox org's objects and fields, and how describe reports them.
+
+The definitions follow connectors/sandbox/README.md (the contract the
+mappings rely on). Fields are plain dataclasses so that validation, SOQL and
+describe read one source of truth; custom fields added at run time through
+the Tooling API land here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# object -> three-character key prefix of its record ids (as in a real org)
+KEY_PREFIXES: dict[str, str] = {
+    "Account": "001",
+    "Contact": "003",
+    "Lead": "00Q",
+    "Opportunity": "006",
+    "OpportunityPartner": "00K",
+    "Deal_Registration__c": "a0X",
+}
+
+STRING_TYPES = {"string", "textarea", "email", "url", "phone", "picklist", "multipicklist", "combobox"}
+NUMBER_TYPES = {"double", "currency", "percent", "int"}
+# Tooling API CustomField metadata type -> describe type
+METADATA_TYPES: dict[str, str] = {
+    "Text": "string",
+    "TextArea": "textarea",
+    "LongTextArea": "textarea",
+    "Email": "email",
+    "Url": "url",
+    "Phone": "phone",
+    "Number": "double",
+    "Currency": "currency",
+    "Percent": "percent",
+    "Checkbox": "boolean",
+    "Date": "date",
+    "DateTime": "datetime",
+    "Picklist": "picklist",
+    "MultiselectPicklist": "multipicklist",
+}
+
+
+@dataclass
+class FieldDef:
+    """One field as the org stores it; ``describe()`` renders the API's shape."""
+
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    required: bool = False  # not nillable and no default: REQUIRED_FIELD_MISSING on create
+    picklist: tuple[str, ...] = ()
+    external_id: bool = False
+    unique: bool = False
+    createable: bool = True
+    updateable: bool = True
+    reference_to: tuple[str, ...] = ()
+    relationship_name: str | None = None
+    system: bool = False  # maintained by the server (Id, stamps, IsDeleted, derived fields)
+    custom: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        nillable = not self.required and self.type not in {"boolean", "id"} and not self.system
+        return {
+            "name": self.name,
+            "type": self.type,
+            "label": self.label or self.name.removesuffix("__c").replace("_", " "),
+            "length": self.length if self.type in STRING_TYPES or self.type in {"id", "reference"} else 0,
+            "picklistValues": [
+                {"value": v, "label": v, "active": True, "defaultValue": False, "validFor": None}
+                for v in self.picklist
+            ],
+            "restrictedPicklist": bool(self.picklist),
+            "externalId": self.external_id,
+            "unique": self.unique,
+            "nillable": nillable,
+            "createable": self.createable,
+            "updateable": self.updateable,
+            "defaultedOnCreate": self.system or self.type == "boolean",
+            "custom": self.custom,
+            "idLookup": self.name == "Id" or self.external_id,
+            "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name,
+            "soapType": _SOAP_TYPES.get(self.type, "xsd:string"),
+            "calculated": False,
+            "filterable": True,
+            "sortable": self.type != "textarea" or self.length <= 255,
+        }
+
+
+_SOAP_TYPES = {
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "boolean": "xsd:boolean",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
+    "int": "xsd:int",
+    "date": "xsd:date",
+    "datetime": "xsd:dateTime",
+}
+
+
+@dataclass
+class ObjectDef:
+    name: str
+    label: str
+    key_prefix: str
+    fields: dict[str, FieldDef] = field(default_factory=dict)
+    custom: bool = False
+
+    def __post_init__(self) -> None:
+        self._lower: dict[str, str] = {name.lower(): name for name in self.fields}
+
+    def add(self, f: FieldDef) -> None:
+        self.fields[f.name] = f
+        self._lower[f.name.lower()] = f.name
+
+    def get_field(self, name: str) -> FieldDef | None:
+        """Field names are case-insensitive in the API, as in SOQL."""
+        canonical = self._lower.get(name.lower())
+        return self.fields[canonical] if canonical else None
+
+    def relationship(self, name: str) -> FieldDef | None:
+        """The reference field whose relationship name is ``name`` (``Account`` -> ``AccountId``)."""
+        lowered = name.lower()
+        for f in self.fields.values():
+            if f.relationship_name and f.relationship_name.lower() == lowered:
+                return f
+        return None
+
+    def external_id_fields(self) -> list[FieldDef]:
+        return [f for f in self.fields.values() if f.external_id]
+
+    def describe(self, version: str) -> dict[str, Any]:
+        return {
+            **self.summary(version),
+            "fields": [f.describe() for f in self.fields.values()],
+            "childRelationships": [],
+            "recordTypeInfos": [],
+        }
+
+    def summary(self, version: str) -> dict[str, Any]:
+        base = f"/services/data/v{version}/sobjects/{self.name}"
+        return {
+            "name": self.name,
+            "label": self.label,
+            "labelPlural": self.label + "s",
+            "keyPrefix": self.key_prefix,
+            "custom": self.custom,
+            "createable": True,
+            "updateable": True,
+            "deletable": True,
+            "queryable": True,
+            "replicateable": True,
+            "urls": {
+                "sobject": base,
+                "describe": f"{base}/describe",
+                "rowTemplate": f"{base}/{{ID}}",
+            },
+        }
+
+
+def _text(name: str, length: int = 255, **kw: Any) -> FieldDef:
+    return FieldDef(name, "string", length=length, **kw)
+
+
+def _pick(name: str, values: tuple[str, ...], **kw: Any) -> FieldDef:
+    return FieldDef(name, "picklist", length=255, picklist=values, **kw)
+
+
+def _ref(name: str, target: str, **kw: Any) -> FieldDef:
+    relationship = name[:-3] + "__r" if name.endswith("__c") else name.removesuffix("Id")
+    return FieldDef(
+        name, "reference", length=18, reference_to=(target,), relationship_name=relationship, **kw
+    )
+
+
+def _prm_id() -> FieldDef:
+    return _text("PRM_Id__c", 40, external_id=True, unique=True, custom=True, label="PRM Id")
+
+
+def _system_fields(with_master: bool) -> list[FieldDef]:
+    fields = [
+        FieldDef("Id", "id", length=18, createable=False, updateable=False, system=True),
+        FieldDef("IsDeleted", "boolean", createable=False, updateable=False, system=True),
+        FieldDef("CreatedDate", "datetime", createable=False, updateable=False, system=True),
+        FieldDef("LastModifiedDate", "datetime", createable=False, updateable=False, system=True),
+        FieldDef("SystemModstamp", "datetime", createable=False, updateable=False, system=True),
+    ]
+    if with_master:
+        fields.append(
+            FieldDef(
+                "MasterRecordId",
+                "reference",
+                length=18,
+                createable=False,
+                updateable=False,
+                system=True,
+                relationship_name="MasterRecord",
+            )
+        )
+    return fields
+
+
+TIERS = ("Registered", "Silver", "Gold", "Platinum")
+REGISTRATION_STATUSES = (
+    "Submitted",
+    "Under Review",
+    "Approved",
+    "Rejected",
+    "Returned",
+    "Won",
+    "Lost",
+    "Expired",
+)
+CONFLICT = ("Clear", "Review", "Conflict")
+STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost")
+
+
+def _obj(
+    name: str, label: str, fields: list[FieldDef], *, master: bool = False, custom: bool = False
+) -> ObjectDef:
+    all_fields = _system_fields(master) + fields
+    if master:  # MasterRecordId points at the same object
+        all_fields[5].reference_to = (name,)
+    return ObjectDef(name, label, KEY_PREFIXES[name], {f.name: f for f in all_fields}, custom=custom)
+
+
+def default_objects() -> dict[str, ObjectDef]:
+    """A fresh copy of the org schema in the README (mutable: Tooling adds fields)."""
+    account = _obj(
+        "Account",
+        "Account",
+        [
+            _text("Name", required=True),
+            _pick("Type", ("Customer", "Partner", "Prospect", "Other")),
+            FieldDef("Website", "url", length=255),
+            FieldDef("Phone", "phone", length=40),
+            FieldDef("BillingStreet", "textarea", length=255),
+            _text("BillingCity", 40),
+            _text("BillingCountry", 80),
+            _pick(
+                "Industry",
+                (
+                    "Agriculture",
+                    "Banking",
+                    "Consulting",
+                    "Education",
+                    "Healthcare",
+                    "Manufacturing",
+                    "Retail",
+                    "Technology",
+                    "Telecommunications",
+                    "Other",
+                ),
+            ),
+            FieldDef("IsPartner", "boolean"),
+            _prm_id(),
+            _pick("Partner_Tier__c", TIERS, custom=True),
+            _pick("Partner_Status__c", ("Prospect", "Active", "Suspended", "Terminated"), custom=True),
+            _pick(
+                "Partner_Type__c",
+                ("Reseller", "Distributor", "System Integrator", "MSP", "ISV", "Referral"),
+                custom=True,
+            ),
+            _text("Territory__c", 80, custom=True),
+            _text("Domain__c", 255, custom=True),
+        ],
+        master=True,
+    )
+    contact = _obj(
+        "Contact",
+        "Contact",
+        [
+            _text("FirstName", 40),
+            _text("LastName", 80, required=True),
+            FieldDef("Email", "email", length=80),
+            _text("Title", 128),
+            FieldDef("Phone", "phone", length=40),
+            _ref("AccountId", "Account"),
+            _prm_id(),
+        ],
+        master=True,
+    )
+    lead = _obj(
+        "Lead",
+        "Lead",
+        [
+            _text("FirstName", 40),
+            _text("LastName", 80, required=True),
+            _text("Company", 255, required=True),
+            FieldDef("Email", "email", length=80),
+            _pick("Status", ("Open", "Working", "Converted", "Closed")),
+        ],
+        master=True,
+    )
+    opportunity = _obj(
+        "Opportunity",
+        "Opportunity",
+        [
+            _text("Name", 120, required=True),
+            _pick("StageName", STAGES, required=True),
+            FieldDef("CloseDate", "date", required=True),
+            FieldDef("Amount", "currency"),
+            _ref("AccountId", "Account"),
+            FieldDef("IsClosed", "boolean", createable=False, updateable=False, system=True),
+            FieldDef("IsWon", "boolean", createable=False, updateable=False, system=True),
+            _prm_id(),
+            _ref("Registered_Partner__c", "Account", custom=True),
+            _pick("Registration_Status__c", REGISTRATION_STATUSES, custom=True),
+            FieldDef("Protection_Expires__c", "datetime", custom=True),
+            _pick("Partner_Tier__c", TIERS, custom=True),
+            _ref("Deal_Registration__c", "Deal_Registration__c", custom=True),
+            _text("Attribution_Summary__c", 255, custom=True),
+            _pick("Conflict_Status__c", CONFLICT, custom=True),
+        ],
+    )
+    opportunity_partner = _obj(
+        "OpportunityPartner",
+        "Opportunity Partner",
+        [
+            _ref("OpportunityId", "Opportunity", required=True),
+            _ref("AccountToId", "Account", required=True),
+            _pick("Role", ("Reseller", "Distributor", "System Integrator", "Referral", "Influencer")),
+            FieldDef("IsPrimary", "boolean"),
+        ],
+    )
+    deal_registration = _obj(
+        "Deal_Registration__c",
+        "Deal Registration",
+        [
+            _text("Name", 80),
+            _prm_id(),
+            _ref("Partner__c", "Account", custom=True),
+            _ref("End_Customer__c", "Account", custom=True),
+            _text("Customer_Name__c", 255, required=True, custom=True),
+            _text("Customer_Domain__c", 255, custom=True),
+            FieldDef(
+                "Product_Lines__c",
+                "multipicklist",
+                length=4099,
+                picklist=("Platform", "Analytics", "Security", "Services"),
+                custom=True,
+            ),
+            FieldDef("Amount__c", "currency", custom=True),
+            _pick("Status__c", ("Draft", *REGISTRATION_STATUSES), custom=True),
+            FieldDef("Submitted_At__c", "datetime", custom=True),
+            FieldDef("Approved_At__c", "datetime", custom=True),
+            FieldDef("Expires_At__c", "datetime", custom=True),
+            _ref("Opportunity__c", "Opportunity", custom=True),
+            _pick("Conflict_Decision__c", CONFLICT, custom=True),
+            FieldDef("Conflict_Score__c", "double", custom=True),
+            FieldDef("Conflict_Reason__c", "textarea", length=32768, custom=True),
+        ],
+        custom=True,
+    )
+    objects = [account, contact, lead, opportunity, opportunity_partner, deal_registration]
+    return {o.name: o for o in objects}
+
+
+def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, FieldDef]:
+    """Turn a Tooling API ``CustomField`` body into (object, FieldDef).
+
+    Raises ValueError with the message the API would put in its error body.
+    """
+    object_name, sep, field_name = full_name.partition(".")
+    if not sep or not field_name.endswith("__c"):
+        msg = f"Invalid FullName {full_name!r}: expected Object.Field__c"
+        raise ValueError(msg)
+    meta_type = str(metadata.get("type", ""))
+    sf_type = METADATA_TYPES.get(meta_type)
+    if sf_type is None:
+        msg = f"Unsupported field type {meta_type!r}; use one of {sorted(METADATA_TYPES)}"
+        raise ValueError(msg)
+    picklist: tuple[str, ...] = ()
+    if sf_type in {"picklist", "multipicklist"}:
+        value_set = metadata.get("valueSet", {}).get("valueSetDefinition", {}).get("value", [])
+        picklist = tuple(str(v.get("fullName") or v.get("label")) for v in value_set)
+    default_length = {"string": 255, "textarea": 32768, "email": 80, "url": 255, "phone": 40}
+    length = int(metadata.get("length") or default_length.get(sf_type, 0))
+    return object_name, FieldDef(
+        field_name,
+        sf_type,
+        label=str(metadata.get("label") or field_name),
+        length=length,
+        required=bool(metadata.get("required", False)),
+        picklist=picklist,
+        external_id=bool(metadata.get("externalId", False)),
+        unique=bool(metadata.get("unique", False)),
+        custom=True,
+    )

@@ -1,0 +1,227 @@
+"""Date, time, number and money transforms.
+
+Each system writes time differently (Salesforce ``2024-01-31T10:00:00.000+0000``,
+HubSpot ISO text or epoch milliseconds, Odoo ``2024-01-31 10:00:00`` in UTC);
+reading accepts all of them and always yields a timezone-aware datetime, so
+comparisons in the rules never mix naive and aware values. Writing uses the
+``format`` the mapping names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from prm_sync.mapping.context import TransformContext
+from prm_sync.mapping.registry import NoParams, Params, fail, register
+
+_EPOCH_MS = re.compile(r"^-?\d{10,}$")
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Any of the systems' datetime spellings -> aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if _EPOCH_MS.match(text):
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise fail(f"unparsable datetime {value!r}", value) from None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    raise fail(f"unparsable datetime {value!r}", value)
+
+
+def parse_date(value: Any) -> date | None:
+    """An ISO date, an ISO datetime (its UTC date) or epoch milliseconds -> date."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise fail(f"unparsable date {value!r}", value) from None
+    parsed = parse_datetime(value)
+    return None if parsed is None else parsed.astimezone(UTC).date()
+
+
+def _date_to_remote(value: Any, params: Any, ctx: TransformContext) -> Any:
+    parsed = parse_date(value)
+    return None if parsed is None else parsed.isoformat()
+
+
+register(
+    "date",
+    "python date <-> ISO 'YYYY-MM-DD'",
+    to_remote=_date_to_remote,
+    from_remote=lambda v, p, c: parse_date(v),
+    params=NoParams,
+    two_way=True,
+)
+
+
+class DatetimeParams(Params):
+    format: Literal["salesforce", "iso", "epoch_ms", "odoo"] = Field(
+        "iso", description="how to write the value; reading accepts every format"
+    )
+
+
+def format_datetime(value: datetime, fmt: str) -> Any:
+    """Write an aware datetime the way a system expects it (always in UTC)."""
+    utc = value.astimezone(UTC)
+    if fmt == "salesforce":
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+    if fmt == "epoch_ms":
+        return int(utc.timestamp() * 1000)
+    if fmt == "odoo":
+        return utc.strftime("%Y-%m-%d %H:%M:%S")
+    return utc.isoformat().replace("+00:00", "Z")
+
+
+def _dt_to_remote(value: Any, params: DatetimeParams, ctx: TransformContext) -> Any:
+    parsed = parse_datetime(value)
+    return None if parsed is None else format_datetime(parsed, params.format)
+
+
+register(
+    "datetime",
+    "aware datetime <-> Salesforce / ISO / epoch ms / Odoo text (reads all)",
+    to_remote=_dt_to_remote,
+    from_remote=lambda v, p, c: parse_datetime(v),
+    params=DatetimeParams,
+    two_way=True,
+    shorthand="format",
+)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        msg = f"unknown time zone {name!r}"
+        raise ValueError(msg) from err
+
+
+class TimezoneParams(Params):
+    tz: str
+
+    @field_validator("tz")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+
+def _tz_to_remote(value: Any, params: TimezoneParams, ctx: TransformContext) -> Any:
+    parsed = parse_datetime(value)
+    return None if parsed is None else parsed.astimezone(_zone(params.tz))
+
+
+def _tz_from_remote(value: Any, params: TimezoneParams, ctx: TransformContext) -> Any:
+    parsed = parse_datetime(value)
+    return None if parsed is None else parsed.astimezone(UTC)
+
+
+register(
+    "timezone",
+    "show a datetime in a time zone; read back as UTC",
+    to_remote=_tz_to_remote,
+    from_remote=_tz_from_remote,
+    params=TimezoneParams,
+    two_way=True,
+    shorthand="tz",
+)
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """Numbers and numeric text (with thousands separators or a symbol) -> Decimal."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise fail(f"not a number: {value!r}", value)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    text = re.sub(r"[^\d.\-]", "", str(value))
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise fail(f"not a number: {value!r}", value) from None
+
+
+class NumberParams(Params):
+    places: int | None = Field(None, ge=0, le=10, description="decimal places to round to")
+
+
+def _quantize(number: Decimal, places: int | None) -> Decimal:
+    if places is None:
+        return number
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _number_to_remote(value: Any, params: NumberParams, ctx: TransformContext) -> Any:
+    number = to_decimal(value)
+    return None if number is None else float(_quantize(number, params.places))
+
+
+def _number_from_remote(value: Any, params: NumberParams, ctx: TransformContext) -> Any:
+    number = to_decimal(value)
+    return None if number is None else _quantize(number, params.places)
+
+
+register(
+    "number",
+    "Decimal <-> JSON number, rounded to `places`",
+    to_remote=_number_to_remote,
+    from_remote=_number_from_remote,
+    params=NumberParams,
+    two_way=True,
+    shorthand="places",
+)
+
+
+class CurrencyParams(Params):
+    code: str | None = Field(None, description="ISO currency code written after the amount")
+    places: int = Field(2, ge=0, le=6)
+
+
+def _currency_to_remote(value: Any, params: CurrencyParams, ctx: TransformContext) -> Any:
+    number = to_decimal(value)
+    if number is None:
+        return None
+    text = f"{_quantize(number, params.places):,.{params.places}f}"
+    return f"{text} {params.code}" if params.code else text
+
+
+def _currency_from_remote(value: Any, params: CurrencyParams, ctx: TransformContext) -> Any:
+    number = to_decimal(value)
+    return None if number is None else _quantize(number, params.places)
+
+
+register(
+    "currency",
+    "Decimal amount <-> formatted text '1,234.50 USD'",
+    to_remote=_currency_to_remote,
+    from_remote=_currency_from_remote,
+    params=CurrencyParams,
+    two_way=True,
+    shorthand="code",
+)

@@ -1,0 +1,115 @@
+"""The engine hook: apply every channel rule once per run, between pulls and pushes.
+
+Order matters: certifications first (the registration gate reads them), then
+the gate and conflict checks, expiry, closures and attribution, write-back of
+registration state onto opportunities (so the push that follows carries it to
+both CRMs), tiers, and payouts. Counts go into ``report.rule_decisions``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prm_sync.config.settings import RulesConfig
+from prm_sync.model import DealRegistration, RegistrationStatus
+from prm_sync.rules.attribution import attribute_opportunity, closure_id, write_back
+from prm_sync.rules.certifications import apply_tier, issue_certifications, refresh_statuses
+from prm_sync.rules.conflict import check_registrations
+from prm_sync.rules.lifecycle import apply_certification_gate, expire_due
+from prm_sync.rules.payouts import compute_payouts, period_of
+from prm_sync.store.orm import (
+    ClosureRow,
+    ConflictCheckRow,
+    DealRegistrationRow,
+    InvoiceRow,
+    OpportunityRow,
+    PartnerRow,
+    PaymentRow,
+)
+from prm_sync.store.records import list_records
+
+if TYPE_CHECKING:  # the engine imports connectors; the rules must load without them
+    from prm_sync.sync.context import RunContext
+    from prm_sync.sync.stats import RunReport
+
+CHECKABLE = [RegistrationStatus.submitted.value, RegistrationStatus.under_review.value]
+
+
+def _unchecked_registrations(session: Session) -> set[str]:
+    checked = select(ConflictCheckRow.registration_id)
+    query = select(DealRegistrationRow.id).where(DealRegistrationRow.status.in_(CHECKABLE), DealRegistrationRow.id.not_in(checked))
+    return set(session.scalars(query))
+
+
+def _opportunities_to_attribute(session: Session, pulled: set[str]) -> list[str]:
+    """Pulled opportunities that are closed, or that reopened with a closure on record."""
+    if not pulled:
+        return []
+    rows = session.execute(select(OpportunityRow.id, OpportunityRow.is_closed).where(OpportunityRow.id.in_(pulled))).all()
+    closures = set(session.scalars(select(ClosureRow.id).where(ClosureRow.id.in_([closure_id(i) for i, _ in rows]))))
+    return sorted(i for i, closed in rows if closed or closure_id(i) in closures)
+
+
+def _paid_opportunities_changed(session: Session, pulled: dict[str, set[str]]) -> bool:
+    invoices = set(pulled.get("invoice", set()))
+    payments = pulled.get("payment", set())
+    if payments:
+        invoices |= set(session.scalars(select(PaymentRow.invoice_id).where(PaymentRow.id.in_(payments))))
+    if not invoices:
+        return False
+    return session.scalar(select(InvoiceRow.id).where(InvoiceRow.id.in_(invoices), InvoiceRow.opportunity_id.is_not(None)).limit(1)) is not None
+
+
+def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[str, set[str]], *, now: datetime, run_id: str | None) -> Counter[str]:
+    """Every rule over one session; the counts the run report shows."""
+    counts: Counter[str] = Counter()
+    completions = pulled.get("course_completion", set())
+    if completions:
+        counts["certified"] += len(issue_certifications(session, sorted(completions), rules.certification, now, run_id=run_id))
+    counts["certification_status"] += refresh_statuses(session, rules.certification, now, run_id=run_id)
+
+    to_check = (set(pulled.get("deal_registration", set())) | _unchecked_registrations(session))
+    regs = [r for r in list_records(session, DealRegistration.entity, ids=sorted(to_check)) if isinstance(r, DealRegistration)]
+    checkable = []
+    for reg in regs:
+        if apply_certification_gate(session, reg, rules.certification, now, run_id=run_id):
+            counts["returned"] += 1
+        elif reg.status in CHECKABLE:
+            checkable.append(reg.id)
+    for result in check_registrations(session, checkable, rules.conflict, now, run_id=run_id).values():
+        counts[result.decision] += 1
+
+    expired = expire_due(session, now, run_id=run_id)
+    counts["expired"] += len(expired)
+
+    for opp_id in _opportunities_to_attribute(session, pulled.get("opportunity", set())):
+        outcome = attribute_opportunity(session, opp_id, rules, now, run_id=run_id)
+        if outcome.action in {"attributed", "reversed", "lost"}:
+            counts[outcome.action] += 1
+
+    linked = set(session.scalars(select(DealRegistrationRow.opportunity_id).where(
+        DealRegistrationRow.id.in_(to_check | set(expired)), DealRegistrationRow.opportunity_id.is_not(None))))
+    linked |= set(session.scalars(select(OpportunityRow.id).where(
+        OpportunityRow.id.in_(pulled.get("opportunity", set())), OpportunityRow.registration_id.is_not(None))))
+    counts["written_back"] += sum(write_back(session, opp_id, now, run_id=run_id) for opp_id in sorted(linked))
+
+    for partner_id in session.scalars(select(PartnerRow.id)).all():
+        decision = apply_tier(session, partner_id, now, rules.tiers, run_id=run_id)
+        counts["tier_changes"] += decision.new_tier != decision.current
+
+    if _paid_opportunities_changed(session, pulled):
+        counts["payouts"] += len(compute_payouts(session, period_of(now), now, run_id=run_id))
+    return +counts
+
+
+def apply_rules(ctx: RunContext, report: RunReport) -> None:
+    """``SyncEngine.rule_hooks`` entry: one transaction, counts merged into the report."""
+    with ctx.transaction() as session:
+        counts = apply_rules_in_session(session, ctx.config.rules, ctx.pulled, now=ctx.clock(), run_id=ctx.run_id)
+    for key, value in counts.items():
+        report.rule_decisions[key] = report.rule_decisions.get(key, 0) + value

@@ -1,0 +1,105 @@
+"""Per-run state shared by the pull and push steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from connectors.base import Connector
+from prm_sync.config import AppConfig
+from prm_sync.mapping.apply import MappingSet
+from prm_sync.store.db import Store
+from prm_sync.sync import repo
+from prm_sync.sync.linkstate import LinkState
+
+CrashHook = Callable[[str], None]
+
+
+class LinkIndex:
+    """Remote ids <-> PRM ids per (entity, system), loaded once per run and kept current.
+
+    It backs the mapping ``lookup`` transform (a registration's partner as
+    the partner's Salesforce id) without a query per record.
+    """
+
+    def __init__(self) -> None:
+        self._by_prm: dict[tuple[str, str], dict[str, str]] = {}
+        self._by_remote: dict[tuple[str, str], dict[str, str]] = {}
+        self.session: Session | None = None
+
+    def _load(self, entity: str, system: str) -> None:
+        key = (entity, system)
+        if key in self._by_prm or self.session is None:
+            return
+        states = repo.load_states(self.session, entity, system)
+        self._by_prm[key] = {rid: s.remote_id for rid, s in states.items() if s.remote_id}
+        self._by_remote[key] = {s.remote_id: rid for rid, s in states.items() if s.remote_id}
+
+    def remember(self, state: LinkState) -> None:
+        key = (state.entity, state.system)
+        if key not in self._by_prm:
+            self._load(state.entity, state.system)
+        if state.remote_id and key in self._by_prm:
+            self._by_prm[key][state.record_id] = state.remote_id
+            self._by_remote[key][state.remote_id] = state.record_id
+
+    def forget(self, entity: str, system: str, record_id: str) -> None:
+        key = (entity, system)
+        remote = self._by_prm.get(key, {}).pop(record_id, None)
+        if remote is not None:
+            self._by_remote.get(key, {}).pop(remote, None)
+
+    # MappingContext protocol
+    def remote_id_for(self, entity: str, system: str, prm_id: str) -> str | None:
+        self._load(entity, system)
+        return self._by_prm.get((entity, system), {}).get(prm_id)
+
+    def prm_id_for(self, entity: str, system: str, remote_id: str) -> str | None:
+        self._load(entity, system)
+        return self._by_remote.get((entity, system), {}).get(str(remote_id))
+
+
+@dataclass
+class RunContext:
+    store: Store
+    config: AppConfig
+    mappings: MappingSet
+    connectors: dict[str, Connector]
+    run_id: str
+    dry_run: bool = False
+    crash_hook: CrashHook | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    links: LinkIndex = field(default_factory=LinkIndex)
+    pulled: dict[str, set[str]] = field(default_factory=dict)  # entity -> PRM ids changed by pulls this run
+    _dry_session: Session | None = None
+    _dry_stack: ExitStack | None = None
+
+    def checkpoint(self, name: str) -> None:
+        """Crash-injection point for the reliability tests; a no-op in production."""
+        if self.crash_hook is not None:
+            self.crash_hook(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One committed unit of work; in a dry run everything shares one session that is rolled back."""
+        if self.dry_run:
+            if self._dry_session is None:
+                self._dry_stack = ExitStack()
+                self._dry_session = self._dry_stack.enter_context(self.store.session(readonly=True))
+            self.links.session = self._dry_session
+            yield self._dry_session
+            self._dry_session.flush()
+            return
+        with self.store.session() as session:
+            self.links.session = session
+            yield session
+
+    def close(self) -> None:
+        if self._dry_stack is not None:
+            self._dry_stack.close()  # a readonly session rolls back: a dry run leaves no trace
+            self._dry_stack = None
+            self._dry_session = None

@@ -1,0 +1,195 @@
+"""A sync run: which slices, in which order, under one lock, recorded as a run.
+
+Order follows the data: partners before the records that reference them,
+customers before opportunities, registrations before the opportunity
+write-back that shows them in the CRM. For each entity every system is
+pulled first and pushed second, so an edit made in one CRM reaches the PRM
+store and the other CRM in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from connectors.base import Connector
+from prm_sync.config import AppConfig
+from prm_sync.errors import AuthError, QuotaExhausted, RunInProgress, TransientError
+from prm_sync.mapping.apply import MappingSet
+from prm_sync.model import new_id
+from prm_sync.store.db import Store
+from prm_sync.sync import repo
+from prm_sync.sync.context import CrashHook, RunContext
+from prm_sync.sync.pull import pull_slice
+from prm_sync.sync.push import push_slice
+from prm_sync.sync.slice import Slice
+from prm_sync.sync.stats import RunReport, SliceStats
+
+ENTITY_ORDER = [
+    "partner",
+    "partner_contact",
+    "end_customer",
+    "opportunity",
+    "deal_registration",
+    "course_completion",
+    "certification",
+    "invoice",
+    "payment",
+    "closure",
+    "attribution",
+    "payout",
+]
+
+RuleHook = Callable[[RunContext, RunReport], None]
+
+
+@dataclass
+class SyncScope:
+    systems: list[str] | None = None
+    entities: list[str] | None = None
+    full: bool = False
+    record_ids: dict[str, set[str]] | None = None  # entity -> PRM ids, for targeted runs (replay, inbox)
+
+    def key(self) -> str:
+        return "sync"  # one run at a time per store: slices share links and cursors
+
+
+@dataclass
+class SyncEngine:
+    store: Store
+    config: AppConfig
+    mappings: MappingSet
+    connectors: dict[str, Connector]
+    crash_hook: CrashHook | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    rule_hooks: list[RuleHook] = field(default_factory=list)  # called once, between pulls and pushes
+
+    def slices(self, scope: SyncScope) -> list[Slice]:
+        chosen: list[Slice] = []
+        for entity in ENTITY_ORDER:
+            if scope.entities and entity not in scope.entities:
+                continue
+            for system in self.mappings.systems_for(entity):
+                if system not in self.connectors:
+                    continue
+                if scope.systems and system not in scope.systems:
+                    continue
+                mapping = self.mappings.for_entity(system, entity)
+                if mapping is not None:
+                    chosen.append(Slice.of(mapping))
+        return chosen
+
+    def run(
+        self,
+        scope: SyncScope | None = None,
+        *,
+        dry_run: bool = False,
+        trigger: str = "cli",
+        progress: Callable[[str], None] | None = None,
+    ) -> RunReport:
+        scope = scope or SyncScope()
+        run_id = new_id("run")
+        ctx = RunContext(
+            store=self.store,
+            config=self.config,
+            mappings=self.mappings,
+            connectors=self.connectors,
+            run_id=run_id,
+            dry_run=dry_run,
+            crash_hook=self.crash_hook,
+            clock=self.clock,
+        )
+        report = RunReport(
+            run_id=run_id,
+            status="running",
+            dry_run=dry_run,
+            started_at=self.clock(),
+            mapping_version=self.mappings.version,
+        )
+        lock_scope = scope.key()
+        if not dry_run:
+            if not repo.acquire_lock(
+                self.store, lock_scope, run_id, self.config.sync.lock_stale_after_seconds
+            ):
+                holder = repo.lock_holder(self.store, lock_scope)
+                msg = f"another sync run ({holder}) is in progress on this store; wait for it or try again later"
+                raise RunInProgress(msg)
+            if scope.full:
+                with self.store.session() as session:
+                    repo.reset_cursors(session, scope.systems, scope.entities)
+            with self.store.session() as session:
+                repo.start_run(session, report, trigger=trigger, scope=scope.__dict__)
+        try:
+            self._run_slices(ctx, scope, report, progress)
+            report.status = "partial" if any(s.stopped_reason for s in report.slices) else "succeeded"
+        except Exception as exc:
+            report.status = "failed"
+            report.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            report.finished_at = self.clock()
+            ctx.close()
+            if not dry_run:
+                with self.store.session() as session:
+                    repo.finish_run(session, report)
+                repo.release_lock(self.store, lock_scope, run_id)
+        return report
+
+    def _run_slices(
+        self, ctx: RunContext, scope: SyncScope, report: RunReport, progress: Callable[[str], None] | None
+    ) -> None:
+        """Pull every slice, apply the channel rules once, then push every slice."""
+        stopped_systems: dict[str, str] = {}
+        slices = self.slices(scope)
+        for sl in slices:
+            report.slices.append(
+                SliceStats(system=sl.system, entity=sl.entity, remote_object=sl.remote_object)
+            )
+        for phase in ("pull", "push"):
+            if phase == "push" and not ctx.dry_run:
+                for hook in self.rule_hooks:
+                    hook(ctx, report)
+            for sl in slices:
+                stats = report.slice(sl.system, sl.entity)
+                if sl.system in stopped_systems:
+                    stats.stopped_reason = stats.stopped_reason or stopped_systems[sl.system]
+                    continue
+                if (phase == "pull" and not sl.can_pull) or (phase == "push" and not sl.can_push):
+                    continue
+                if phase == "pull" and scope.record_ids is not None and sl.entity not in scope.record_ids:
+                    continue
+                if progress:
+                    progress(f"{phase} {sl.system}/{sl.entity}")
+                reason = self._run_phase(ctx, sl, stats, phase, scope)
+                if reason:
+                    stopped_systems[sl.system] = reason
+                    stats.stopped_reason = reason
+
+    def _run_phase(
+        self, ctx: RunContext, sl: Slice, stats: SliceStats, phase: str, scope: SyncScope
+    ) -> str | None:
+        connector = ctx.connectors[sl.system]
+        calls_before = connector.api_calls
+        started = time.perf_counter()
+        try:
+            if phase == "pull":
+                pull_slice(ctx, sl, stats)
+            else:
+                ids = scope.record_ids.get(sl.entity) if scope.record_ids is not None else None
+                if scope.record_ids is not None and ids is None:
+                    return None
+                push_slice(ctx, sl, stats, record_ids=ids)
+            return None
+        except QuotaExhausted as exc:
+            return f"quota: {exc}"
+        except AuthError as exc:
+            return f"auth: {exc}"
+        except TransientError as exc:
+            return f"unavailable: {exc}"
+        finally:
+            stats.api_calls += connector.api_calls - calls_before
+            quota = connector.quota()
+            stats.quota_remaining = quota.remaining
+            stats.duration_seconds += time.perf_counter() - started

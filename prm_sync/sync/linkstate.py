@@ -1,0 +1,38 @@
+"""What we know of one PRM record in one system, as the engine uses it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class LinkState(BaseModel):
+    """The link between a PRM record and its twin in one system.
+
+    Two views of the last agreement, as normalised canonical values:
+    ``remote_values`` is what we believe the remote holds (what we read, or
+    what our write will read back as), ``prm_values`` what the PRM held when
+    the two last agreed. A remote value that differs from ``remote_values`` is
+    a remote change; a PRM value that differs from ``prm_values`` is a PRM
+    change not yet written. Both at once is a conflict, settled by the field's
+    rule. Our own writes read back equal to ``remote_values``, which is why
+    they never echo, even through one-way transforms such as ``lower``.
+    """
+
+    entity: str
+    record_id: str
+    system: str
+    remote_object: str
+    remote_id: str | None = None
+    remote_values: dict[str, Any] = Field(default_factory=dict)
+    prm_values: dict[str, Any] = Field(default_factory=dict)
+    content_hash: str | None = None
+    remote_modstamp: datetime | None = None
+    remote_deleted: bool = False
+    last_synced_at: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stored form (one JSON column)."""
+        return {"remote": self.remote_values, "prm": self.prm_values}

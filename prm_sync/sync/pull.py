@@ -1,0 +1,258 @@
+"""Read a system's changes into the PRM store.
+
+Changes arrive ascending by (modstamp, id). Each page is applied and
+committed together with the cursor that covers it, so a crash loses nothing
+and re-reads at most one page. The read starts ``overlap_seconds`` before the
+cursor because modstamps can commit late; re-read records compare equal to
+their snapshot and cost nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import islice
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.base import Cursor, RemoteRecord
+from prm_sync.errors import PrmSyncError
+from prm_sync.mapping.merge import resolve_rule
+from prm_sync.model import ENTITIES, CanonicalRecord, new_id
+from prm_sync.sync import repo
+from prm_sync.sync.context import RunContext
+from prm_sync.sync.linkstate import LinkState
+from prm_sync.sync.slice import Slice
+from prm_sync.sync.stats import SliceStats
+from prm_sync.sync.values import content_hash, normalize, normalize_all
+
+
+def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
+    connector = ctx.connectors[sl.system]
+    with ctx.transaction() as session:
+        cursor = repo.get_cursor(session, sl.system, sl.remote_object, sl.entity)
+    since = cursor
+    if cursor.modstamp is not None and ctx.config.sync.overlap_seconds:
+        since = Cursor(modstamp=cursor.modstamp - timedelta(seconds=ctx.config.sync.overlap_seconds))
+    changes = connector.read_changes(
+        sl.remote_object, sl.mapping.remote_fields_to_read(), since, where=sl.filter, include_deleted=True
+    )
+    page_size = ctx.config.sync.page_size
+    while True:
+        page = list(islice(changes, page_size))
+        if not page:
+            break
+        with ctx.transaction() as session:
+            apply_page(ctx, session, sl, page, stats)
+            last = page[-1]
+            newest = (
+                cursor if _before_or_equal(last, cursor) else Cursor(modstamp=last.modstamp, last_id=last.id)
+            )
+            if not ctx.dry_run:
+                repo.set_cursor(session, sl.system, sl.remote_object, sl.entity, newest, ctx.run_id)
+            cursor = newest
+        ctx.checkpoint("pull.after_commit")
+
+
+def _before_or_equal(record: RemoteRecord, cursor: Cursor) -> bool:
+    if cursor.modstamp is None:
+        return False
+    return (record.modstamp, record.id) <= (cursor.modstamp, cursor.last_id or "")
+
+
+def apply_page(
+    ctx: RunContext, session: Any, sl: Slice, page: list[RemoteRecord], stats: SliceStats
+) -> list[str]:
+    """Apply one page of remote records; returns the PRM ids whose values changed."""
+    states = repo.states_by_remote(session, sl.system, sl.remote_object, [r.id for r in page])
+    changed: list[str] = []
+    for record in page:
+        stats.read += 1
+        try:
+            record_id = _apply_one(ctx, session, sl, record, states.get(record.id), stats)
+        except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:
+            stats.failed += 1
+            repo.record_failure(
+                session,
+                ctx,
+                sl,
+                record_key=record.id,
+                operation="read",
+                payload=record.fields,
+                exc=exc,
+                stats=stats,
+            )
+            continue
+        if record_id:
+            changed.append(record_id)
+            repo.resolve_failures(session, sl.system, sl.remote_object, record.id, "read")
+    ctx.pulled.setdefault(sl.entity, set()).update(changed)
+    return changed
+
+
+def _apply_one(
+    ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, state: LinkState | None, stats: SliceStats
+) -> str | None:
+    if remote.deleted or remote.merged_into:
+        return _apply_delete(ctx, session, sl, remote, state, stats)
+    values = sl.mapping.from_remote(remote.fields, ctx.links)
+    pulled = {f: values.get(f) for f in sl.pull_fields}
+    remote_norm = normalize_all(pulled)
+    record_id = state.record_id if state else _match(ctx, session, sl, remote, values)
+    if record_id is None:
+        stats.skipped += 1  # a record of ours-first entity without our key: reconcile reports it
+        return None
+    record = repo.get_record(session, sl.entity, record_id)
+    remote_seen = state.remote_values if state else None
+    if record is not None and remote_seen is not None and all(remote_seen.get(f) == v for f, v in remote_norm.items()):
+        stats.unchanged += 1  # an echo of our own write, or an overlap re-read
+        return None
+
+    entity_cls = ENTITIES[sl.entity]
+    if record is None:
+        data = {k: v for k, v in pulled.items() if v is not None}
+        if sl.match_kind == "natural_key":
+            data.update({k: v for k, v in values.items() if v is not None})
+        data.update(id=record_id, external_ids={sl.system: remote.id})
+        record = entity_cls.model_validate(data)
+        before: dict[str, Any] = {}
+        stats.created += 1
+        decisions = {f: "from_remote" for f in pulled}
+    else:
+        before = {f: normalize(getattr(record, f)) for f in pulled}
+        updates, decisions = _merge(session, sl, record, remote, pulled, remote_norm, state, stats)
+        external_ids = {**record.external_ids, sl.system: remote.id}
+        if not updates and external_ids == record.external_ids:
+            stats.unchanged += 1
+            _link(ctx, sl, record, remote, remote_norm, state)
+            return None
+        merged = {**record.model_dump(), **updates, "external_ids": external_ids}
+        if updates:
+            merged["updated_at"] = ctx.clock()
+        record = entity_cls.model_validate(merged)
+        if updates:
+            stats.updated += 1
+        else:
+            stats.unchanged += 1
+    repo.save_record(session, record)
+    _link(ctx, sl, record, remote, remote_norm, state)
+    after = {f: normalize(getattr(record, f)) for f in pulled}
+    diff = {f: after[f] for f in after if before.get(f) != after[f]}
+    if diff:
+        repo.audit(
+            session, ctx, sl, action="pull", record_id=record.id, remote_id=remote.id,
+            before={f: before.get(f) for f in diff}, after=diff, decisions=decisions,
+        )
+    return record.id if diff else None
+
+
+def _merge(
+    session: Any,
+    sl: Slice,
+    record: CanonicalRecord,
+    remote: RemoteRecord,
+    pulled: dict[str, Any],
+    remote_norm: dict[str, Any],
+    state: LinkState | None,
+    stats: SliceStats,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Three-way merge per field against the last agreement (see LinkState)."""
+    updates: dict[str, Any] = {}
+    decisions: dict[str, str] = {}
+    for name, remote_value in remote_norm.items():
+        if state is not None and name in state.remote_values and state.remote_values[name] == remote_value:
+            continue  # the remote did not change this field; a PRM change will be pushed
+        prm_value = normalize(getattr(record, name))
+        if prm_value == remote_value:
+            continue
+        flow = sl.flow(name)
+        prm_changed = state is None or state.prm_values.get(name) != prm_value
+        if flow is None or flow.direction == "from_remote" or not prm_changed:
+            updates[name] = pulled[name]
+            decisions[name] = "from_remote"
+            continue
+        stats.conflicts += 1
+        winner = resolve_rule(flow.rule, prm_value, remote_value, record.updated_at, remote.modstamp)
+        decisions[name] = f"{flow.rule}:{winner}"
+        if winner == "remote":
+            updates[name] = pulled[name]
+        elif winner == "review":
+            repo.open_review(session, sl, record.id, name, prm_value, remote_value)
+    return updates, decisions
+
+
+def _match(
+    ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, values: dict[str, Any]
+) -> str | None:
+    """Find (or mint) the PRM id for a remote record we have never linked."""
+    if sl.match_kind in ("external_id", "id_property"):
+        key = remote.fields.get(sl.key_field)
+        if key and repo.get_record(session, sl.entity, str(key)) is not None:
+            return str(key)
+        return None
+    if sl.match_kind == "natural_key":
+        keys = sl.mapping.spec.match.natural_key or []
+        found = repo.find_by_fields(session, sl.entity, {k: values.get(k) for k in keys})
+        return found or new_id(ENTITIES[sl.entity].id_prefix)
+    existing = ctx.links.prm_id_for(sl.entity, sl.system, remote.id)
+    return existing or new_id(ENTITIES[sl.entity].id_prefix)
+
+
+def _link(
+    ctx: RunContext, sl: Slice, record: CanonicalRecord, remote: RemoteRecord,
+    remote_norm: dict[str, Any], state: LinkState | None,
+) -> None:
+    """Record the new agreement: fields where both sides now hold the same value."""
+    prm_values = dict(state.prm_values) if state else {}
+    for name, remote_value in remote_norm.items():
+        current = normalize(getattr(record, name))
+        if current == remote_value:
+            prm_values[name] = current
+    remote_values = {**(state.remote_values if state else {}), **remote_norm}
+    new_state = LinkState(
+        entity=sl.entity, record_id=record.id, system=sl.system, remote_object=sl.remote_object,
+        remote_id=remote.id, remote_values=remote_values, prm_values=prm_values,
+        content_hash=content_hash(remote_values), remote_modstamp=remote.modstamp, last_synced_at=ctx.clock(),
+    )
+    repo.put_state(ctx.links.session, new_state)
+    ctx.links.remember(new_state)
+
+
+def _apply_delete(
+    ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, state: LinkState | None, stats: SliceStats
+) -> str | None:
+    """A remote delete or merge.
+
+    Records the CRM owns (keyed by its id) are deleted from the store; records
+    the PRM owns (partners, registrations) are only unlinked and marked so the
+    next push does not silently re-create what a user deleted. Either way it
+    is audited.
+    """
+    if state is None or state.remote_deleted:
+        stats.unchanged += 1
+        return None
+    reason = f"merged into {remote.merged_into}" if remote.merged_into else "deleted remotely"
+    if sl.match_kind == "remote_id" and not remote.merged_into:
+        repo.delete_record(session, sl.entity, state.record_id)
+    updated = state.model_copy(
+        update={"remote_deleted": True, "remote_modstamp": remote.modstamp, "last_synced_at": ctx.clock()}
+    )
+    if remote.merged_into:
+        survivor = ctx.links.prm_id_for(sl.entity, sl.system, remote.merged_into)
+        reason += f" (PRM record {survivor})" if survivor else ""
+    repo.put_state(session, updated)
+    ctx.links.forget(sl.entity, sl.system, state.record_id)
+    repo.audit(
+        session,
+        ctx,
+        sl,
+        action="remote_delete",
+        record_id=state.record_id,
+        remote_id=remote.id,
+        before={},
+        after={},
+        decisions={},
+        reason=reason,
+    )
+    stats.deleted += 1
+    return state.record_id

@@ -1,0 +1,256 @@
+"""The engine's view of the store: the few reads and writes a sync needs.
+
+Keeps the pull and push code in sync terms (link states, failures with a
+reason, audit with provenance) while ``prm_sync.store`` stays a plain data
+layer. Every function takes the caller's session, so a batch's records,
+links, ledger, failures and cursor commit together.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import Cursor, WriteResult
+from prm_sync.errors import RemoteError
+from prm_sync.model import CanonicalRecord
+from prm_sync.store import audit as audit_store
+from prm_sync.store import failures, ledger, locks, records, review, runs, state
+from prm_sync.store.db import Store
+from prm_sync.store.orm import ReviewItemRow
+from prm_sync.sync.linkstate import LinkState
+from prm_sync.sync.stats import FailureSample, RunReport, SliceStats
+from prm_sync.sync.values import content_hash
+
+if TYPE_CHECKING:
+    from prm_sync.sync.context import RunContext
+    from prm_sync.sync.slice import Slice
+
+MAX_FAILURE_SAMPLES = 50
+
+# -- records -------------------------------------------------------------------
+get_record = records.get_record
+save_record = records.save_record
+delete_record = records.delete_record
+
+
+def list_records(session: Session, entity: str, *, ids: list[str] | None = None) -> list[CanonicalRecord]:
+    return records.list_records(session, entity, ids=ids)
+
+
+def set_external_id(session: Session, entity: str, record_id: str, system: str, remote_id: str) -> None:
+    record = records.get_record(session, entity, record_id)
+    if record is None:
+        return
+    ids = {**record.external_ids, system: remote_id}
+    records.save_record(session, record.model_copy(update={"external_ids": ids}))
+
+
+def find_by_fields(session: Session, entity: str, values: dict[str, Any]) -> str | None:
+    """The PRM id of the record whose fields equal ``values`` (natural keys), if any."""
+    row_cls = records.row_class(entity)
+    query = select(row_cls.id)
+    for name, value in values.items():
+        query = query.where(getattr(row_cls, name) == value)
+    return session.scalars(query.limit(1)).first()
+
+
+# -- link states ---------------------------------------------------------------
+def _to_link(s: state.SyncState) -> LinkState:
+    return LinkState(
+        entity=s.entity, record_id=s.record_id, system=s.system, remote_object=s.remote_object,
+        remote_id=s.remote_id, remote_values=(s.snapshot or {}).get("remote", {}),
+        prm_values=(s.snapshot or {}).get("prm", {}), content_hash=s.content_hash,
+        remote_modstamp=s.remote_modstamp, remote_deleted=s.remote_deleted, last_synced_at=s.last_synced_at,
+    )
+
+
+def load_states(session: Session, entity: str, system: str) -> dict[str, LinkState]:
+    return {rid: _to_link(s) for rid, s in state.all_states(session, entity, system).items()}
+
+
+def states_by_remote(session: Session, system: str, remote_object: str, remote_ids: list[str]) -> dict[str, LinkState]:
+    return {rid: _to_link(s) for rid, s in state.get_states_by_remote(session, system, remote_object, remote_ids).items()}
+
+
+def put_state(session: Session, link: LinkState) -> None:
+    state.set_state(
+        session,
+        state.SyncState(
+            entity=link.entity, record_id=link.record_id, system=link.system, remote_object=link.remote_object,
+            remote_id=link.remote_id, content_hash=link.content_hash or content_hash(link.remote_values),
+            remote_modstamp=link.remote_modstamp, last_synced_at=link.last_synced_at or records_now(),
+            last_direction="pull", snapshot=link.snapshot(), remote_deleted=link.remote_deleted,
+        ),
+    )
+
+
+def records_now() -> Any:
+    from prm_sync.model import utcnow
+
+    return utcnow()
+
+
+# -- cursors -------------------------------------------------------------------
+def get_cursor(session: Session, system: str, remote_object: str, entity: str) -> Cursor:
+    return state.get_cursor(session, system, remote_object, entity)
+
+
+def set_cursor(session: Session, system: str, remote_object: str, entity: str, cursor: Cursor, run_id: str) -> None:
+    state.set_cursor(session, system, remote_object, entity, cursor, run_id=run_id)
+
+
+def reset_cursors(session: Session, systems: list[str] | None, entities: list[str] | None) -> None:
+    for system in systems or [None]:  # type: ignore[list-item]
+        for entity in entities or [None]:  # type: ignore[list-item]
+            state.reset_cursors(session, system=system, entity=entity)
+
+
+# -- failures ------------------------------------------------------------------
+def _error_code(exc: BaseException) -> tuple[str, str, list[str]]:
+    if isinstance(exc, RemoteError):
+        return exc.info.code, exc.info.message, list(exc.info.fields)
+    field = getattr(exc, "field", None)
+    code = getattr(exc, "code", None) or type(exc).__name__
+    if type(exc).__name__ == "ValidationError":
+        errors = exc.errors()  # type: ignore[attr-defined]
+        fields = [".".join(str(p) for p in e["loc"]) for e in errors]
+        text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        return "INVALID_RECORD", text, fields
+    return str(code), str(exc), [field] if field else []
+
+
+def record_failure(
+    session: Session, ctx: RunContext, sl: Slice, *, record_key: str, operation: str,
+    payload: dict[str, Any] | None, exc: BaseException, stats: SliceStats,
+) -> None:
+    code, message, fields = _error_code(exc)
+    _record(session, ctx, sl, record_key, operation, payload, code, message, fields, stats)
+
+
+def record_write_failure(
+    session: Session, ctx: RunContext, sl: Slice, record_key: str, payload: dict[str, Any],
+    result: WriteResult, stats: SliceStats,
+) -> None:
+    _record(
+        session, ctx, sl, record_key, "upsert", payload, result.error_code or "WRITE_FAILED",
+        result.error_message or "the remote refused the record", result.error_fields, stats,
+    )
+
+
+def _record(
+    session: Session, ctx: RunContext, sl: Slice, record_key: str, operation: str, payload: dict[str, Any] | None,
+    code: str, message: str, fields: list[str], stats: SliceStats,
+) -> None:
+    if ctx.dry_run:
+        return
+    failures.record_failure(
+        session, system=sl.system, remote_object=sl.remote_object, record_key=record_key, operation=operation,
+        error_code=code, error_message=message, error_fields=fields, entity=sl.entity, payload=payload,
+        run_id=ctx.run_id,
+    )
+    if len(stats.failures) < MAX_FAILURE_SAMPLES:
+        stats.failures.append(
+            FailureSample(system=sl.system, entity=sl.entity, record_key=record_key, operation=operation,
+                          error_code=code, message=message)
+        )
+
+
+def resolve_failures(session: Session, system: str, remote_object: str, record_key: str, operation: str) -> None:
+    failures.resolve_open_failures(
+        session, system=system, remote_object=remote_object, record_keys=[record_key], operation=operation,
+        resolution="synced",
+    )
+
+
+# -- ledger and audit ------------------------------------------------------------
+def append_ledger(session: Session, ctx: RunContext, sl: Slice, entries: list[dict[str, Any]]) -> None:
+    ledger.append_ledger(
+        session,
+        [
+            ledger.LedgerEntry(
+                run_id=ctx.run_id, system=sl.system, remote_object=sl.remote_object, remote_id=e["remote_id"],
+                record_id=e["record_id"], entity=sl.entity, payload_hash=content_hash(e["payload"]), payload=e["payload"],
+            )
+            for e in entries
+        ],
+    )
+
+
+def audit(
+    session: Session, ctx: RunContext, sl: Slice, *, action: str, record_id: str, remote_id: str | None,
+    before: dict[str, Any], after: dict[str, Any], decisions: dict[str, str], reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Field-level provenance: which remote field came from which PRM field under which rule."""
+    if ctx.dry_run:
+        return
+    provenance: dict[str, Any] = {}
+    for name in after:
+        flow = sl.flow(name)
+        if flow is not None:
+            provenance[flow.remote] = {"prm_field": name, "rule": flow.rule, "decision": decisions.get(name)}
+    audit_store.append_audit(
+        session,
+        [
+            audit_store.AuditEntry(
+                run_id=ctx.run_id, action=f"{'pull' if action in ('pull', 'remote_delete') else 'push'}.{action}",
+                system=sl.system, remote_object=sl.remote_object, entity=sl.entity, record_id=record_id,
+                remote_id=remote_id, mapping_version=ctx.mappings.version,
+                rule=",".join(sorted({d for d in decisions.values() if d})) or None,
+                fields_before=before, fields_after=after, provenance=provenance, reason=reason,
+            )
+        ],
+    )
+
+
+# -- manual review ---------------------------------------------------------------
+def open_review(session: Session, sl: Slice, record_id: str, field: str, prm_value: Any, remote_value: Any) -> None:
+    review.add_review(
+        session, entity=sl.entity, record_id=record_id, system=sl.system, field=field,
+        prm_value=prm_value, remote_value=remote_value,
+    )
+
+
+def held_fields(session: Session, entity: str, system: str) -> dict[str, set[str]]:
+    """Fields parked for manual review, per record: a push must not overwrite them meanwhile."""
+    query = select(ReviewItemRow.record_id, ReviewItemRow.field).where(
+        ReviewItemRow.entity == entity, ReviewItemRow.system == system, ReviewItemRow.status == "open"
+    )
+    held: dict[str, set[str]] = {}
+    for record_id, field in session.execute(query):
+        held.setdefault(record_id, set()).add(field)
+    return held
+
+
+# -- runs and locks ------------------------------------------------------------------
+def acquire_lock(store: Store, scope: str, run_id: str, stale_after_seconds: int) -> bool:
+    return locks.acquire_lock(store, scope, run_id, timedelta(seconds=stale_after_seconds))
+
+
+def release_lock(store: Store, scope: str, run_id: str) -> None:
+    locks.release_lock(store, scope, run_id)
+
+
+def lock_holder(store: Store, scope: str) -> str:
+    with store.session(readonly=True) as session:
+        held = locks.get_lock(session, scope)
+    return held.run_id if held else "unknown"
+
+
+def start_run(session: Session, report: RunReport, *, trigger: str, scope: dict[str, Any]) -> None:
+    runs.start_run(
+        session, trigger=trigger, scope=scope, mapping_version=report.mapping_version, run_id=report.run_id,
+        now=report.started_at,
+    )
+
+
+def finish_run(session: Session, report: RunReport) -> None:
+    runs.finish_run(
+        session, report.run_id, status=report.status, error=report.error, now=report.finished_at,
+        stats=report.model_dump(mode="json", include={"slices", "rule_decisions", "dry_run"}),
+    )
+

@@ -1,0 +1,71 @@
+"""Canonical values in one comparable, JSON-safe form.
+
+Change detection compares what a system holds with what we last saw there.
+The two sides come through different code paths (a Salesforce float, a
+HubSpot string, a PRM ``Decimal``), so every value is normalised first:
+money to a plain decimal string, datetimes to UTC at millisecond precision
+(what the CRMs keep), lists sorted (multi-selects have no order), blanks to
+``None``. Equal after normalisation means "no change", which is what stops
+echoes and ping-pong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+
+def normalize(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return text
+    if isinstance(value, float):
+        return normalize(Decimal(repr(value)))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(microsecond=(value.microsecond // 1000) * 1000).isoformat(
+            timespec="milliseconds"
+        )
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    if isinstance(value, (list, tuple, set)):
+        items = [normalize(v) for v in value]
+        items = [v for v in items if v is not None]
+        return sorted(items, key=str) or None
+    if isinstance(value, dict):
+        return {k: normalize(v) for k, v in sorted(value.items())}
+    return str(value)
+
+
+def normalize_all(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: normalize(value) for key, value in values.items()}
+
+
+def content_hash(values: dict[str, Any]) -> str:
+    """Stable hash of normalised values: equal data, equal hash, whatever the key order."""
+    payload = json.dumps(normalize_all(values), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def changed_fields(current: dict[str, Any], snapshot: dict[str, Any] | None, fields: list[str]) -> list[str]:
+    """Fields whose normalised value differs from the snapshot (all of them without one)."""
+    if snapshot is None:
+        return list(fields)
+    return [f for f in fields if normalize(current.get(f)) != snapshot.get(f)]
