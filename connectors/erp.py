@@ -278,16 +278,21 @@ class ErpConnector:
         return out
 
     def _check_fields(self, model: str, fields: list[str], meta: dict[str, dict[str, Any]]) -> list[str]:
-        unknown = [f for f in fields if f not in meta]
+        """Fields to read; a many2one's ``field_name`` label is read through its ``field``."""
+        names = [f.removesuffix("_name") if self._is_m2o_label(f, meta) else f for f in fields]
+        unknown = [f for f in names if f not in meta]
         if unknown:
             msg = f"erp: unknown field(s) on {model}: {', '.join(unknown)}"
             raise ConfigError(msg)
-        return list(fields) or [n for n in meta if n not in ("display_name",)]
+        return list(dict.fromkeys(names)) or [n for n in meta if n not in ("display_name",)]
 
     @staticmethod
-    def _where(where: str | None) -> list[Any]:
+    def _where(where: str | list[Any] | None) -> list[Any]:
+        """An Odoo domain, given as a list (mapping files) or as JSON text (CLI)."""
         if not where:
             return []
+        if isinstance(where, list):
+            return where
         try:
             domain = json.loads(where)
         except ValueError:

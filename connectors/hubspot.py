@@ -698,14 +698,22 @@ def _split_and(text: str) -> list[str]:
     return parts
 
 
-def parse_where(where: str | None, *, max_filters: int = 6) -> list[dict[str, Any]]:
+def parse_where(where: str | list[dict[str, Any]] | None, *, max_filters: int = 6) -> list[dict[str, Any]]:
     """``where`` -> HubSpot search filters (ANDed in one filter group).
+
+    Mapping files give the filters already in HubSpot's own form, a list of
+    ``{propertyName, operator, value}``; those pass through unchanged.
 
     Syntax: clauses joined by ``and``; each ``prop OP value`` with OP one of
     ``= != < <= > >=``, or ``prop in (a, b)`` / ``prop not in (a, b)``, or
     ``prop is set`` / ``prop is not set``. Values may be quoted. Example:
     ``is_partner = true and partner_tier in (gold, platinum)``.
     """
+    if isinstance(where, list):
+        if len(where) > max_filters:
+            msg = f"hubspot: at most {max_filters} filters fit beside the sync's own (got {len(where)})"
+            raise ConfigError(msg)
+        return [dict(f) for f in where]
     if not where or not where.strip():
         return []
     filters: list[dict[str, Any]] = []

@@ -217,6 +217,7 @@ class LmsConnector:
 
     @staticmethod
     def _wanted_fields(fields: list[str]) -> list[str]:
+        fields = [f for f in fields if f != "id"]  # the statement id is the record id, always there
         unknown = [f for f in fields if f not in _FIELD_NAMES]
         if unknown:
             msg = f"lms: unknown statement field(s) {', '.join(unknown)}; known: {', '.join(_FIELD_NAMES)}"

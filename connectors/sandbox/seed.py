@@ -142,16 +142,7 @@ CITIES = [
     ("AU", "Sydney", "+61 2"),
 ]
 TERRITORY = {"US": "NA", "GB": "EMEA", "DE": "EMEA", "FR": "EMEA", "NL": "EMEA", "JP": "APJ", "AU": "APJ"}
-INDUSTRIES = [
-    "Technology",
-    "Finance",
-    "Healthcare",
-    "Retail",
-    "Manufacturing",
-    "Energy",
-    "Media",
-    "Transportation",
-]
+INDUSTRIES = ["Technology", "Banking", "Healthcare", "Retail", "Manufacturing", "Consulting", "Education", "Agriculture"]
 PRODUCT_LINES = ["platform", "analytics", "security", "services"]
 PARTNER_TYPES = ["reseller", "distributor", "system_integrator", "msp", "isv", "referral"]
 TIERS = ["registered", "silver", "gold", "platinum"]

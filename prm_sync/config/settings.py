@@ -179,7 +179,7 @@ class HubSpotWebhookConfig(_Strict):
     )
     custom_object_types: dict[str, str] = Field(
         default_factory=dict,
-        description="custom objectTypeId (2-...) -> remote object name used in mappings, e.g. p_deal_registrations",
+        description="custom objectTypeId (2-...) -> object name in the mappings (p_deal_registrations)",
     )
 
 
@@ -208,7 +208,7 @@ class WebhooksConfig(_Strict):
     port: int = Field(8085, ge=0, le=65535)
     public_base_url: str | None = Field(
         None,
-        description="scheme://host[:port] the senders call (behind a proxy); HubSpot signs the full URL it called",
+        description="scheme://host[:port] senders call (behind a proxy): HubSpot signs that URL",
     )
     max_body_bytes: int = Field(5_000_000, ge=1024, description="larger requests are refused with 413")
     hubspot: HubSpotWebhookConfig = Field(default_factory=HubSpotWebhookConfig)

@@ -9,6 +9,7 @@ admin added are then accepted too.
 from __future__ import annotations
 
 from connectors.base import FieldInfo
+from connectors.lms import STATEMENT_FIELDS
 
 TIERS_SF = ("Registered", "Silver", "Gold", "Platinum")
 REG_STATUS_SF = ("Submitted", "Under Review", "Approved", "Rejected", "Returned", "Won", "Lost", "Expired")
@@ -224,21 +225,9 @@ HUBSPOT: dict[str, list[FieldInfo]] = {
     "2-9000001": _DEAL_REGISTRATIONS,
 }
 
-# xAPI statements as the LMS connector flattens them: dotted paths into the statement
+# xAPI statements exactly as the LMS connector flattens them (one source of truth: its describe)
 LMS: dict[str, list[FieldInfo]] = {
-    "statements": [
-        _f("id", "id", unique=True),
-        _f("actor.mbox", "string"),
-        _f("actor.name", "string"),
-        _f("verb.id", "string"),
-        _f("object.id", "string"),
-        _f("object.definition.name.en-US", "string"),
-        _f("result.score.scaled", "number"),
-        _f("result.success", "boolean"),
-        _f("result.completion", "boolean"),
-        _f("timestamp", "datetime"),
-        _f("stored", "datetime"),
-    ],
+    "statements": [_f("id", "id", unique=True), *STATEMENT_FIELDS],
 }
 
 
@@ -284,6 +273,16 @@ ERP: dict[str, list[FieldInfo]] = {
         _f("state", "selection", "draft", "posted", "cancel"),
     ],
 }
+
+def _with_display_names(objects: dict[str, list[FieldInfo]]) -> dict[str, list[FieldInfo]]:
+    """The ERP connector reads a many2one ``[id, name]`` as ``field`` (id) and ``field_name``."""
+    return {
+        name: fields + [_f(f"{f.name}_name", "char", updateable=False) for f in fields if f.type == "many2one"]
+        for name, fields in objects.items()
+    }
+
+
+ERP = _with_display_names(ERP)
 
 KNOWN_FIELDS: dict[str, dict[str, list[FieldInfo]]] = {
     "salesforce": SALESFORCE,

@@ -250,6 +250,7 @@ register(
 
 class SeparatorParams(Params):
     separator: str = ";"
+    values: dict[str, str] | None = None  # canonical item -> remote item (a multi-picklist's API names)
 
 
 def _join(value: Any, params: SeparatorParams, ctx: TransformContext) -> Any:
@@ -257,15 +258,28 @@ def _join(value: Any, params: SeparatorParams, ctx: TransformContext) -> Any:
         return None
     if isinstance(value, str):
         value = [value]
-    return params.separator.join(str(_key(v)) for v in value) or None
+    items = [str(_key(v)) for v in value]
+    if params.values is not None:
+        unmapped = [i for i in items if i not in params.values]
+        if unmapped:
+            raise fail(f"no remote value for {', '.join(unmapped)} (mapped: {', '.join(params.values)})", value)
+        items = [params.values[i] for i in items]
+    return params.separator.join(items) or None
 
 
 def _split(value: Any, params: SeparatorParams, ctx: TransformContext) -> Any:
     if value is None or value == "":
         return [] if value == "" else None
-    if isinstance(value, list):
-        return value
-    return [p.strip() for p in text_value(value, "split").split(params.separator) if p.strip()]
+    items = value if isinstance(value, list) else [
+        p.strip() for p in text_value(value, "split").split(params.separator) if p.strip()
+    ]
+    if params.values is not None:
+        back = {remote.casefold(): canonical for canonical, remote in params.values.items()}
+        unmapped = [i for i in items if str(i).casefold() not in back]
+        if unmapped:
+            raise fail(f"no canonical value for {', '.join(map(str, unmapped))}", value)
+        items = [back[str(i).casefold()] for i in items]
+    return items
 
 
 register(

@@ -25,6 +25,9 @@ class RunTrigger(StrEnum):
     dagster = "dagster"
     schedule = "schedule"
     replay = "replay"
+    demo = "demo"
+    sensor = "sensor"
+    reconcile = "reconcile"
 
 
 class RunStatus(StrEnum):

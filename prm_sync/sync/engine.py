@@ -31,8 +31,8 @@ ENTITY_ORDER = [
     "partner",
     "partner_contact",
     "end_customer",
+    "deal_registration",  # before opportunity: the opportunity write-back references it
     "opportunity",
-    "deal_registration",
     "course_completion",
     "certification",
     "invoice",

@@ -64,10 +64,19 @@ def apply_page(
     ctx: RunContext, session: Any, sl: Slice, page: list[RemoteRecord], stats: SliceStats
 ) -> list[str]:
     """Apply one page of remote records; returns the PRM ids whose values changed."""
-    states = repo.states_by_remote(session, sl.system, sl.remote_object, [r.id for r in page])
+    # one remote object can hold two entities (Account: partners and customers; account.move:
+    # invoices and vendor bills); a link of the other entity means "not ours", not "ours"
+    states = {
+        rid: s
+        for rid, s in repo.states_by_remote(session, sl.system, sl.remote_object, [r.id for r in page]).items()
+    }
+    foreign = {rid for rid, s in states.items() if s.entity != sl.entity}
     changed: list[str] = []
     for record in page:
         stats.read += 1
+        if record.id in foreign:
+            stats.skipped += 1
+            continue
         try:
             record_id = _apply_one(ctx, session, sl, record, states.get(record.id), stats)
         except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:

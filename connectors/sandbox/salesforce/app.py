@@ -296,7 +296,7 @@ class SalesforceSandbox(SandboxApp):
                     "object, be sure to append the '__c' after the entity name."
                 )
                 raise RequestError("INVALID_TYPE", msg) from None
-            bound = bind(parsed, obj)
+            bound = bind(parsed, obj, self.store.parents())
             include_deleted = endpoint == "queryAll"
             rows = [
                 r for r in self.store.records[obj.name].values() if include_deleted or not r.get("IsDeleted")

@@ -346,7 +346,7 @@ class BulkJobs:
             )
         with self.app.lock:
             obj = self.store.object(parsed.object)
-            bound = bind(parsed, obj)
+            bound = bind(parsed, obj, self.store.parents())
             rows = [
                 r
                 for r in self.store.records[obj.name].values()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connectors.sandbox.salesforce.ids import normalise_id
@@ -138,16 +138,50 @@ def _compare(fdef: FieldDef, op: str, value: Any) -> Predicate:
     return lambda r: (v := get(r)) is not None and check(v)
 
 
-def bind_expr(obj: ObjectDef, expr: Expr) -> Predicate:
+# (object name, record id) -> the record, for parent-relationship paths in WHERE
+ParentLookup = Callable[[str, str], Record | None]
+ObjectLookup = Callable[[str], ObjectDef]
+
+
+@dataclass
+class Parents:
+    """How a WHERE clause reaches a parent record (``Account.IsPartner`` on a Contact)."""
+
+    objects: ObjectLookup
+    records: ParentLookup
+
+
+def bind_expr(obj: ObjectDef, expr: Expr, parents: Parents | None = None) -> Predicate:
     if isinstance(expr, BoolOp):
-        parts = [bind_expr(obj, e) for e in expr.items]
+        parts = [bind_expr(obj, e, parents) for e in expr.items]
         if expr.op == "AND":
             return lambda r: all(p(r) for p in parts)
         return lambda r: any(p(r) for p in parts)
     if isinstance(expr, Not):
-        inner = bind_expr(obj, expr.item)
+        inner = bind_expr(obj, expr.item, parents)
         return lambda r: not inner(r)
+    if "." in expr.field and parents is not None:
+        return _bind_parent(obj, expr, parents)
     return _bind_comparison(obj, expr)
+
+
+def _bind_parent(obj: ObjectDef, cmp: Comparison, parents: Parents) -> Predicate:
+    """One level of parent traversal, as SOQL allows: ``Relationship.Field op value``."""
+    relationship, _, rest = cmp.field.partition(".")
+    ref = obj.relationship(relationship)
+    if ref is None or not ref.reference_to or "." in rest:
+        msg = f"Didn't understand relationship '{relationship}' in field path."
+        raise SoqlError(msg, "INVALID_FIELD")
+    target = parents.objects(ref.reference_to[0])
+    inner = _bind_comparison(target, replace(cmp, field=rest))
+    ref_name, target_name = ref.name, target.name
+
+    def through_parent(r: Record) -> bool:
+        parent_id = r.get(ref_name)
+        parent = parents.records(target_name, parent_id) if parent_id else None
+        return parent is not None and inner(parent)
+
+    return through_parent
 
 
 def _bind_comparison(obj: ObjectDef, cmp: Comparison) -> Predicate:
@@ -173,7 +207,7 @@ def _bind_comparison(obj: ObjectDef, cmp: Comparison) -> Predicate:
     return _compare(fdef, cmp.op, _coerce(fdef, cmp.value))
 
 
-def bind(query: Query, obj: ObjectDef) -> BoundQuery:
+def bind(query: Query, obj: ObjectDef, parents: Parents | None = None) -> BoundQuery:
     """Check every field and literal against ``obj``; raise SoqlError like the API."""
     fields: list[FieldDef] = []
     seen: set[str] = set()
@@ -189,5 +223,7 @@ def bind(query: Query, obj: ObjectDef) -> BoundQuery:
     if query.offset is not None and query.offset > 2000:
         msg = "Maximum SOQL offset allowed is 2000"
         raise SoqlError(msg, "NUMBER_OUTSIDE_VALID_RANGE")
-    predicate: Predicate = bind_expr(obj, query.where) if query.where is not None else (lambda r: True)
+    predicate: Predicate = (
+        bind_expr(obj, query.where, parents) if query.where is not None else (lambda r: True)
+    )
     return BoundQuery(query, obj, fields, predicate)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.sandbox.salesforce.ids import make_id, normalise_id
+from connectors.sandbox.salesforce.query import Parents
 from connectors.sandbox.salesforce.schema import FieldDef, ObjectDef, default_objects
 from connectors.sandbox.salesforce.validation import (
     RequestError,
@@ -102,6 +103,10 @@ class OrgStore:
             self._index[(obj.name, fdef.name)] = {}
 
     # -- lookups (validation.Lookups) ---------------------------------------------
+    def parents(self) -> Parents:
+        """Lookups a WHERE clause uses to follow a parent relationship."""
+        return Parents(objects=self.object, records=lambda name, rid: self.records.get(name, {}).get(normalise_id(rid)))
+
     def object_of_id(self, record_id: str) -> str | None:
         prefix = record_id[:3]
         for obj in self.objects.values():

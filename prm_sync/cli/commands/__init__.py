@@ -1,3 +1,8 @@
 """Command groups; importing this package registers them on the typer app."""
 
-from prm_sync.cli.commands import core, sandbox, sync  # noqa: F401
+from prm_sync.cli.commands import (  # noqa: F401
+    core,
+    sandbox,
+    sync,
+    webhooks,
+)
