@@ -11,4 +11,5 @@ pytest_plugins = [
     "sandbox_fixtures.erp",
     "sandbox_fixtures.hubspot",
     "fixtures.database",
+    "sandbox_fixtures.cluster",
 ]

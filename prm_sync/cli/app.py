@@ -43,6 +43,7 @@ def _global_options(
     state.config_path = config
     state.sandbox_state = sandbox_state
     state.debug = debug
+    state.reset()
 
 
 def _register() -> None:

@@ -20,6 +20,10 @@ class CliState:
     debug: bool = False
     _config: AppConfig | None = None
 
+    def reset(self) -> None:
+        """Forget the loaded config: each invocation reads its own files."""
+        self._config = None
+
     def config(self) -> AppConfig:
         if self._config is None:
             self._config = load_config(self.config_path, sandbox_state=self.sandbox_state)

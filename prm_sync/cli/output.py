@@ -13,8 +13,9 @@ from rich.table import Table
 
 from prm_sync.errors import ConfigError, PrmSyncError
 
-console = Console()
-err_console = Console(stderr=True)
+# piped or in CI there is no terminal to measure: tables get room instead of 80 columns
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def print_json(payload: Any) -> None:

@@ -66,13 +66,13 @@ class SyncEngine:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rule_hooks: list[RuleHook] = field(default_factory=list)  # called once, between pulls and pushes
 
-    def slices(self, scope: SyncScope) -> list[Slice]:
+    def slices(self, scope: SyncScope, *, require_connectors: bool = True) -> list[Slice]:
         chosen: list[Slice] = []
         for entity in ENTITY_ORDER:
             if scope.entities and entity not in scope.entities:
                 continue
             for system in self.mappings.systems_for(entity):
-                if system not in self.connectors:
+                if require_connectors and system not in self.connectors:
                     continue
                 if scope.systems and system not in scope.systems:
                     continue

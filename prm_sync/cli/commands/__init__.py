@@ -2,6 +2,7 @@
 
 from prm_sync.cli.commands import (  # noqa: F401
     core,
+    mappings,
     sandbox,
     sync,
     webhooks,

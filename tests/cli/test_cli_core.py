@@ -1,0 +1,137 @@
+"""The command line as a new user meets it: help, validate, db, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from prm_sync.cli.app import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """Run the console script's entry point in-process; returns (exit code, stdout+stderr)."""
+    monkeypatch.setattr(sys, "argv", ["prm-sync", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped config and mappings, with the data folder inside tmp_path."""
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "config" / "prm_sync.yaml", tmp_path / "config" / "prm_sync.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PRM_SYNC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PRM_SYNC_CONFIG", raising=False)
+    monkeypatch.delenv("PRM_SYNC_SANDBOX_STATE", raising=False)
+    return tmp_path
+
+
+def test_help_lists_the_command_groups(capsys, monkeypatch):
+    code, out = run_cli(["--help"], capsys, monkeypatch)
+    assert code == 0
+    for group in ("sync", "demo", "validate", "db", "sandbox", "mappings"):
+        assert group in out
+
+
+def test_shipped_configuration_and_mappings_validate(project, capsys, monkeypatch):
+    code, out = run_cli(["validate", "--json"], capsys, monkeypatch)
+    assert code == 0, out
+    assert '"ok": true' in out
+
+
+def test_three_mistakes_are_reported_at_once_with_their_lines(project, capsys, monkeypatch):
+    config = project / "config" / "prm_sync.yaml"
+    text = config.read_text()
+    text = text.replace("  overlap_seconds: 300", "  overlap_secnds: 300")  # misspelled key
+    text = text.replace('  full_sync_cron: "0 2 * * *"', '  full_sync_cron: "every night"')  # bad cron
+    text = text.replace("    conflict_threshold: 90", "    conflict_threshold: high")  # wrong type
+    config.write_text(text)
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(i for i, line in enumerate(lines, start=1) if fragment in line)
+
+    code, out = run_cli(["validate"], capsys, monkeypatch)
+    assert code == 2
+    assert "3 problems found" in out
+    assert f"prm_sync.yaml:{line_of('overlap_secnds')}" in out and "did you mean 'overlap_seconds'" in out
+    assert f"prm_sync.yaml:{line_of('every night')}" in out and "five fields" in out
+    assert f"prm_sync.yaml:{line_of('conflict_threshold: high')}" in out
+    assert "Traceback" not in out
+
+
+def test_yaml_syntax_error_names_file_and_line(project, capsys, monkeypatch):
+    config = project / "config" / "prm_sync.yaml"
+    config.write_text("version: 1\nsystems:\n  salesforce: [unclosed\n")
+    code, out = run_cli(["validate"], capsys, monkeypatch)
+    assert code == 2
+    assert "prm_sync.yaml:" in out
+    assert "Traceback" not in out
+
+
+def test_missing_secret_names_the_environment_variable(project, capsys, monkeypatch):
+    monkeypatch.delenv("SALESFORCE_ACCESS_TOKEN", raising=False)
+    monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
+    code, out = run_cli(["sync", "--system", "salesforce"], capsys, monkeypatch)
+    assert code == 2
+    assert "SALESFORCE_ACCESS_TOKEN" in out
+    assert "export SALESFORCE_ACCESS_TOKEN" in out
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["sync", "--system", "sap"], "unknown system or entity: sap", id="unknown-system"),
+        pytest.param(["sync", "--entity", "partners"], "unknown system or entity: partners", id="unknown-entity"),
+        pytest.param(["--config", "nowhere.yaml", "validate"], "nowhere.yaml not found", id="missing-config"),
+        pytest.param(["--sandbox-state", "missing.json", "validate"], "missing.json not found", id="missing-state-file"),
+    ],
+)
+def test_bad_input_is_one_clear_line(project, capsys, monkeypatch, args, expected):
+    code, out = run_cli(args, capsys, monkeypatch)
+    assert code == 2
+    assert expected in out
+    assert "Traceback" not in out
+
+
+def test_db_upgrade_then_current(project, capsys, monkeypatch):
+    code, out = run_cli(["db", "current", "--json"], capsys, monkeypatch)
+    assert code == 0 and '"current": null' in out and '"up_to_date": false' in out
+    code, out = run_cli(["db", "upgrade"], capsys, monkeypatch)
+    assert code == 0 and "empty ->" in out
+    code, out = run_cli(["db", "current", "--json"], capsys, monkeypatch)
+    assert code == 0 and '"up_to_date": true' in out
+    assert (project / ".data" / "prm_sync.sqlite").exists()
+
+
+def test_mappings_schema_test_and_plan(project, capsys, monkeypatch):
+    code, out = run_cli(["mappings", "schema", "--out", str(project / "schema.json")], capsys, monkeypatch)
+    assert code == 0 and (project / "schema.json").exists()
+    code, out = run_cli(["mappings", "test"], capsys, monkeypatch)
+    assert code == 0 and "mapping tests pass" in out
+    code, out = run_cli(["mappings", "plan", "--json"], capsys, monkeypatch)
+    assert code == 0 and '"objects"' in out
+
+
+def test_a_failing_mapping_test_exits_1_with_a_diff(project, capsys, monkeypatch):
+    bad = project / "mappings" / "tests" / "broken.yaml"
+    bad.write_text(
+        "version: 1\ntests:\n  - name: tier is wrong on purpose\n    system: salesforce\n    entity: partner\n"
+        "    given: {prm: {id: ptn_1, name: Acme, tier: gold}}\n    expect: {remote: {Partner_Tier__c: Silver}}\n"
+    )
+    code, out = run_cli(["mappings", "test", str(bad)], capsys, monkeypatch)
+    assert code == 1
+    assert "FAIL" in out and "Silver" in out and "Gold" in out

@@ -1,0 +1,218 @@
+"""``sync_env``: the whole product on loopback for end-to-end tests.
+
+One object gives a test the four strict sandboxes, a PRM store seeded from
+the demo generator, a ``Runtime`` whose connectors retry fast, and
+``run(**scope)`` for a sync. Everything is torn down after the test.
+
+API (kept small on purpose; other test suites build on it):
+
+* ``sync_env`` - all four systems, SQLite store, ``seed=3``, ``scale=0.02``.
+* ``make_sync_env(systems=..., mappings=..., store=..., seed_data=True)`` -
+  a factory fixture for variants (fewer systems for speed, a tmp copy of
+  ``mappings/`` with a changed rule, another store).
+* ``sync_env_any_db`` - ``sync_env`` for Salesforce and HubSpot on each
+  backend of the ``store`` fixture (SQLite and PostgreSQL).
+* ``SyncEnv``: ``.runtime``, ``.cluster``, ``.apps``, ``.data``,
+  ``.run(**scope_kwargs) -> RunReport`` (``SyncScope`` fields, plus
+  ``crash_hook``/``dry_run``), ``.engine(**kwargs)``, ``.copy_mappings(dest)``,
+  ``.reload_mappings(path)``.
+
+Connector retries wait milliseconds, not seconds: a failure test exercises
+the same code path without sleeping through real backoff.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import Connector
+from connectors.sandbox.cluster import SYSTEMS, SandboxCluster
+from connectors.sandbox.http import SandboxApp
+from connectors.sandbox.seed import DemoData, generate
+from connectors.sandbox.seeding import seed_sandboxes
+from prm_sync.config import AppConfig, apply_sandbox_state, load_config
+from prm_sync.config.loader import read_sandbox_state
+from prm_sync.demo import seed_store
+from prm_sync.mapping.apply import load_mappings
+from prm_sync.runtime import Runtime
+from prm_sync.store.db import Store, make_engine
+from prm_sync.sync.connections import build_connector
+from prm_sync.sync.context import CrashHook
+from prm_sync.sync.engine import SyncEngine, SyncScope
+from prm_sync.sync.stats import RunReport
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = REPO / "config" / "demo.yaml"
+MAPPINGS = REPO / "mappings"
+FAST_WAIT = 0.01  # seconds; the longest a test connector ever sleeps between retries
+
+
+def _fast_sleep(seconds: float) -> None:
+    time.sleep(min(seconds, FAST_WAIT))
+
+
+def fast_connector(config: AppConfig, system: str, *, timeout_seconds: float = 5.0) -> Connector:
+    """The configured connector, rebuilt with millisecond retry waits and a short timeout."""
+    built = build_connector(config, system)
+    if system == "salesforce":
+        from connectors.salesforce import SalesforceConnector
+
+        settings = built.settings.model_copy(  # type: ignore[attr-defined]
+            update={"retry_wait_initial": FAST_WAIT, "retry_wait_max": FAST_WAIT, "timeout_seconds": timeout_seconds}
+        )
+        return SalesforceConnector(settings)
+    if system == "hubspot":
+        from connectors.hubspot import HubSpotConnector, RequestLimiter
+
+        settings = built.settings.model_copy(update={"timeout_seconds": timeout_seconds})  # type: ignore[attr-defined]
+        return HubSpotConnector(settings, sleep=_fast_sleep, limiter=RequestLimiter(settings.requests_per_10s, 10.0))
+    settings = built.settings.model_copy(  # type: ignore[attr-defined]
+        update={
+            "backoff_base_seconds": FAST_WAIT,
+            "backoff_max_seconds": FAST_WAIT,
+            "max_retry_after_seconds": 1.0,
+            "timeout_seconds": timeout_seconds,
+        }
+    )
+    return type(built)(settings)  # type: ignore[call-arg]
+
+
+@dataclass
+class SyncEnv:
+    """A running world: sandboxes, a seeded store and a runtime pointed at both."""
+
+    runtime: Runtime
+    cluster: SandboxCluster
+    data: DemoData
+    state_file: Path
+    work_dir: Path
+
+    @property
+    def apps(self) -> dict[str, SandboxApp]:
+        return self.cluster.apps
+
+    @property
+    def config(self) -> AppConfig:
+        return self.runtime.config
+
+    def engine(self, *, crash_hook: CrashHook | None = None, with_rules: bool = True) -> SyncEngine:
+        return self.runtime.engine(list(self.cluster.systems), crash_hook=crash_hook, with_rules=with_rules)
+
+    def run(
+        self, *, crash_hook: CrashHook | None = None, dry_run: bool = False, trigger: str = "cli", **scope_kwargs: Any
+    ) -> RunReport:
+        """One sync run; keyword arguments are ``SyncScope`` fields (systems, entities, full, record_ids)."""
+        engine = self.engine(crash_hook=crash_hook)
+        return engine.run(SyncScope(**scope_kwargs), dry_run=dry_run, trigger=trigger)
+
+    def reconnect(self, *, timeout_seconds: float = 5.0) -> None:
+        """Fresh connectors (a new process would have them): quota and call counters start at zero."""
+        self.runtime._connectors = {
+            s: fast_connector(self.runtime.config, s, timeout_seconds=timeout_seconds) for s in self.cluster.systems
+        }
+
+    def copy_mappings(self, dest: Path | None = None) -> Path:
+        """A writable copy of ``mappings/`` (for tests that change a rule between runs)."""
+        target = dest or self.work_dir / "mappings"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(MAPPINGS, target, ignore=shutil.ignore_patterns("tests"))
+        return target
+
+    def reload_mappings(self, path: Path) -> None:
+        """Use the mappings under ``path`` from the next run on, as a restarted process would."""
+        config = self.runtime.config.model_copy(update={"mappings": [path]})
+        self.runtime.config = config
+        self.runtime.mappings = load_mappings(config.mappings)
+
+
+MakeSyncEnv = Callable[..., SyncEnv]
+
+
+@pytest.fixture
+def make_sync_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[MakeSyncEnv]:
+    """Factory: ``make_sync_env(systems=("salesforce",), mappings=path, store=store, seed_data=True)``."""
+    started: list[tuple[SandboxCluster, Runtime, bool]] = []
+
+    def make(
+        *,
+        systems: tuple[str, ...] = SYSTEMS,
+        mappings: Path | None = None,
+        store: Store | None = None,
+        seed_data: bool = True,
+        seed: int = 3,
+        scale: float = 0.02,
+        timeout_seconds: float = 5.0,
+    ) -> SyncEnv:
+        work = tmp_path / f"env{len(started)}"
+        cluster = SandboxCluster(work / "sandbox", systems=systems, strict=True)
+        cluster.start()
+        owns_store = store is None
+        runtime: Runtime | None = None
+        try:
+            state_file = cluster.write_state(work / "sandbox.json")
+            config = load_config(DEMO_CONFIG)
+            config = config.model_copy(
+                update={
+                    "data_dir": work / "data",
+                    "mappings": [mappings or MAPPINGS],
+                    "systems": config.systems.model_copy(
+                        update={s: None for s in SYSTEMS if s not in systems}
+                    ),
+                }
+            )
+            if config.systems.hubspot is not None:
+                hubspot = config.systems.hubspot.model_copy(update={"requests_per_10s": 1000})
+                config = config.model_copy(update={"systems": config.systems.model_copy(update={"hubspot": hubspot})})
+            for name, info in read_sandbox_state(state_file)["systems"].items():
+                system_config = getattr(config.systems, name)
+                monkeypatch.setenv(system_config.access_token_env, info["access_token"])  # restored at teardown
+            config = apply_sandbox_state(config, state_file)
+            if store is None:
+                path = work / "prm_sync.sqlite"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), path)
+                store = Store(make_engine(f"sqlite:///{path}"))
+            runtime = Runtime(config=config, store=store, mappings=load_mappings(config.mappings))
+            env = SyncEnv(runtime=runtime, cluster=cluster, data=generate(seed=seed, scale=scale),
+                          state_file=state_file, work_dir=work)
+            env.reconnect(timeout_seconds=timeout_seconds)
+            if seed_data:
+                seed_sandboxes(cluster, env.data)
+                seed_store(runtime, env.data)
+        except BaseException:
+            cluster.stop()
+            if runtime is not None and owns_store:
+                runtime.close()
+            raise
+        started.append((cluster, runtime, owns_store))
+        return env
+
+    yield make
+    for cluster, runtime, owns_store in started:
+        cluster.stop()
+        if owns_store:
+            runtime.close()
+        unexpected = {name: app.unimplemented for name, app in cluster.apps.items() if app.unimplemented}
+        assert not unexpected, f"strict sandboxes got requests they do not implement: {unexpected}"
+
+
+@pytest.fixture
+def sync_env(make_sync_env: MakeSyncEnv) -> SyncEnv:
+    """All four sandboxes, strict, seeded (seed 3, scale 0.02), SQLite store in tmp_path."""
+    return make_sync_env()
+
+
+@pytest.fixture
+def sync_env_any_db(make_sync_env: MakeSyncEnv, store: Store) -> SyncEnv:
+    """Salesforce and HubSpot over the ``store`` fixture: once on SQLite, once on PostgreSQL."""
+    return make_sync_env(systems=("salesforce", "hubspot"), store=store)
