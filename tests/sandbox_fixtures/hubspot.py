@@ -23,7 +23,7 @@ from connectors.sandbox.http import SandboxServer
 from connectors.sandbox.hubspot import HubSpotSandbox
 
 TOKEN = "hubspot-test-token"
-SPECS = Path(os.environ.get("PRM_SYNC_HUBSPOT_SPECS", Path(__file__).resolve().parents[3] / "shared/specs/hubspot"))
+SPECS = Path(os.environ.get("PRM_SYNC_HUBSPOT_SPECS", Path(__file__).resolve().parents[1] / "specs/hubspot"))
 
 
 @functools.cache
