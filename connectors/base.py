@@ -128,6 +128,11 @@ class Connector(Protocol):
 
     def delete(self, object_name: str, remote_ids: list[str]) -> list[WriteResult]: ...
 
+    # Optional: a connector whose change feed cannot include deletes cheaply sets
+    # ``deletes_need_extra_call = True`` and implements
+    # ``read_deleted(object_name, fields, since: Cursor) -> Iterator[RemoteRecord]``;
+    # the engine then sweeps for deletes on an interval with a cursor of its own.
+
     def quota(self) -> Quota: ...
 
 

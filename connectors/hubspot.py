@@ -164,6 +164,9 @@ class HubSpotConnector:
 
     system: ClassVar[str] = "hubspot"
     batch_size: ClassVar[int] = 100
+    # search never returns archived records: finding deletes costs a separate list call, so
+    # the engine sweeps for them on an interval (read_deleted) rather than on every run
+    deletes_need_extra_call: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -474,6 +477,14 @@ class HubSpotConnector:
             if not rows or not (result.paging and result.paging.next):
                 return
             last_id = rows[-1].id
+
+    def read_deleted(self, object_name: str, fields: list[str], since: Cursor) -> Iterator[RemoteRecord]:
+        """Records archived (deleted or merged away) after ``since``, ascending by archive time."""
+        object_type = self.object_type(object_name)
+        props = self._props(fields)
+        floor = since.modstamp
+        archived = (r for r in self._archived(object_type, props, fields) if floor is None or r.modstamp > floor)
+        yield from sorted(archived, key=_order)
 
     def _archived(self, object_type: str, props: list[str], fields: list[str]) -> Iterator[RemoteRecord]:
         for obj in self._list(object_type, props, archived=True):

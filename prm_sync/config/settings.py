@@ -81,6 +81,9 @@ class SyncConfig(_Strict):
         300, ge=0, description="re-read this much before the cursor: modstamps commit late"
     )
     page_size: int = Field(500, ge=1, le=10000, description="records per committed batch")
+    delete_sweep_seconds: int = Field(
+        3600, ge=0, description="how often to look for deletes where that costs extra calls (HubSpot archived)"
+    )
     lock_stale_after_seconds: int = Field(3600, ge=60)
     max_record_attempts: int = Field(5, ge=1)
 

@@ -34,10 +34,13 @@ def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
     since = cursor
     if cursor.modstamp is not None and ctx.config.sync.overlap_seconds:
         since = Cursor(modstamp=cursor.modstamp - timedelta(seconds=ctx.config.sync.overlap_seconds))
+    sweep = getattr(connector, "read_deleted", None) if getattr(connector, "deletes_need_extra_call", False) else None
     changes = connector.read_changes(
-        sl.remote_object, sl.mapping.remote_fields_to_read(), since, where=sl.filter, include_deleted=True
+        sl.remote_object, sl.mapping.remote_fields_to_read(), since, where=sl.filter, include_deleted=sweep is None
     )
     page_size = ctx.config.sync.page_size
+    if sweep is not None:
+        _sweep_deletes(ctx, sl, sweep, stats)
     while True:
         page = list(islice(changes, page_size))
         if not page:
@@ -52,6 +55,30 @@ def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
                 repo.set_cursor(session, sl.system, sl.remote_object, sl.entity, newest, ctx.run_id)
             cursor = newest
         ctx.checkpoint("pull.after_commit")
+
+
+def _sweep_deletes(ctx: RunContext, sl: Slice, sweep: Any, stats: SliceStats) -> None:
+    """Look for remote deletes when due, from a cursor of their own (``<object>#deletes``).
+
+    Due on the first run, after ``sync.delete_sweep_seconds``, and after ``--full``
+    (which clears every cursor). Webhooks and reconcile catch deletes sooner.
+    """
+    marker = f"{sl.remote_object}#deletes"
+    now = ctx.clock()
+    with ctx.transaction() as session:
+        last = repo.get_cursor(session, sl.system, marker, sl.entity)
+    interval = timedelta(seconds=ctx.config.sync.delete_sweep_seconds)
+    if last.modstamp is not None and now - last.modstamp < interval:
+        return
+    overlap = timedelta(seconds=ctx.config.sync.overlap_seconds)
+    since = Cursor(modstamp=last.modstamp - overlap) if last.modstamp is not None else Cursor()
+    deleted = list(sweep(sl.remote_object, sl.mapping.remote_fields_to_read(), since))
+    for start in range(0, max(len(deleted), 1), ctx.config.sync.page_size):
+        with ctx.transaction() as session:
+            if deleted:
+                apply_page(ctx, session, sl, deleted[start : start + ctx.config.sync.page_size], stats)
+            if not ctx.dry_run and start + ctx.config.sync.page_size >= len(deleted):
+                repo.set_cursor(session, sl.system, marker, sl.entity, Cursor(modstamp=now), ctx.run_id)
 
 
 def _before_or_equal(record: RemoteRecord, cursor: Cursor) -> bool:
