@@ -81,6 +81,13 @@ def _to_odoo(value: Any) -> Any:
     return value
 
 
+def _m2o_id(meta: dict[str, dict[str, Any]], name: str, value: Any) -> Any:
+    """A many2one takes an integer id; link states and lookups carry remote ids as strings."""
+    if meta.get(name, {}).get("type") == "many2one" and isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
 class ErpConnector:
     """prm-sync's view of Odoo: models as objects, ``write_date`` as modstamp."""
 
@@ -334,7 +341,11 @@ class ErpConnector:
                 continue
             vals = merged.setdefault(request.key, {})
             vals.update(
-                {k: _to_odoo(v) for k, v in request.fields.items() if not self._is_m2o_label(k, meta)}
+                {
+                    k: _m2o_id(meta, k, _to_odoo(v))
+                    for k, v in request.fields.items()
+                    if not self._is_m2o_label(k, meta)
+                }
             )
         outcome: dict[str, WriteResult] = dict(rejected)
         for keys in page([k for k in merged if k not in rejected], self.batch_size):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from connectors.sandbox.cluster import SandboxCluster
 from connectors.sandbox.seed import DemoData, generate
 from connectors.sandbox.seeding import seed_sandboxes
 from prm_sync.config import AppConfig, apply_sandbox_state, load_config
-from prm_sync.model import DealRegistration, Partner, PartnerContact
+from prm_sync.model import DealRegistration, Opportunity, Partner, PartnerContact
 from prm_sync.runtime import Runtime, open_runtime
 from prm_sync.store import failures, records
 from prm_sync.sync.stats import RunReport
@@ -55,45 +55,68 @@ def seed_store(runtime: Runtime, data: DemoData) -> int:
     return len(rows)
 
 
+def _close_won(sf: Any, hs: Any, opp: Opportunity) -> bool:
+    """The rep marks the deal Closed Won in whichever CRM owns it."""
+    if "salesforce" in opp.external_ids and sf is not None:
+        sf.update_record("Opportunity", opp.external_ids["salesforce"], {"StageName": "Closed Won"})
+        return True
+    if "hubspot" in opp.external_ids and hs is not None:
+        hs.update_record("deals", opp.external_ids["hubspot"], {"dealstage": "closedwon"})
+        return True
+    return False
+
+
+def _bill(erp: Any, opp: Opportunity, day: str) -> int:
+    """Finance invoices the won deal in the ERP, referencing the PRM opportunity id."""
+    amount = float(opp.amount or 50_000)
+    customer = erp.insert_records("res.partner", [{"name": opp.name.split(" - ")[0], "is_company": True}])[0]
+    return erp.insert_records("account.move", [{
+        "move_type": "out_invoice", "partner_id": customer, "x_opportunity_ref": opp.id,
+        "amount_total": amount, "invoice_date": day, "state": "posted",
+    }])[0]
+
+
 def simulate_business(cluster: SandboxCluster, runtime: Runtime, data: DemoData, rng: random.Random) -> dict[str, int]:
-    """What users do between two syncs, done directly in the sandboxes (as a user would in the UI)."""
+    """What users do between two syncs, done directly in the sandboxes (as a user would in the UI).
+
+    The deals that close won are the ones protected by an approved registration
+    (linked by the first sync), so the second sync shows attribution; most are
+    invoiced and paid, one paid deal is partly refunded (a refund plus a credit
+    memo, as Odoo books it) and one invoice stays unpaid: commission accrues only
+    on money collected.
+    """
     done = {"partner_edits": 0, "deals_won": 0, "invoices": 0, "payments": 0, "refunds": 0}
-    sf, hs, erp = cluster.apps.get("salesforce"), cluster.apps.get("hubspot"), cluster.apps.get("erp")
+    sf: Any = cluster.apps.get("salesforce")
+    hs: Any = cluster.apps.get("hubspot")
+    erp: Any = cluster.apps.get("erp")
     if sf is not None:
-        partners = [a for a in sf.all_records("Account") if a.get("IsPartner")]  # type: ignore[attr-defined]
+        partners = [a for a in sf.all_records("Account") if a.get("IsPartner")]
         for account in partners[:3]:
-            sf.update_record("Account", account["Id"], {"Phone": f"+1 555 {rng.randrange(1000, 9999)}"})  # type: ignore[attr-defined]
+            sf.update_record("Account", account["Id"], {"Phone": f"+1 555 {rng.randrange(1000, 9999)}"})
             done["partner_edits"] += 1
-    # deals linked to approved registrations close won in the CRM
     with runtime.store.session(readonly=True) as session:
-        open_opps = [o for o in records.list_records(session, "opportunity") if not o.is_closed]
-    # prefer deals a registration is linked to (the attribution story); any open deal otherwise
-    opportunities = [o for o in open_opps if o.registration_id] or open_opps
-    for opp in opportunities[: max(3, len(opportunities) // 10)]:
-        if "salesforce" in opp.external_ids and sf is not None:
-            sf.update_record("Opportunity", opp.external_ids["salesforce"], {"StageName": "Closed Won"})  # type: ignore[attr-defined]
-            done["deals_won"] += 1
-        elif "hubspot" in opp.external_ids and hs is not None:
-            hs.update_record("deals", opp.external_ids["hubspot"], {"dealstage": "closedwon"})  # type: ignore[attr-defined]
-            done["deals_won"] += 1
-        else:
-            continue
-        if erp is None:
-            continue
-        amount = float(opp.amount or 50_000)
-        customer = erp.insert_records("res.partner", [{"name": opp.name.split(" - ")[0], "is_company": True}])[0]  # type: ignore[attr-defined]
-        day = (data.now + timedelta(days=1)).date().isoformat()
-        invoice = erp.insert_records("account.move", [{  # type: ignore[attr-defined]
-            "move_type": "out_invoice", "partner_id": customer, "x_opportunity_ref": opp.id,
-            "amount_total": amount, "invoice_date": day, "state": "posted",
-        }])[0]
+        open_opps = [o for o in records.list_records(session, Opportunity.entity) if isinstance(o, Opportunity) and not o.is_closed]
+    protected = [o for o in open_opps if o.registration_id]
+    # half of the protected deals close won (the attribution story); any open deals when none is protected
+    chosen = protected[: max(3, len(protected) // 2)] if protected else open_opps[:3]
+    day = (data.now + timedelta(days=1)).date().isoformat()
+    won = [opp for opp in chosen if _close_won(sf, hs, opp)]
+    done["deals_won"] = len(won)
+    if erp is None:
+        return done
+    for position, opp in enumerate(won):
+        invoice = _bill(erp, opp, day)
         done["invoices"] += 1
-        if rng.random() < 0.7:
-            erp.register_payment(invoice, amount, day)  # type: ignore[attr-defined]
-            done["payments"] += 1
-            if rng.random() < 0.15:
-                erp.refund(invoice, round(amount * 0.2, 2), day)  # type: ignore[attr-defined]
-                done["refunds"] += 1
+        if position % 4 == 3:
+            continue  # still unpaid: its commission must not accrue yet
+        amount = float(opp.amount or 50_000)
+        erp.register_payment(invoice, amount, day)
+        done["payments"] += 1
+        if done["refunds"] == 0:
+            refund = round(amount * 0.2, 2)
+            erp.credit_memo(invoice, refund, day)
+            erp.refund(invoice, refund, day)
+            done["refunds"] += 1
     return done
 
 
@@ -137,6 +160,10 @@ def run_demo(
     return summary
 
 
+def _first(items: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    return next(iter(items), None)
+
+
 def _run_row(report: RunReport) -> dict[str, Any]:
     return {"run_id": report.run_id, "status": report.status, **report.totals(),
             "rule_decisions": report.rule_decisions,
@@ -151,14 +178,28 @@ def _summarise(config: AppConfig, runtime: Runtime, cluster: SandboxCluster, sta
         partner = next((a for a in sf.all_records("Account") if a.get("IsPartner")), None)  # type: ignore[attr-defined]
         if partner:
             samples["salesforce_partner_account"] = {k: partner.get(k) for k in ("Id", "Name", "Partner_Tier__c", "Partner_Status__c", "PRM_Id__c")}
-        opp = next((o for o in sf.all_records("Opportunity") if o.get("Registered_Partner__c")), None)  # type: ignore[attr-defined]
-        if opp:
-            samples["salesforce_opportunity"] = {k: opp.get(k) for k in ("Id", "Name", "StageName", "Registered_Partner__c", "Registration_Status__c", "Protection_Expires__c", "Attribution_Summary__c")}
+        opps = [o for o in sf.all_records("Opportunity") if o.get("Registered_Partner__c")]  # type: ignore[attr-defined]
+        fields = ("Id", "Name", "StageName", "Registered_Partner__c", "Registration_Status__c", "Protection_Expires__c",
+                  "Partner_Tier__c", "Conflict_Status__c", "Attribution_Summary__c")
+        for label, opp in (("salesforce_open_opportunity", _first(o for o in opps if not o.get("IsClosed"))),
+                           ("salesforce_won_opportunity", _first(o for o in opps if o.get("IsWon")))):
+            if opp:
+                samples[label] = {k: opp.get(k) for k in fields}
     hs = cluster.apps.get("hubspot")
     if hs is not None:
         company = next((c for c in hs.all_records("companies") if c.get("is_partner") == "true"), None)  # type: ignore[attr-defined]
         if company:
             samples["hubspot_partner_company"] = {k: company.get(k) for k in ("hs_object_id", "name", "partner_tier", "partner_status", "prm_id")}
+        deals = [d for d in hs.all_records("deals") if d.get("registered_partner_id")]  # type: ignore[attr-defined]
+        fields = ("hs_object_id", "dealname", "dealstage", "registered_partner_id", "registration_status",
+                  "protection_expires", "partner_tier", "conflict_status", "attribution_summary")
+        for label, deal in (("hubspot_open_deal", _first(d for d in deals if d.get("hs_is_closed") != "true")),
+                            ("hubspot_won_deal", _first(d for d in deals if d.get("hs_is_closed_won") == "true"))):
+            if deal:
+                samples[label] = {k: deal.get(k) for k in fields}
+        flagged = _first(r for r in hs.all_records("p_deal_registrations") if r.get("conflict_decision") == "conflict")  # type: ignore[attr-defined]
+        if flagged:
+            samples["hubspot_conflicting_registration"] = {k: flagged.get(k) for k in ("prm_id", "customer_name", "status", "conflict_decision", "conflict_score", "conflict_reason")}
     with runtime.store.session(readonly=True) as session:
         open_failures = failures.count_open(session)
     decisions: dict[str, int] = {}

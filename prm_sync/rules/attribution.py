@@ -63,7 +63,8 @@ def _live_attributions(session: Session, clo_id: str) -> list[Attribution]:
 
 
 def _close_moment(opp: Opportunity, now: datetime) -> datetime:
-    return datetime.combine(opp.close_date, time.max, tzinfo=UTC) if opp.close_date else now
+    """When the deal closed: its close date, unless that is still ahead (closed early, date not updated)."""
+    return min(datetime.combine(opp.close_date, time.max, tzinfo=UTC), now) if opp.close_date else now
 
 
 def _protected(reg: DealRegistration, at: datetime) -> bool:

@@ -1,9 +1,12 @@
 """The engine hook: apply every channel rule once per run, between pulls and pushes.
 
 Order matters: certifications first (the registration gate reads them), then
-the gate and conflict checks, expiry, closures and attribution, write-back of
-registration state onto opportunities (so the push that follows carries it to
-both CRMs), tiers, and payouts. Counts go into ``report.rule_decisions``.
+status changes pulled from a CRM through the lifecycle (an approval there
+starts the protection window; an illegal move is undone), the gate and
+conflict checks, expiry, linking approved registrations to their customer's
+open opportunity, closures and attribution, write-back of registration state
+onto opportunities (so the push that follows carries it to both CRMs), tiers,
+and payouts. Counts go into ``report.rule_decisions``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from prm_sync.model import DealRegistration, RegistrationStatus
 from prm_sync.rules.attribution import attribute_opportunity, closure_id, write_back
 from prm_sync.rules.certifications import apply_tier, issue_certifications, refresh_statuses
 from prm_sync.rules.conflict import check_registrations
+from prm_sync.rules.crm_moves import apply_crm_moves
 from prm_sync.rules.lifecycle import apply_certification_gate, expire_due
+from prm_sync.rules.linking import link_registrations
 from prm_sync.rules.payouts import compute_payouts, period_of
 from prm_sync.store.orm import (
     ClosureRow,
@@ -73,7 +78,11 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
         counts["certified"] += len(issue_certifications(session, sorted(completions), rules.certification, now, run_id=run_id))
     counts["certification_status"] += refresh_statuses(session, rules.certification, now, run_id=run_id)
 
-    to_check = (set(pulled.get("deal_registration", set())) | _unchecked_registrations(session))
+    pulled_regs = set(pulled.get("deal_registration", set()))
+    for move in apply_crm_moves(session, pulled_regs, rules.protection, now, run_id=run_id):
+        counts["crm_" + move.after if move.accepted else "transition_rejected"] += 1
+
+    to_check = pulled_regs | _unchecked_registrations(session)
     regs = [r for r in list_records(session, DealRegistration.entity, ids=sorted(to_check)) if isinstance(r, DealRegistration)]
     checkable = []
     for reg in regs:
@@ -86,6 +95,11 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
 
     expired = expire_due(session, now, run_id=run_id)
     counts["expired"] += len(expired)
+
+    for link in link_registrations(session, rules, now, registration_ids=to_check, run_id=run_id,
+                                   opportunity_ids=pulled.get("opportunity", set())):
+        if link.action != "no_match":
+            counts[link.action] += 1
 
     for opp_id in _opportunities_to_attribute(session, pulled.get("opportunity", set())):
         outcome = attribute_opportunity(session, opp_id, rules, now, run_id=run_id)

@@ -1,6 +1,8 @@
 """Command groups; importing this package registers them on the typer app."""
 
 from prm_sync.cli.commands import (  # noqa: F401
+    admin,
+    conflicts,
     core,
     mappings,
     sandbox,

@@ -1,0 +1,131 @@
+"""``conflicts check`` and ``registrations``: the channel manager's commands.
+
+``conflicts check`` runs the conflict check over a CSV of registrations
+before anything reaches the store (a partner's batch, or threshold tuning);
+``registrations approve|reject|extend|override|dispute`` records one
+decision through the lifecycle, so an illegal move is refused with the moves
+that are allowed, and the linked opportunity is updated for the next sync.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from prm_sync.cli.app import app
+from prm_sync.cli.context import state
+from prm_sync.cli.output import console, print_json, print_table
+from prm_sync.model import RegistrationStatus
+
+conflicts_app = typer.Typer(help="Conflict checks of deal registrations.", no_args_is_help=True)
+registrations_app = typer.Typer(help="Channel-manager decisions on deal registrations.", no_args_is_help=True)
+app.add_typer(conflicts_app, name="conflicts")
+app.add_typer(registrations_app, name="registrations")
+
+
+@conflicts_app.command("check")
+def check(
+    registrations: Path = typer.Option(..., "--registrations", "-r", help="CSV of registrations to check, in submission order."),
+    accounts: Path | None = typer.Option(None, "--accounts", "-a", help="CSV of existing accounts to check against."),
+    against_store: bool = typer.Option(False, "--against-store", help="Also check against the PRM store's registrations, open deals and customers."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object per registration."),
+) -> None:
+    """Check a CSV of registrations against each other, an accounts CSV and optionally the store.
+
+    Columns: id, company_name, domain, email, street, city, country, phone, product.
+    A malformed file exits 2 naming every bad line.
+    """
+    from prm_sync.rules.csvcheck import check_csv
+
+    config = state.config()
+    rules = config.rules.conflict
+    if against_store:
+        from prm_sync.runtime import open_store
+
+        store = open_store(config)
+        try:
+            with store.session(readonly=True) as session:
+                rows = check_csv(registrations, accounts, session, rules)
+        finally:
+            store.close()
+    else:
+        rows = check_csv(registrations, accounts, None, rules)
+    if json_output:
+        print_json([row.model_dump(mode="json") for row in rows])
+        return
+    table = [(r.id, r.decision, f"{r.score:.1f}", ", ".join(r.matched_ids), r.reasons[0] if r.reasons else "")
+             for r in rows]
+    print_table(f"conflict check of {registrations.name}", ["id", "decision", "score", "matches", "reason"], table)
+    flagged = sum(1 for r in rows if r.decision != "clear")
+    console.print(f"{len(rows)} registrations: {flagged} flagged (conflict or review), {len(rows) - flagged} clear")
+
+
+def _decide(action: str, registration_id: str, reason: str, actor: str | None, to: RegistrationStatus | None,
+            json_output: bool) -> None:
+    from prm_sync.rules.actions import apply_action
+    from prm_sync.runtime import open_store
+
+    config = state.config()
+    store = open_store(config)
+    try:
+        with store.session() as session:
+            result = apply_action(session, action, registration_id, actor=actor or f"cli:{getpass.getuser()}",
+                                  reason=reason, now=datetime.now(UTC), rules=config.rules, to=to)
+    finally:
+        store.close()
+    reg = result.registration
+    if json_output:
+        print_json({"id": reg.id, "from": result.previous_status, "to": reg.status, "approved_at": reg.approved_at,
+                    "expires_at": reg.expires_at, "opportunity_id": reg.opportunity_id,
+                    "opportunity_updated": result.opportunity_updated})
+        return
+    line = f"registration {reg.id}: {result.previous_status} -> {reg.status}"
+    if reg.expires_at is not None and reg.status == RegistrationStatus.approved:
+        line += f", protected until {reg.expires_at.isoformat(timespec='minutes')}"
+    if result.opportunity_updated:
+        line += f"; opportunity {reg.opportunity_id} updated, the next sync shows it in the CRM"
+    console.print(line, markup=False, highlight=False)
+
+
+REASON = typer.Option(..., "--reason", help="Why (kept in the audit log; required).")
+ACTOR = typer.Option(None, "--actor", help="Who decides (default: cli:<login name>).")
+JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
+@registrations_app.command("approve")
+def approve(registration_id: str = typer.Argument(..., metavar="ID"), reason: str = REASON, actor: str | None = ACTOR,
+            json_output: bool = JSON) -> None:
+    """Approve a submitted or under-review registration; starts its protection window."""
+    _decide("approve", registration_id, reason, actor, None, json_output)
+
+
+@registrations_app.command("reject")
+def reject(registration_id: str = typer.Argument(..., metavar="ID"), reason: str = REASON, actor: str | None = ACTOR,
+           json_output: bool = JSON) -> None:
+    """Reject a submitted or under-review registration."""
+    _decide("reject", registration_id, reason, actor, None, json_output)
+
+
+@registrations_app.command("extend")
+def extend(registration_id: str = typer.Argument(..., metavar="ID"), reason: str = REASON, actor: str | None = ACTOR,
+           json_output: bool = JSON) -> None:
+    """Extend an approved registration's protection window (within the configured limit)."""
+    _decide("extend", registration_id, reason, actor, None, json_output)
+
+
+@registrations_app.command("override")
+def override(registration_id: str = typer.Argument(..., metavar="ID"),
+             to: RegistrationStatus = typer.Option(..., "--to", help="The status to set, outside the transition table."),
+             reason: str = REASON, actor: str | None = ACTOR, json_output: bool = JSON) -> None:
+    """Set any status (audited as an override; the reason is mandatory)."""
+    _decide("override", registration_id, reason, actor, to, json_output)
+
+
+@registrations_app.command("dispute")
+def dispute(registration_id: str = typer.Argument(..., metavar="ID"), reason: str = REASON, actor: str | None = ACTOR,
+            json_output: bool = JSON) -> None:
+    """A partner contests a rejection or conflict: back to review, queued for a person."""
+    _decide("dispute", registration_id, reason, actor, None, json_output)
