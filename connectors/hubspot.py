@@ -21,10 +21,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
-import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -57,6 +54,8 @@ from connectors.base import (
     WriteResult,
     page,
 )
+from connectors.hubspot_limits import RequestLimiter
+from connectors.hubspot_where import parse_where
 from prm_sync.errors import (
     AuthError,
     ConfigError,
@@ -97,39 +96,6 @@ class HubSpotSettings(BaseModel):
         default_factory=lambda: {"deal_registrations": "2-9000001"},
         description="friendly name -> objectTypeId of the portal's custom objects",
     )
-
-
-class RequestLimiter:
-    """A rolling-window pacer so a healthy run never meets HubSpot's 429."""
-
-    def __init__(
-        self,
-        max_requests: int,
-        period: float = 10.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.max_requests = max_requests
-        self.period = period
-        self._clock = clock
-        self._sleep = sleep
-        self._stamps: deque[float] = deque()
-        self._lock = threading.Lock()
-        self.waited = 0.0  # seconds spent waiting, for run metadata
-
-    def acquire(self) -> None:
-        with self._lock:
-            while True:
-                now = self._clock()
-                while self._stamps and self._stamps[0] <= now - self.period:
-                    self._stamps.popleft()
-                if len(self._stamps) < self.max_requests:
-                    self._stamps.append(now)
-                    return
-                pause = self._stamps[0] + self.period - now
-                self.waited += pause
-                self._sleep(pause)
 
 
 def _ms(value: datetime) -> int:
@@ -665,87 +631,3 @@ def _failed(key: str, info: RemoteErrorInfo, *, retryable: bool = False) -> Writ
         error_fields=list(info.fields),
         retryable=retryable,
     )
-
-
-# -- where: a tiny filter syntax -------------------------------------------------------
-
-_OPS = {"=": "EQ", "!=": "NEQ", "<": "LT", "<=": "LTE", ">": "GT", ">=": "GTE"}
-_CLAUSE = re.compile(
-    r"^\s*(?P<prop>[A-Za-z_][\w]*)\s*(?:"
-    r"(?P<op>!=|<=|>=|=|<|>)\s*(?P<value>[^=<>!\s].*?)"
-    r"|(?P<list_op>not\s+in|in)\s*\((?P<values>.*)\)"
-    r"|(?P<set_op>is\s+not\s+set|is\s+set))\s*$",
-    re.IGNORECASE,
-)
-WHERE_EXAMPLE = "is_partner = true and partner_tier in (gold, platinum) and territory is set"
-
-
-def _unquote(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
-
-
-def _split_and(text: str) -> list[str]:
-    """Split on ``and`` outside quotes and parentheses."""
-    parts, current, quote, depth, i = [], [], "", 0, 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "()":
-            depth += 1 if ch == "(" else -1
-        elif depth == 0 and re.match(r"\s+and\s+", text[i:], re.IGNORECASE) and current:
-            parts.append("".join(current))
-            current = []
-            i += len(re.match(r"\s+and\s+", text[i:], re.IGNORECASE).group(0))  # type: ignore[union-attr]
-            continue
-        current.append(ch)
-        i += 1
-    parts.append("".join(current))
-    return parts
-
-
-def parse_where(where: str | list[dict[str, Any]] | None, *, max_filters: int = 6) -> list[dict[str, Any]]:
-    """``where`` -> HubSpot search filters (ANDed in one filter group).
-
-    Mapping files give the filters already in HubSpot's own form, a list of
-    ``{propertyName, operator, value}``; those pass through unchanged.
-
-    Syntax: clauses joined by ``and``; each ``prop OP value`` with OP one of
-    ``= != < <= > >=``, or ``prop in (a, b)`` / ``prop not in (a, b)``, or
-    ``prop is set`` / ``prop is not set``. Values may be quoted. Example:
-    ``is_partner = true and partner_tier in (gold, platinum)``.
-    """
-    if isinstance(where, list):
-        if len(where) > max_filters:
-            msg = f"hubspot: at most {max_filters} filters fit beside the sync's own (got {len(where)})"
-            raise ConfigError(msg)
-        return [dict(f) for f in where]
-    if not where or not where.strip():
-        return []
-    filters: list[dict[str, Any]] = []
-    problems: list[Problem] = []
-    for clause in _split_and(where.strip()):
-        m = _CLAUSE.match(clause)
-        if m is None:
-            problems.append(Problem(f"cannot read where clause {clause.strip()!r}", hint=f"e.g. {WHERE_EXAMPLE}"))
-            continue
-        prop = m.group("prop")
-        if m.group("op"):
-            filters.append({"propertyName": prop, "operator": _OPS[m.group("op")], "value": _unquote(m.group("value"))})
-        elif m.group("list_op"):
-            op = "IN" if m.group("list_op").lower() == "in" else "NOT_IN"
-            values = [_unquote(v) for v in m.group("values").split(",") if v.strip()]
-            filters.append({"propertyName": prop, "operator": op, "values": values})
-        else:
-            op = "HAS_PROPERTY" if m.group("set_op").lower() == "is set" else "NOT_HAS_PROPERTY"
-            filters.append({"propertyName": prop, "operator": op})
-    if len(filters) > max_filters:
-        problems.append(Problem(f"where has {len(filters)} conditions; HubSpot allows {max_filters} here"))
-    if problems:
-        raise ConfigError(problems)
-    return filters
