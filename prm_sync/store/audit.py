@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from prm_sync.model import utcnow
@@ -42,12 +42,14 @@ class AuditEntry(BaseModel):
 
 
 def append_audit(session: Session, entries: Sequence[AuditEntry]) -> None:
+    rows = []
     for entry in entries:
         values = entry.model_dump(exclude={"id"})
         for name in ("fields_before", "fields_after", "provenance"):
             values[name] = jsonable(values[name])
-        session.add(AuditLogRow(**values))
-    session.flush()
+        rows.append(values)
+    if rows:  # one executemany: a sync batch writes hundreds of entries at once
+        session.execute(insert(AuditLogRow), rows)
 
 
 def query_audit(

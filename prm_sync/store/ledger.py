@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from prm_sync.model import utcnow
@@ -37,11 +37,13 @@ class LedgerEntry(BaseModel):
 
 
 def append_ledger(session: Session, entries: Sequence[LedgerEntry]) -> None:
+    rows = []
     for entry in entries:
         values = entry.model_dump(exclude={"id"})
         values["payload"] = jsonable(values["payload"])
-        session.add(WriteLedgerRow(**values))
-    session.flush()
+        rows.append(values)
+    if rows:  # one executemany: a sync batch writes hundreds of entries at once
+        session.execute(insert(WriteLedgerRow), rows)
 
 
 def last_written_many(

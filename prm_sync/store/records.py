@@ -54,20 +54,19 @@ def to_record(row: EntityRow) -> CanonicalRecord:
     return model.model_validate({name: getattr(row, name) for name in model.model_fields})
 
 
-def _sync_external_ids(
-    session: Session, entity: str, record_id: str, old: dict[str, str] | None, new: dict[str, str]
-) -> None:
-    if old == new:
-        return
-    if old:
+def _sync_external_ids_many(session: Session, entity: str, changes: dict[str, tuple[bool, dict[str, str]]]) -> None:
+    """Mirror changed ``external_ids``: one delete per chunk of records, then the new rows."""
+    stale = [record_id for record_id, (had, _) in changes.items() if had]
+    for part in chunks(stale):
         session.execute(
             delete(RecordExternalIdRow).where(
-                RecordExternalIdRow.entity == entity, RecordExternalIdRow.record_id == record_id
+                RecordExternalIdRow.entity == entity, RecordExternalIdRow.record_id.in_(part)
             )
         )
     session.add_all(
         RecordExternalIdRow(entity=entity, system=system, remote_id=remote_id, record_id=record_id)
-        for system, remote_id in new.items()
+        for record_id, (_, ids) in changes.items()
+        for system, remote_id in ids.items()
     )
 
 
@@ -81,6 +80,8 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
         existing: dict[str, EntityRow] = {}
         for part in chunks([r.id for r in group]):
             existing.update((row.id, row) for row in session.scalars(select(cls).where(cls.id.in_(part))))
+        # record id -> (had mirrored ids before, the ids to mirror now); applied once per group
+        id_changes: dict[str, tuple[bool, dict[str, str]]] = {}
         for record in group:
             values = _column_values(record)
             row = existing.get(record.id)
@@ -93,7 +94,10 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
                 old_ids = dict(row.external_ids)
                 for name, value in values.items():
                     setattr(row, name, value)
-            _sync_external_ids(session, entity, record.id, old_ids, values["external_ids"])
+            if old_ids != values["external_ids"]:
+                had = id_changes.get(record.id, (False, {}))[0] or bool(old_ids)
+                id_changes[record.id] = (had, dict(values["external_ids"]))
+        _sync_external_ids_many(session, entity, id_changes)
         # make the mirrored external ids visible to the next save of the same record
         session.flush()
 

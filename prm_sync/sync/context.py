@@ -96,7 +96,12 @@ class RunContext:
             return
         with self.store.session() as session:
             self.links.session = session
-            yield session
+            try:
+                yield session
+            finally:
+                # a closed session would silently begin a new (write) transaction on the next lookup
+                # and hold SQLite's write lock for the rest of the run
+                self.links.session = None
 
     def close(self) -> None:
         if self._dry_stack is not None:

@@ -40,7 +40,7 @@ def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
     )
     page_size = ctx.config.sync.page_size
     if sweep is not None:
-        _sweep_deletes(ctx, sl, sweep, stats)
+        sweep_deletes(ctx, sl, stats)
     while True:
         page = list(islice(changes, page_size))
         if not page:
@@ -57,19 +57,28 @@ def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
         ctx.checkpoint("pull.after_commit")
 
 
-def _sweep_deletes(ctx: RunContext, sl: Slice, sweep: Any, stats: SliceStats) -> None:
+def sweep_deletes(ctx: RunContext, sl: Slice, stats: SliceStats, *, force: bool = False) -> int:
     """Look for remote deletes when due, from a cursor of their own (``<object>#deletes``).
 
-    Due on the first run, after ``sync.delete_sweep_seconds``, and after ``--full``
-    (which clears every cursor). Webhooks and reconcile catch deletes sooner.
+    For connectors whose change feed cannot include deletes cheaply (HubSpot).
+    Due on the first run, after ``sync.delete_sweep_seconds``, after ``--full``
+    (which clears every cursor), and always (``force``) before a push updates
+    records we already hold links for, because an upsert by our key does not
+    see an archived record and would silently re-create what a user deleted.
+    Webhooks and reconcile catch deletes sooner. Returns the deletes applied.
     """
+    connector = ctx.connectors[sl.system]
+    sweep = getattr(connector, "read_deleted", None)
+    if sweep is None or not getattr(connector, "deletes_need_extra_call", False):
+        return 0
     marker = f"{sl.remote_object}#deletes"
     now = ctx.clock()
     with ctx.transaction() as session:
         last = repo.get_cursor(session, sl.system, marker, sl.entity)
     interval = timedelta(seconds=ctx.config.sync.delete_sweep_seconds)
-    if last.modstamp is not None and now - last.modstamp < interval:
-        return
+    if not force and last.modstamp is not None and now - last.modstamp < interval:
+        return 0
+    before = stats.deleted
     overlap = timedelta(seconds=ctx.config.sync.overlap_seconds)
     since = Cursor(modstamp=last.modstamp - overlap) if last.modstamp is not None else Cursor()
     deleted = list(sweep(sl.remote_object, sl.mapping.remote_fields_to_read(), since))
@@ -79,6 +88,7 @@ def _sweep_deletes(ctx: RunContext, sl: Slice, sweep: Any, stats: SliceStats) ->
                 apply_page(ctx, session, sl, deleted[start : start + ctx.config.sync.page_size], stats)
             if not ctx.dry_run and start + ctx.config.sync.page_size >= len(deleted):
                 repo.set_cursor(session, sl.system, marker, sl.entity, Cursor(modstamp=now), ctx.run_id)
+    return stats.deleted - before
 
 
 def _before_or_equal(record: RemoteRecord, cursor: Cursor) -> bool:

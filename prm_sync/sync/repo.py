@@ -49,6 +49,17 @@ def set_external_id(session: Session, entity: str, record_id: str, system: str, 
     records.save_record(session, record.model_copy(update={"external_ids": ids}))
 
 
+def set_external_ids(session: Session, entity: str, remote_ids: dict[str, str], system: str) -> None:
+    """``set_external_id`` for a batch: record id -> remote id, loaded and saved together."""
+    if not remote_ids:
+        return
+    found = records.list_records(session, entity, ids=list(remote_ids))
+    records.save_records(
+        session,
+        [r.model_copy(update={"external_ids": {**r.external_ids, system: remote_ids[r.id]}}) for r in found],
+    )
+
+
 def find_by_fields(session: Session, entity: str, values: dict[str, Any]) -> str | None:
     """The PRM id of the record whose fields equal ``values`` (natural keys), if any."""
     row_cls = records.row_class(entity)
@@ -72,20 +83,28 @@ def load_states(session: Session, entity: str, system: str) -> dict[str, LinkSta
     return {rid: _to_link(s) for rid, s in state.all_states(session, entity, system).items()}
 
 
+def put_states(session: Session, links: list[LinkState]) -> None:
+    """``put_state`` for a whole batch: one lookup of the existing rows instead of one per record."""
+    if not links:
+        return
+    state.set_states(session, [_to_state(link) for link in links])
+
+
 def states_by_remote(session: Session, system: str, remote_object: str, remote_ids: list[str]) -> dict[str, LinkState]:
     return {rid: _to_link(s) for rid, s in state.get_states_by_remote(session, system, remote_object, remote_ids).items()}
 
 
-def put_state(session: Session, link: LinkState) -> None:
-    state.set_state(
-        session,
-        state.SyncState(
-            entity=link.entity, record_id=link.record_id, system=link.system, remote_object=link.remote_object,
-            remote_id=link.remote_id, content_hash=link.content_hash or content_hash(link.remote_values),
-            remote_modstamp=link.remote_modstamp, last_synced_at=link.last_synced_at or records_now(),
-            last_direction="pull", snapshot=link.snapshot(), remote_deleted=link.remote_deleted,
-        ),
+def _to_state(link: LinkState) -> state.SyncState:
+    return state.SyncState(
+        entity=link.entity, record_id=link.record_id, system=link.system, remote_object=link.remote_object,
+        remote_id=link.remote_id, content_hash=link.content_hash or content_hash(link.remote_values),
+        remote_modstamp=link.remote_modstamp, last_synced_at=link.last_synced_at or records_now(),
+        last_direction="pull", snapshot=link.snapshot(), remote_deleted=link.remote_deleted,
     )
+
+
+def put_state(session: Session, link: LinkState) -> None:
+    state.set_state(session, _to_state(link))
 
 
 def records_now() -> Any:
@@ -145,13 +164,12 @@ def _record(
     session: Session, ctx: RunContext, sl: Slice, record_key: str, operation: str, payload: dict[str, Any] | None,
     code: str, message: str, fields: list[str], stats: SliceStats,
 ) -> None:
-    if ctx.dry_run:
-        return
-    failures.record_failure(
-        session, system=sl.system, remote_object=sl.remote_object, record_key=record_key, operation=operation,
-        error_code=code, error_message=message, error_fields=fields, entity=sl.entity, payload=payload,
-        run_id=ctx.run_id,
-    )
+    if not ctx.dry_run:  # a dry run still reports which records would fail, and why
+        failures.record_failure(
+            session, system=sl.system, remote_object=sl.remote_object, record_key=record_key, operation=operation,
+            error_code=code, error_message=message, error_fields=fields, entity=sl.entity, payload=payload,
+            run_id=ctx.run_id,
+        )
     if len(stats.failures) < MAX_FAILURE_SAMPLES:
         stats.failures.append(
             FailureSample(system=sl.system, entity=sl.entity, record_key=record_key, operation=operation,
@@ -164,6 +182,19 @@ def resolve_failures(session: Session, system: str, remote_object: str, record_k
         session, system=system, remote_object=remote_object, record_keys=[record_key], operation=operation,
         resolution="synced",
     )
+
+
+def resolve_failures_many(
+    session: Session, system: str, remote_object: str, record_keys: list[str], operations: tuple[str, ...]
+) -> None:
+    """Close the open failures of a batch of records that went through (one query per operation)."""
+    if not record_keys:
+        return
+    for operation in operations:
+        failures.resolve_open_failures(
+            session, system=system, remote_object=remote_object, record_keys=record_keys, operation=operation,
+            resolution="synced",
+        )
 
 
 # -- ledger and audit ------------------------------------------------------------
@@ -183,9 +214,13 @@ def append_ledger(session: Session, ctx: RunContext, sl: Slice, entries: list[di
 def audit(
     session: Session, ctx: RunContext, sl: Slice, *, action: str, record_id: str, remote_id: str | None,
     before: dict[str, Any], after: dict[str, Any], decisions: dict[str, str], reason: str | None = None,
-    payload: dict[str, Any] | None = None,
+    payload: dict[str, Any] | None = None, sink: list[audit_store.AuditEntry] | None = None,
 ) -> None:
-    """Field-level provenance: which remote field came from which PRM field under which rule."""
+    """Field-level provenance: which remote field came from which PRM field under which rule.
+
+    With ``sink`` the entry is collected instead of written, so a batch of
+    writes lands in one ``append_audit`` (see ``flush_audit``).
+    """
     if ctx.dry_run:
         return
     provenance: dict[str, Any] = {}
@@ -193,18 +228,25 @@ def audit(
         flow = sl.flow(name)
         if flow is not None:
             provenance[flow.remote] = {"prm_field": name, "rule": flow.rule, "decision": decisions.get(name)}
-    audit_store.append_audit(
-        session,
-        [
-            audit_store.AuditEntry(
-                run_id=ctx.run_id, action=f"{'pull' if action in ('pull', 'remote_delete') else 'push'}.{action}",
-                system=sl.system, remote_object=sl.remote_object, entity=sl.entity, record_id=record_id,
-                remote_id=remote_id, mapping_version=ctx.mappings.version,
-                rule=",".join(sorted({d for d in decisions.values() if d})) or None,
-                fields_before=before, fields_after=after, provenance=provenance, reason=reason,
-            )
-        ],
+            if payload is not None and flow.remote in payload:
+                provenance[flow.remote]["remote_value"] = payload[flow.remote]  # the value as the remote got it
+    entry = audit_store.AuditEntry(
+        run_id=ctx.run_id, action=f"{'pull' if action in ('pull', 'remote_delete') else 'push'}.{action}",
+        system=sl.system, remote_object=sl.remote_object, entity=sl.entity, record_id=record_id,
+        remote_id=remote_id, mapping_version=ctx.mappings.version,
+        rule=",".join(sorted({d for d in decisions.values() if d})) or None,
+        fields_before=before, fields_after=after, provenance=provenance, reason=reason,
     )
+    if sink is not None:
+        sink.append(entry)
+        return
+    audit_store.append_audit(session, [entry])
+
+
+def flush_audit(session: Session, entries: list[audit_store.AuditEntry]) -> None:
+    """Write the entries ``audit(..., sink=)`` collected, in one go."""
+    if entries:
+        audit_store.append_audit(session, entries)
 
 
 # -- manual review ---------------------------------------------------------------

@@ -62,3 +62,30 @@ def test_a_deleted_company_is_found_when_the_sweep_is_due(hubspot_world):
 
     after = runtime.engine(clock=lambda: start + timedelta(hours=2, minutes=5), with_rules=False).run(SCOPE)
     assert after.slice("hubspot", "end_customer").deleted == 0  # reported once, not on every sweep
+
+
+def test_a_deleted_partner_is_not_recreated_by_an_update_before_the_sweep(hubspot_world):
+    """Deleted in HubSpot, edited in the PRM before the sweep is due: the push must not revive it."""
+    from prm_sync.model import Partner
+
+    runtime, cluster = hubspot_world
+    app = cluster.apps["hubspot"]
+    scope = SyncScope(systems=["hubspot"], entities=["partner"])
+    with runtime.store.session() as session:
+        records.save_record(session, Partner(id="ptn_gone", name="Gone Partners", tier="gold"))
+        records.save_record(session, Partner(id="ptn_kept", name="Kept Partners", tier="silver"))
+    start = datetime.now(UTC)
+    runtime.engine(clock=lambda: start, with_rules=False).run(scope)
+    gone = app.find_record("companies", "prm_id", "ptn_gone")
+    app.archive_record("companies", gone["hs_object_id"])  # a user deletes the partner company
+
+    with runtime.store.session() as session:
+        for pid in ("ptn_gone", "ptn_kept"):
+            partner = records.get_record(session, "partner", pid)
+            records.save_record(session, partner.model_copy(update={"territory": "APJ"}))
+    report = runtime.engine(clock=lambda: start + timedelta(minutes=5), with_rules=False).run(scope)
+
+    stats = report.slice("hubspot", "partner")
+    assert stats.deleted == 1 and stats.updated == 1
+    assert app.find_record("companies", "prm_id", "ptn_gone") is None  # not re-created
+    assert app.find_record("companies", "prm_id", "ptn_kept")["territory"] == "APJ"

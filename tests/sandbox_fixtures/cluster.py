@@ -15,7 +15,9 @@ API (kept small on purpose; other test suites build on it):
 * ``SyncEnv``: ``.runtime``, ``.cluster``, ``.apps``, ``.data``,
   ``.run(**scope_kwargs) -> RunReport`` (``SyncScope`` fields, plus
   ``crash_hook``/``dry_run``), ``.engine(**kwargs)``, ``.copy_mappings(dest)``,
-  ``.reload_mappings(path)``.
+  ``.reload_mappings(path)``, ``.cli(*args) -> CliResult`` (the real
+  ``prm-sync`` entry point in-process), ``.write_config()`` (a YAML file for the CLI;
+  the store is SQLite under its ``data_dir`` unless one was passed in).
 
 Connector retries wait milliseconds, not seconds: a failure test exercises
 the same code path without sleeping through real backoff.
@@ -23,7 +25,11 @@ the same code path without sleeping through real backoff.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,6 +91,16 @@ def fast_connector(config: AppConfig, system: str, *, timeout_seconds: float = 5
 
 
 @dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
 class SyncEnv:
     """A running world: sandboxes, a seeded store and a runtime pointed at both."""
 
@@ -117,6 +133,41 @@ class SyncEnv:
         self.runtime._connectors = {
             s: fast_connector(self.runtime.config, s, timeout_seconds=timeout_seconds) for s in self.cluster.systems
         }
+
+    def write_config(self, path: Path | None = None) -> Path:
+        """The runtime's configuration as a YAML file, for CLI tests (``--config PATH``)."""
+        import yaml
+
+        target = path or self.work_dir / "prm_sync.yaml"
+        target.write_text(yaml.safe_dump(self.runtime.config.model_dump(mode="json", exclude_none=True)))
+        return target
+
+    def cli(self, *args: str) -> CliResult:
+        """Run ``prm-sync --config <this env> ARGS`` in-process through the real entry point.
+
+        ``main()`` is the error boundary (exit codes, one-line errors), so the
+        result is what a user sees; the config file is written on first use.
+        """
+        from prm_sync.cli import app as cli_app
+        from prm_sync.cli.context import state
+
+        config = self.work_dir / "prm_sync.yaml"
+        if not config.exists():
+            self.write_config(config)
+        out, err = io.StringIO(), io.StringIO()
+        state._config = None  # the CLI caches its config per process
+        argv = sys.argv
+        sys.argv = ["prm-sync", "--config", str(config), *args]
+        code = 0
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                cli_app.main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = argv
+            state._config = None
+        return CliResult(code, out.getvalue(), err.getvalue())
 
     def copy_mappings(self, dest: Path | None = None) -> Path:
         """A writable copy of ``mappings/`` (for tests that change a rule between runs)."""
@@ -178,7 +229,7 @@ def make_sync_env(
                 monkeypatch.setenv(system_config.access_token_env, info["access_token"])  # restored at teardown
             config = apply_sandbox_state(config, state_file)
             if store is None:
-                path = work / "prm_sync.sqlite"
+                path = work / "data" / "prm_sync.sqlite"  # where the CLI looks for data_dir
                 path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), path)
                 store = Store(make_engine(f"sqlite:///{path}"))

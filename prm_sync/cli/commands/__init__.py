@@ -5,6 +5,7 @@ from prm_sync.cli.commands import (  # noqa: F401
     conflicts,
     core,
     mappings,
+    reconcile,
     sandbox,
     sync,
     webhooks,
