@@ -1,0 +1,193 @@
+"""Operational jobs' ops: replay, reconcile, expiry, the mapping plan and inbox-targeted syncs.
+
+Each op opens a runtime from the resources and calls one prm-sync entry
+point (``replay_failures``, ``run_reconcile``, ``expire_due``, ``plan_push``,
+``SyncEngine.run``); the op only turns run config into arguments and the
+result into metadata. Ops are built per set of enabled systems because a
+resource that the config does not define cannot be required.
+"""
+
+
+import importlib
+import importlib.util
+from datetime import UTC, datetime
+
+from dagster import Config, Failure, MetadataValue, OpDefinition, OpExecutionContext, Out, Output, op
+from pydantic import Field
+
+from dagster_project.catalog import CRMS
+from dagster_project.metadata import report_metadata, table
+from dagster_project.plan import build_plan
+from dagster_project.runtime import friendly_errors, open_runtime, run_sync
+from prm_sync.model import DealRegistration
+from prm_sync.rules.lifecycle import expire_due
+from prm_sync.store.records import get_record
+from prm_sync.sync.engine import SyncScope
+
+CORE = {"prm_config", "prm_store", "mappings"}
+
+
+class ReplayConfig(Config):
+    """Which failed records to replay (launchpad): ids, or filters, or ``all``; ``dry_run`` previews."""
+
+    ids: list[int] = Field(default_factory=list, description="failed-record ids (see an asset's failures table)")
+    system: str | None = Field(None, description="only failures of this system")
+    remote_object: str | None = Field(None, description="only failures of this remote object, e.g. Account")
+    error_code: str | None = Field(None, description="only failures with this error code")
+    all: bool = Field(False, description="every open failure")
+    dry_run: bool = Field(False, description="show what would be replayed; write nothing")
+
+
+class ReconcileConfig(Config):
+    systems: list[str] | None = Field(None, description="systems to compare (default: every enabled one)")
+    repair: bool = Field(False, description="fix the differences found, not only report them")
+
+
+class TargetedSyncConfig(Config):
+    """A sync limited to given records (what the inbox sensor sends)."""
+
+    record_ids: dict[str, list[str]] = Field(default_factory=dict, description="entity -> PRM ids to push")
+    systems: list[str] = Field(default_factory=list, description="systems to sync (default: every enabled one)")
+    event_ids: list[int] = Field(default_factory=list, description="inbox events this run answers (for tracing)")
+
+
+def build_replay_op(systems: list[str]) -> OpDefinition:
+    @op(name="replay_failures", required_resource_keys={*CORE, *systems}, out=Out(dict),
+        description="Replay failed records through the normal sync path (prm_sync.replay).")
+    def replay_failures_op(context: OpExecutionContext, config: ReplayConfig) -> Output[dict]:
+        from prm_sync.replay import ReplaySelection, replay_failures
+
+        selection = ReplaySelection(ids=config.ids, system=config.system, remote_object=config.remote_object,
+                                    error_code=config.error_code, all=config.all)
+        with open_runtime(context.resources, systems) as runtime, friendly_errors():
+            report = replay_failures(runtime, selection, dry_run=config.dry_run, actor=f"dagster:{context.run_id}")
+        counts = report.counts()
+        rows = [item.model_dump(include={"id", "system", "remote_object", "record", "operation", "outcome",
+                                         "attempts", "error_code", "error", "reason"}) for item in report.items]
+        cols = [("id", "int"), ("system", "string"), ("remote_object", "string"), ("record", "string"),
+                ("operation", "string"), ("outcome", "string"), ("attempts", "int"), ("error_code", "string"),
+                ("error", "string"), ("reason", "string")]
+        context.log.info(f"replay{' (dry run)' if config.dry_run else ''}: "
+                         + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return Output(report.model_dump(mode="json"), metadata={
+            **{k: MetadataValue.int(v) for k, v in counts.items()},
+            "dry_run": MetadataValue.bool(config.dry_run),
+            "items": table(rows, cols),
+            "prm_run_ids": MetadataValue.json(report.run_ids),
+        })
+
+    return replay_failures_op
+
+
+def reconcile_available() -> bool:
+    return importlib.util.find_spec("prm_sync.reconcile") is not None
+
+
+def build_reconcile_op(systems: list[str]) -> OpDefinition:
+    @op(name="reconcile", required_resource_keys={*CORE, *systems}, out=Out(dict),
+        description="Compare the PRM store with every system and report (or repair) the differences.")
+    def reconcile_op(context: OpExecutionContext, config: ReconcileConfig) -> Output[dict]:
+        if not reconcile_available():
+            raise Failure(description="reconcile is not installed: this prm-sync has no prm_sync.reconcile module; "
+                          "upgrade prm-sync or turn the reconcile schedule off", allow_retries=False)
+        run_reconcile = importlib.import_module("prm_sync.reconcile").run_reconcile
+        with open_runtime(context.resources, systems) as runtime, friendly_errors():
+            report = run_reconcile(runtime, systems=config.systems, repair=config.repair)
+        dumped = report.model_dump(mode="json")
+        return Output(dumped, metadata=reconcile_metadata(dumped, repair=config.repair))
+
+    return reconcile_op
+
+
+def reconcile_metadata(report: dict, *, repair: bool) -> dict[str, MetadataValue]:
+    """The reconcile report as UI metadata: verdict, per-slice table, sample differences."""
+    slice_cols = [("system", "string"), ("entity", "string"), ("remote_object", "string"), ("remote_rows", "int"),
+                  ("prm_rows", "int"), ("linked", "int")]
+    sample_cols = [("system", "string"), ("entity", "string"), ("kind", "string"), ("action", "string"),
+                   ("record_id", "string"), ("remote_id", "string"), ("field", "string"), ("detail", "string")]
+    clean = bool(report.get("clean"))
+    summary = ("**clean**: the PRM store and the systems agree" if clean
+               else f"**{report.get('issues', 0)} differences**: " + ", ".join(
+                   f"{k} {v}" for k, v in sorted((report.get("counts") or {}).items())))
+    return {
+        "clean": MetadataValue.bool(clean),
+        "issues": MetadataValue.int(int(report.get("issues") or 0)),
+        "repair": MetadataValue.bool(repair),
+        "summary": MetadataValue.md(summary),
+        "slices": table(report.get("slices") or [], slice_cols),
+        "samples": table(report.get("samples") or [], sample_cols),
+        "api_calls": MetadataValue.json(report.get("api_calls") or {}),
+    }
+
+
+def build_expiry_ops(systems: list[str]) -> tuple[OpDefinition, OpDefinition]:
+    crms = [s for s in systems if s in CRMS]
+
+    @op(name="expire_registrations", required_resource_keys={"prm_store"}, out=Out(list),
+        description="Expire approved registrations whose protection window ended (prm_sync.rules.lifecycle).")
+    def expire_op(context: OpExecutionContext) -> Output[list]:
+        now = datetime.now(UTC)
+        with friendly_errors():
+            store = context.resources.prm_store.open()
+        try:
+            with friendly_errors(), store.session() as session:
+                expired = expire_due(session, now)
+                regs = [get_record(session, DealRegistration.entity, rid) for rid in expired]
+        finally:
+            store.close()
+        opps = sorted({r.opportunity_id for r in regs if isinstance(r, DealRegistration) and r.opportunity_id})
+        rows = [{"registration": r.id, "partner": r.partner_id, "customer": r.customer_name,
+                 "opportunity": r.opportunity_id or ""} for r in regs if isinstance(r, DealRegistration)]
+        context.log.info(f"expired {len(expired)} registrations; {len(opps)} opportunities need the write-back")
+        return Output(opps, metadata={"expired": MetadataValue.int(len(expired)),
+                                      "registrations": table(rows)})
+
+    @op(name="push_opportunity_write_back", required_resource_keys={*CORE, *crms},
+        description="Push the cleared partner fields of those opportunities to the CRMs.")
+    def write_back_op(context: OpExecutionContext, opportunity_ids: list) -> Output[None]:
+        if not opportunity_ids or not crms:
+            return Output(None, metadata={"pushed": MetadataValue.int(0)})
+        scope = SyncScope(systems=crms, entities=["opportunity"], record_ids={"opportunity": set(opportunity_ids)})
+        with open_runtime(context.resources, crms) as runtime:
+            report = run_sync(runtime, scope, tags=dict(context.run.tags), systems=crms)
+        return Output(None, metadata=report_metadata(report))
+
+    return expire_op, write_back_op
+
+
+def build_plan_op(systems: list[str]) -> OpDefinition:
+    @op(name="plan_mapping_push", required_resource_keys=set(CORE), out=Out(dict),
+        description="What every push slice would write under the current mappings (dry run, writes nothing).")
+    def plan_op(context: OpExecutionContext) -> Output[dict]:
+        with open_runtime(context.resources, []) as runtime, friendly_errors():
+            plan = build_plan(runtime, systems)
+        counts = [s.model_dump() for s in plan.slices]
+        cols = [("system", "string"), ("entity", "string"), ("remote_object", "string"), ("create", "int"),
+                ("update", "int"), ("unchanged", "int"), ("skipped", "int"), ("invalid", "int")]
+        diffs = [d.model_dump() for d in plan.samples]
+        diff_cols = [("system", "string"), ("entity", "string"), ("record", "string"), ("action", "string"),
+                     ("field", "string"), ("before", "string"), ("after", "string")]
+        return Output(plan.model_dump(mode="json"), metadata={
+            "plan": MetadataValue.md(plan.markdown()),
+            "counts": table(counts, cols),
+            "sample_diffs": table(diffs, diff_cols),
+            "writes": MetadataValue.int(sum(s.create + s.update for s in plan.slices)),
+        })
+
+    return plan_op
+
+
+def build_targeted_op(systems: list[str]) -> OpDefinition:
+    @op(name="targeted_sync", required_resource_keys={*CORE, *systems},
+        description="Sync only the records named in run config (webhook inbox targets, or by hand).")
+    def targeted_op(context: OpExecutionContext, config: TargetedSyncConfig) -> Output[None]:
+        chosen = [s for s in (config.systems or systems) if s in systems]
+        record_ids = {entity: set(ids) for entity, ids in config.record_ids.items()}
+        scope = SyncScope(systems=chosen, entities=sorted(record_ids) or None, record_ids=record_ids)
+        with open_runtime(context.resources, chosen) as runtime:
+            report = run_sync(runtime, scope, tags=dict(context.run.tags), systems=chosen)
+        metadata = report_metadata(report)
+        metadata["event_ids"] = MetadataValue.json(config.event_ids)
+        return Output(None, metadata=metadata)
+
+    return targeted_op

@@ -1,0 +1,79 @@
+"""The one way assets and ops get an engine: resources in, ``prm_sync.runtime.Runtime`` out.
+
+Connectors come from the Dagster resources (tokens resolved by ``EnvVar`` at
+run time) and only for the systems a step needs, so a Salesforce slice never
+asks for the ERP key. prm-sync errors become a ``Failure`` with the message a
+person can act on, never a traceback; a sync already holding the store's
+run lock makes the step retry later instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dagster import Failure, RetryRequested
+
+from prm_sync.errors import ConfigError, PrmSyncError, RunInProgress
+from prm_sync.runtime import Runtime
+from prm_sync.store.runs import RunTrigger
+from prm_sync.sync.engine import SyncScope
+from prm_sync.sync.stats import RunReport
+
+MODE_TAG = "prm_sync/mode"  # "full" on full_sync_job runs: cursors reset, everything re-read
+LOCK_RETRIES = 30
+LOCK_RETRY_SECONDS = 20
+
+
+def system_keys(resources: Any, systems: list[str]) -> dict[str, Any]:
+    return {s: getattr(resources, s) for s in systems}
+
+
+@contextmanager
+def open_runtime(resources: Any, systems: list[str]) -> Iterator[Runtime]:
+    """Config, mappings and store from the resources, connectors for ``systems``; the store is closed after."""
+    with friendly_errors():
+        config = resources.prm_config.load()
+        mappings = resources.mappings.load()
+        store = resources.prm_store.open()
+    try:
+        with friendly_errors():
+            connectors = {s: res.connector() for s, res in system_keys(resources, systems).items()}
+        yield Runtime(config=config, store=store, mappings=mappings, _connectors=connectors)
+    finally:
+        store.close()
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """prm-sync's own errors as a Dagster ``Failure`` carrying the message; the lock as a retry."""
+    try:
+        yield
+    except RunInProgress as exc:
+        raise RetryRequested(max_retries=LOCK_RETRIES, seconds_to_wait=LOCK_RETRY_SECONDS) from exc
+    except ConfigError as exc:
+        raise Failure(
+            description=str(exc),
+            metadata={"error": type(exc).__name__, "problems": [p.render() for p in exc.problems]},
+            allow_retries=False,
+        ) from None
+    except PrmSyncError as exc:
+        raise Failure(description=str(exc), metadata={"error": type(exc).__name__}) from None
+
+
+def trigger_for(tags: dict[str, str]) -> str:
+    """What started the run, in the store's run-log vocabulary."""
+    if "dagster/schedule_name" in tags:
+        return RunTrigger.schedule.value
+    if "dagster/sensor_name" in tags:
+        return RunTrigger.sensor.value
+    return RunTrigger.dagster.value
+
+
+def run_sync(runtime: Runtime, scope: SyncScope, *, tags: dict[str, str], systems: list[str],
+             dry_run: bool = False) -> RunReport:
+    """One engine run (pull, channel rules, push) for ``scope``; the run is recorded in the store."""
+    engine = runtime.engine(systems)
+    with friendly_errors():
+        return engine.run(scope, dry_run=dry_run, trigger=trigger_for(tags))

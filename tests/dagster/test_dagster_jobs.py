@@ -1,0 +1,153 @@
+"""Every job executes in process against the sandboxes, and its results show up as metadata."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from dagster import ExecuteInProcessResult
+
+import dagster_project.ops as ops_module
+from prm_sync.model import DealRegistration, Opportunity, utcnow
+from prm_sync.store import failures, records
+
+
+def materializations(result: ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    return {
+        m.asset_key.to_user_string(): m.metadata
+        for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
+    }
+
+
+def test_dagster_full_sync_job_materializes_every_slice_with_metadata(synced_world) -> None:
+    result = synced_world.full_result
+    meta = materializations(result)
+    assert set(meta) == {k.to_user_string() for k in synced_world.defs.resolve_all_asset_keys()}
+    partners = meta["salesforce/partners"]
+    assert partners["created"].value == len(synced_world.data.partners)
+    assert partners["failed"].value == 0
+    assert partners["api_calls"].value > 0
+    assert isinstance(partners["quota_remaining"].value, int)
+    assert partners["duration_seconds"].value >= 0
+    assert partners["failures"].value.records == []
+    assert "salesforce / partner" in partners["summary"].value
+    assert meta["hubspot/deals"]["read"].value > 0
+    assert meta["lms/course_completions"]["read"].value > 0
+    assert meta["prm/mappings"]["problems"].value == 0
+    checks = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
+    assert checks[("salesforce/partners", "partner_counts_agree")]
+    assert checks[("hubspot/partners", "partner_counts_agree")]
+    assert checks[("prm/mappings", "mappings_valid")]
+    assert checks[("erp/invoices", "failed_records_fresh")]
+    assert all(checks.values()), [k for k, ok in checks.items() if not ok]
+    with synced_world.store() as store, store.session(readonly=True) as session:
+        assert failures.count_open(session) == 0
+
+
+def test_dagster_incremental_sync_job_after_a_full_sync_only_carries_the_registration_links(synced_world) -> None:
+    """Slices run one at a time, so the opportunity pull links registrations after they were pushed:
+    that link (and nothing else) goes out on the next run."""
+    result = synced_world.run("incremental_sync_job")
+    assert result.success
+    changed = {
+        key: (m["created"].value, m["updated"].value, m["failed"].value)
+        for key, m in materializations(result).items()
+        if "created" in m and (m["created"].value, m["updated"].value, m["failed"].value) != (0, 0, 0)
+    }
+    assert all(key.endswith("/deal_registrations") and created == failed == 0
+               for key, (created, _updated, failed) in changed.items()), changed
+
+
+def test_dagster_expiry_job_expires_and_clears_the_opportunity_in_salesforce(synced_world) -> None:
+    salesforce = synced_world.cluster.apps["salesforce"]
+    with synced_world.store() as store, store.session() as session:
+        opp = next(o for o in records.list_records(session, Opportunity.entity)
+                   if isinstance(o, Opportunity) and o.registered_partner_id and "salesforce" in o.external_ids)
+        reg = records.get_record(session, DealRegistration.entity, opp.registration_id)
+        assert isinstance(reg, DealRegistration) and reg.status == "approved"
+        reg.expires_at = utcnow() - timedelta(hours=1)
+        records.save_record(session, reg)
+    remote_id = opp.external_ids["salesforce"]
+    before = next(o for o in salesforce.all_records("Opportunity") if o["Id"] == remote_id)
+    assert before["Registered_Partner__c"]
+
+    result = synced_world.run("expiry_job")
+
+    assert result.success
+    assert result.output_for_node("expire_registrations") == [opp.id]
+    after = next(o for o in salesforce.all_records("Opportunity") if o["Id"] == remote_id)
+    assert not after["Registered_Partner__c"]
+    with synced_world.store() as store, store.session(readonly=True) as session:
+        assert records.get_record(session, DealRegistration.entity, reg.id).status == "expired"
+
+
+def test_dagster_mapping_plan_job_shows_planned_writes_and_writes_nothing(dagster_world) -> None:
+    salesforce = dagster_world.cluster.apps["salesforce"]
+    accounts_before = len(salesforce.all_records("Account"))
+
+    result = dagster_world.run("mapping_plan_job")
+
+    assert result.success
+    plan = result.output_for_node("plan_mapping_push")
+    slices = {(s["system"], s["entity"]): s for s in plan["slices"]}
+    assert slices[("salesforce", "partner")]["create"] == len(dagster_world.data.partners)
+    assert slices[("hubspot", "deal_registration")]["create"] == len(dagster_world.data.registrations)
+    assert any(d["field"] == "name" and d["action"] == "create" for d in plan["samples"])
+    step_meta = result.get_step_success_events()[0]  # the plan is markdown in the op's output metadata
+    assert step_meta.step_key == "plan_mapping_push"
+    output_meta = next(e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT").event_specific_data.metadata
+    assert "| salesforce | partner | Account |" in output_meta["plan"].value
+    assert len(salesforce.all_records("Account")) == accounts_before
+    with dagster_world.store() as store, store.session(readonly=True) as session:
+        assert records.count_records(session, "end_customer") == 0  # nothing was pulled either
+
+
+def test_dagster_reconcile_job_reports_when_reconcile_is_missing(dagster_world, monkeypatch) -> None:
+    monkeypatch.setattr(ops_module, "reconcile_available", lambda: False)
+    result = dagster_world.run("reconcile_job")
+    assert not result.success
+    error = result.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert "reconcile is not installed" in error.description
+
+
+def test_dagster_reconcile_job_reports_store_and_systems_in_agreement(synced_world) -> None:
+    result = synced_world.run("reconcile_job")
+    assert result.success
+    report = result.output_for_node("reconcile")
+    assert report["systems"] == ["salesforce", "hubspot", "lms", "erp"]
+    assert {(s["system"], s["entity"]) for s in report["slices"]} >= {("salesforce", "partner"), ("hubspot", "partner")}
+    output = next(e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT")
+    metadata = output.event_specific_data.metadata
+    assert metadata["clean"].value == report["clean"]
+    assert metadata["slices"].value.records
+
+
+def test_dagster_inbox_sensor_turns_a_change_notification_into_a_targeted_sync(synced_world) -> None:
+    from prm_sync.store.inbox import add_event, list_unprocessed
+    from prm_sync.webhooks import InboxPayload
+
+    salesforce, hubspot = synced_world.cluster.apps["salesforce"], synced_world.cluster.apps["hubspot"]
+    partner_id = synced_world.data.partners[2]["id"]
+    account = next(a for a in salesforce.all_records("Account") if a.get("PRM_Id__c") == partner_id)
+    salesforce.update_record("Account", account["Id"], {"Phone": "+1 555 0199"})
+    payload = InboxPayload(system="salesforce", remote_object="Account", action="notification",
+                           remote_ids=[account["Id"]])
+    with synced_world.store() as store, store.session() as session:
+        assert add_event(session, "salesforce", "delivery-1", payload.model_dump(mode="json"))
+    sensor = synced_world.defs.resolve_sensor_def("inbox_sensor")
+
+    request = sensor(synced_world.sensor_context("inbox_sensor"))
+
+    config = request.run_config["ops"]["targeted_sync"]["config"]
+    assert config["record_ids"]["partner"] == [partner_id]
+    with synced_world.store() as store, store.session(readonly=True) as session:
+        assert list_unprocessed(session) == []
+    assert "no pending" in sensor(synced_world.sensor_context("inbox_sensor")).skip_message
+
+    result = synced_world.run("targeted_sync_job", request.run_config)
+
+    assert result.success
+    with synced_world.store() as store, store.session(readonly=True) as session:
+        assert records.get_record(session, "partner", partner_id).phone == "+1 555 0199"
+    company = next(c for c in hubspot.all_records("companies") if c.get("prm_id") == partner_id)
+    assert company["phone"] == "+1 555 0199"  # pushed on to the other CRM, only that record
