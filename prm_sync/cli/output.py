@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -13,9 +14,16 @@ from rich.table import Table
 
 from prm_sync.errors import ConfigError, PrmSyncError
 
-# piped or in CI there is no terminal to measure: tables get room instead of 80 columns
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+def _width(stream: object) -> int | None:
+    """Piped or in CI there is no terminal to measure: give tables room instead of 80 columns."""
+    if getattr(stream, "isatty", lambda: False)() or os.environ.get("COLUMNS"):
+        return None
+    return 160
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def print_json(payload: Any) -> None:

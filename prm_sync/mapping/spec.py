@@ -81,6 +81,7 @@ class AssociationSpec(_Strict):
     prm: str = Field(description="canonical field holding the other record's PRM id")
     entity: str = Field(description="canonical entity of the other record")
     to_object: str = Field(description="remote object type of the other record, e.g. companies")
+    label: str | None = Field(None, description="association label, when two links go to the same object type")
 
 
 class ObjectSpec(_Strict):

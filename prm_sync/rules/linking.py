@@ -173,10 +173,34 @@ def _record_conflict(session: Session, reg: DealRegistration, reason: str, now: 
     return True
 
 
-def _link(session: Session, reg: DealRegistration, opp_id: str, why: str, now: datetime, run_id: str | None) -> None:
+def _matching_customer(session: Session, prof: CustomerProfile, system_hint: str | None) -> str | None:
+    """The end customer record a registration names, when its deal does not say (HubSpot search
+    returns no associations): same normalised domain, else same normalised name and country.
+    Preferring the deal's own CRM keeps the link inside the system that will show it."""
+    rows: list[EndCustomerRow] = []
+    if prof.domain:
+        rows = list(session.scalars(select(EndCustomerRow).where(EndCustomerRow.domain == prof.domain).limit(20)))
+    if not rows and prof.tokens:
+        prefix = select(EndCustomerRow).where(EndCustomerRow.name.ilike(f"{prof.tokens[0][:3]}%")).limit(500)
+        rows = []
+        for row in session.scalars(prefix):
+            other = profile(row.name, country=row.country)
+            if other.norm == prof.norm and (not prof.country or not other.country or other.country == prof.country):
+                rows.append(row)
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (system_hint not in (r.external_ids or {}), r.id))
+    return rows[0].id
+
+
+def _link(session: Session, reg: DealRegistration, opp_id: str, why: str, now: datetime, run_id: str | None,
+          prof: CustomerProfile) -> None:
     opp = get_record(session, Opportunity.entity, opp_id)
     assert isinstance(opp, Opportunity)  # indexed from the store in this transaction
-    save_record(session, reg.model_copy(update={"opportunity_id": opp_id, "updated_at": now}))
+    # the deal names the customer: the registration now points at the same end customer record
+    system = next(iter(opp.external_ids), None)
+    customer = reg.end_customer_id or opp.end_customer_id or _matching_customer(session, prof, system)
+    save_record(session, reg.model_copy(update={"opportunity_id": opp_id, "end_customer_id": customer, "updated_at": now}))
     save_record(session, opp.model_copy(update={"registration_id": reg.id, "updated_at": now}))
     reason = f"customer match ({why}): earliest open opportunity {opp_id} ({opp.name})"
     record_decision(session, action="registration.link", entity=DealRegistration.entity, record_id=reg.id,
@@ -211,7 +235,7 @@ def link_registrations(session: Session, rules: RulesConfig, now: datetime, *, r
                                    f"of partner {opp.holder_partner}; registration {reg.id} of partner {reg.partner_id} "
                                    f"was not linked to it ({why})")
                 continue
-            _link(session, reg, opp.id, why, now, run_id)
+            _link(session, reg, opp.id, why, now, run_id, registration_profile(row, rules.conflict))
             opp.holder, opp.holder_partner = reg.id, reg.partner_id
             outcomes.append(LinkOutcome(reg.id, "linked", opp.id, why))
             linked = True

@@ -272,6 +272,7 @@ def _associate(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: l
                             from_id=result.remote_id,
                             to_object=spec.to_object,
                             to_id=other_remote,
+                            label=spec.label,
                         )
                     )
     if links:

@@ -6,31 +6,19 @@ one-line errors are exactly what a user sees; no remote system is involved.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fixtures.cli import CliResult, invoke
 
-from prm_sync.cli import app as cli_app
-from prm_sync.cli.context import state
 from prm_sync.model import DealRegistration, Opportunity, Partner
 from prm_sync.store.db import Store
 from prm_sync.store.records import get_record, save_records
 
 HEADER = "id,company_name,domain,email,street,city,country,phone,product\n"
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
@@ -43,21 +31,8 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def cli(config: Path, *args: str) -> Result:
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["prm-sync", "--config", str(config), *args]
-    state._config = None  # the CLI caches its config per process
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli_app.main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-        state._config = None
-    return Result(code, out.getvalue(), err.getvalue())
+def cli(config: Path, *args: str) -> CliResult:
+    return invoke(["--config", str(config), *args])
 
 
 def write_csv(tmp_path: Path, name: str, body: str, header: str = HEADER) -> Path:

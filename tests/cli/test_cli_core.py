@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-from prm_sync.cli.app import main
+from fixtures.cli import invoke
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
-    """Run the console script's entry point in-process; returns (exit code, stdout+stderr)."""
-    monkeypatch.setattr(sys, "argv", ["prm-sync", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    """The console script in-process; returns (exit code, stdout+stderr)."""
+    result = invoke(args)
+    return result.exit_code, result.output
 
 
 @pytest.fixture

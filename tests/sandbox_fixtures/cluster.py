@@ -25,11 +25,7 @@ the same code path without sleeping through real backoff.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.cli import CliResult, invoke
 
 from connectors.base import Connector
 from connectors.sandbox.cluster import SYSTEMS, SandboxCluster
@@ -91,16 +88,6 @@ def fast_connector(config: AppConfig, system: str, *, timeout_seconds: float = 5
 
 
 @dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-@dataclass
 class SyncEnv:
     """A running world: sandboxes, a seeded store and a runtime pointed at both."""
 
@@ -148,26 +135,10 @@ class SyncEnv:
         ``main()`` is the error boundary (exit codes, one-line errors), so the
         result is what a user sees; the config file is written on first use.
         """
-        from prm_sync.cli import app as cli_app
-        from prm_sync.cli.context import state
-
         config = self.work_dir / "prm_sync.yaml"
         if not config.exists():
             self.write_config(config)
-        out, err = io.StringIO(), io.StringIO()
-        state._config = None  # the CLI caches its config per process
-        argv = sys.argv
-        sys.argv = ["prm-sync", "--config", str(config), *args]
-        code = 0
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                cli_app.main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = argv
-            state._config = None
-        return CliResult(code, out.getvalue(), err.getvalue())
+        return invoke(["--config", str(config), *args])
 
     def copy_mappings(self, dest: Path | None = None) -> Path:
         """A writable copy of ``mappings/`` (for tests that change a rule between runs)."""
