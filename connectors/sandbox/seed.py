@@ -253,7 +253,8 @@ def generate(seed: int = 7, scale: float = 1.0, now: datetime | None = None) -> 
     n_regs = max(10, int(1000 * scale))
 
     used: set[str] = set()
-    for i in range(n_companies):
+    # a third more companies than the CRMs hold: net-new prospects partners bring in
+    for i in range(n_companies + n_companies // 2):
         while True:
             base = f"{rng.choice(WORDS)} {rng.choice(NOUNS)}"
             if rng.random() < 0.1:
@@ -312,12 +313,13 @@ def generate(seed: int = 7, scale: float = 1.0, now: datetime | None = None) -> 
     # CRMs: 60 % of customers live in Salesforce, the rest in HubSpot.
     sf_accounts: list[dict[str, Any]] = []
     hs_companies: list[dict[str, Any]] = []
-    split = int(len(data.companies) * 0.6)
-    for company in data.companies[:split]:
+    in_crm = data.companies[:n_companies]
+    split = int(len(in_crm) * 0.6)
+    for company in in_crm[:split]:
         sf_accounts.append(
             {
                 "Name": company.name,
-                "Type": "Customer",
+                "Type": "Customer" if rng.random() < 0.4 else "Prospect",
                 "Website": f"https://www.{company.domain}/",
                 "Phone": company.phone,
                 "BillingStreet": company.street,
@@ -327,7 +329,7 @@ def generate(seed: int = 7, scale: float = 1.0, now: datetime | None = None) -> 
                 "_company": company.key,
             }
         )
-    for company in data.companies[split:]:
+    for company in in_crm[split:]:
         hs_companies.append(
             {
                 "name": company.name,
@@ -337,7 +339,7 @@ def generate(seed: int = 7, scale: float = 1.0, now: datetime | None = None) -> 
                 "city": company.city,
                 "country": company.country,
                 "industry": company.industry.upper(),
-                "lifecyclestage": "customer",
+                "lifecyclestage": "customer" if rng.random() < 0.4 else "opportunity",
                 "_company": company.key,
             }
         )
@@ -346,7 +348,8 @@ def generate(seed: int = 7, scale: float = 1.0, now: datetime | None = None) -> 
     hs_deals: list[dict[str, Any]] = []
     for i in range(n_opps):
         in_sf = i % 5 < 3
-        owner = rng.choice(sf_accounts if in_sf else hs_companies)
+        accounts = sf_accounts if in_sf else hs_companies
+        owner = rng.choice(accounts[: max(1, len(accounts) // 2)])  # direct pipeline covers half the accounts
         amount = round(rng.uniform(5_000, 250_000), 2)
         close = (now + timedelta(days=rng.randint(-120, 180))).date()
         stage_index = rng.choices(range(6), weights=[4, 4, 3, 2, 2, 1])[0]

@@ -102,6 +102,24 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
         session.flush()
 
 
+def add_external_ids(session: Session, entity: str, system: str, remote_ids: dict[str, str]) -> None:
+    """Record ``system``'s id for many records (record id -> remote id), touching only that column.
+
+    What the sync does after creating records remotely: no model round trip, one
+    SELECT per chunk, and the mirror table updated once for the whole batch.
+    """
+    cls = row_class(entity)
+    changes: dict[str, tuple[bool, dict[str, str]]] = {}
+    for part in chunks(list(remote_ids)):
+        for row in session.scalars(select(cls).where(cls.id.in_(part))):
+            ids = {**row.external_ids, system: remote_ids[row.id]}
+            if ids != row.external_ids:
+                changes[row.id] = (bool(row.external_ids), ids)
+                row.external_ids = ids
+    _sync_external_ids_many(session, entity, changes)
+    session.flush()
+
+
 def save_record(session: Session, record: CanonicalRecord) -> None:
     """Insert or update one record by id."""
     save_records(session, [record])

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from connectors.base import Cursor
@@ -117,15 +117,17 @@ def set_states(session: Session, states: Sequence[SyncState]) -> None:
             tuple_(SyncStateRow.entity, SyncStateRow.record_id, SyncStateRow.system).in_(part)
         )
         existing.update(((r.entity, r.record_id, r.system), r) for r in session.scalars(query))
+    fresh: dict[tuple[str, str, str], dict[str, Any]] = {}  # new keys, inserted in one executemany
     for state in states:
         key = (state.entity, state.record_id, state.system)
         row = existing.get(key)
         if row is None:
-            row = existing[key] = SyncStateRow(**state.model_dump())
-            session.add(row)
+            fresh[key] = state.model_dump()  # the last state of a key wins, as for existing rows
         else:
             for name, value in state.model_dump().items():
                 setattr(row, name, value)
+    if fresh:
+        session.execute(insert(SyncStateRow), list(fresh.values()))
     session.flush()
 
 

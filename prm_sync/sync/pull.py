@@ -108,6 +108,9 @@ def apply_page(
         for rid, s in repo.states_by_remote(session, sl.system, sl.remote_object, [r.id for r in page]).items()
     }
     foreign = {rid for rid, s in states.items() if s.entity != sl.entity}
+    # one query puts the page's linked records in the session: each get_record below is then an
+    # identity-map hit, not a SELECT per record (kept referenced so the map keeps them)
+    _preloaded = repo.preload_records(session, sl.entity, [s.record_id for s in states.values() if s.entity == sl.entity])
     changed: list[str] = []
     for record in page:
         stats.read += 1

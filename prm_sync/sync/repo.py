@@ -49,15 +49,19 @@ def set_external_id(session: Session, entity: str, record_id: str, system: str, 
     records.save_record(session, record.model_copy(update={"external_ids": ids}))
 
 
+def preload_records(session: Session, entity: str, ids: list[str]) -> list[Any]:
+    """Load these rows into the session in one query per chunk; hold the result to keep them cached."""
+    row_cls = records.row_class(entity)
+    rows: list[Any] = []
+    for part in records.chunks(list(dict.fromkeys(ids))):
+        rows.extend(session.scalars(select(row_cls).where(row_cls.id.in_(part))))
+    return rows
+
+
 def set_external_ids(session: Session, entity: str, remote_ids: dict[str, str], system: str) -> None:
     """``set_external_id`` for a batch: record id -> remote id, loaded and saved together."""
-    if not remote_ids:
-        return
-    found = records.list_records(session, entity, ids=list(remote_ids))
-    records.save_records(
-        session,
-        [r.model_copy(update={"external_ids": {**r.external_ids, system: remote_ids[r.id]}}) for r in found],
-    )
+    if remote_ids:
+        records.add_external_ids(session, entity, system, remote_ids)
 
 
 def find_by_fields(session: Session, entity: str, values: dict[str, Any]) -> str | None:

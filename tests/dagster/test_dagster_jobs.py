@@ -9,6 +9,7 @@ from dagster import ExecuteInProcessResult
 
 import dagster_project.ops as ops_module
 from prm_sync.model import DealRegistration, Opportunity, utcnow
+from prm_sync.rules.attribution import write_back
 from prm_sync.store import failures, records
 
 
@@ -60,13 +61,23 @@ def test_dagster_incremental_sync_job_after_a_full_sync_only_carries_the_registr
 
 def test_dagster_expiry_job_expires_and_clears_the_opportunity_in_salesforce(synced_world) -> None:
     salesforce = synced_world.cluster.apps["salesforce"]
+    now = utcnow()
     with synced_world.store() as store, store.session() as session:
+        # a protected deal, made explicit rather than hoped for in the seeded data
         opp = next(o for o in records.list_records(session, Opportunity.entity)
-                   if isinstance(o, Opportunity) and o.registered_partner_id and "salesforce" in o.external_ids)
-        reg = records.get_record(session, DealRegistration.entity, opp.registration_id)
-        assert isinstance(reg, DealRegistration) and reg.status == "approved"
-        reg.expires_at = utcnow() - timedelta(hours=1)
+                   if isinstance(o, Opportunity) and "salesforce" in o.external_ids and not o.is_closed)
+        partner_id = records.list_records(session, "partner", limit=1)[0].id
+        reg = DealRegistration(id="reg_expiry_job", partner_id=partner_id, customer_name=opp.name, status="approved",
+                               submitted_at=now - timedelta(days=3), approved_at=now - timedelta(days=2),
+                               expires_at=now + timedelta(days=30), opportunity_id=opp.id)
         records.save_record(session, reg)
+        records.save_record(session, opp.model_copy(update={"registration_id": reg.id}))
+        write_back(session, opp.id, now)
+    assert synced_world.run("incremental_sync_job").success
+    with synced_world.store() as store, store.session() as session:
+        reg = records.get_record(session, DealRegistration.entity, "reg_expiry_job")
+        assert isinstance(reg, DealRegistration) and reg.status == "approved"
+        records.save_record(session, reg.model_copy(update={"expires_at": utcnow() - timedelta(hours=1)}))
     remote_id = opp.external_ids["salesforce"]
     before = next(o for o in salesforce.all_records("Opportunity") if o["Id"] == remote_id)
     assert before["Registered_Partner__c"]

@@ -66,7 +66,15 @@ def test_dagster_protection_expiry_sensor_lists_registrations_inside_the_warning
 
     assert isinstance(request, RunRequest)
     config = request.run_config["ops"]["notify_expiring_registrations"]["config"]
-    assert config == {"registration_ids": [soon], "warn_days": 10}
+    with dagster_world.store() as store, store.session(readonly=True) as session:
+        # the seeded world may hold other approved registrations inside the window: all of them, and only them
+        expected = sorted(
+            r.id for r in records.list_records(session, DealRegistration.entity)
+            if r.status == "approved" and r.expires_at and utcnow() <= r.expires_at <= utcnow() + timedelta(days=10)
+        )
+    assert soon in expected and later not in expected
+    assert config["warn_days"] == 10
+    assert sorted(config["registration_ids"]) == expected
     assert request.run_key.startswith(f"protection-expiry-{utcnow().date().isoformat()}-")
     notified = dagster_world.run("protection_expiry_notification_job", request.run_config)
     assert notified.success

@@ -1,0 +1,57 @@
+"""``prm-sync reconcile`` through the real entry point, and deletes the engine has already seen."""
+
+from __future__ import annotations
+
+from sandbox_fixtures.cluster import MakeSyncEnv
+
+from prm_sync.reconcile import run_reconcile
+from prm_sync.store import records
+
+
+def test_cli_reconcile_reports_json_exit_codes_and_repairs(make_sync_env: MakeSyncEnv) -> None:
+    env = make_sync_env(systems=("salesforce", "hubspot"))
+    env.run()
+    env.run()
+    clean = env.cli("reconcile", "--json")
+    assert clean.exit_code == 0, clean.stderr
+    body = clean.json()
+    assert body["clean"] is True and body["issues"] == 0 and body["systems"] == ["salesforce", "hubspot"]
+    assert {s["entity"] for s in body["slices"]} >= {"partner", "deal_registration", "opportunity"}
+
+    partner_id = env.data.partners[0]["id"]
+    with env.runtime.store.session() as session:
+        partner = records.get_record(session, "partner", partner_id)
+        records.save_record(session, partner.model_copy(update={"phone": "+1 555 0100"}))
+
+    drifted = env.cli("reconcile", "--system", "hubspot")
+    assert drifted.exit_code == 4  # differences found: a scheduler can alert on it
+    assert "field_drift" in drifted.stdout and partner_id in drifted.stdout
+
+    repaired = env.cli("reconcile", "--system", "hubspot", "--repair", "--json")
+    assert repaired.exit_code == 0, repaired.stderr
+    assert repaired.json()["repair"]["pushed"] == {"hubspot/partner": 1}
+    assert env.apps["hubspot"].find_record("companies", "prm_id", partner_id)["phone"] == "+1 555 0100"  # type: ignore[attr-defined]
+    assert env.cli("reconcile", "--system", "hubspot", "--json").json()["clean"] is True
+
+    unknown = env.cli("reconcile", "--system", "lms")
+    assert unknown.exit_code == 2 and "not enabled" in unknown.stderr
+
+
+def test_a_delete_the_engine_recorded_is_information_not_an_issue(make_sync_env: MakeSyncEnv) -> None:
+    env = make_sync_env(systems=("salesforce",))
+    env.run()
+    env.run()
+    reg_id = env.data.registrations[0]["id"]
+    with env.runtime.store.session(readonly=True) as session:
+        remote_id = records.get_record(session, "deal_registration", reg_id).external_ids["salesforce"]
+    sf = env.apps["salesforce"]
+    with sf.lock:  # type: ignore[attr-defined]
+        sf.store.delete(remote_id)  # type: ignore[attr-defined]
+
+    before = run_reconcile(env.runtime)
+    assert before.count("salesforce", "deal_registration", "missing_remote") == 1
+
+    env.run()  # the incremental read sees the delete; the PRM keeps the registration, unlinked
+    after = run_reconcile(env.runtime)
+    assert after.clean, after.samples
+    assert after.count("salesforce", "deal_registration", "remote_deleted") == 1
