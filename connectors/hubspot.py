@@ -32,10 +32,8 @@ from hubspot import HubSpot
 from hubspot.crm.associations.v4 import exceptions as assoc_exceptions
 from hubspot.crm.associations.v4.schema import exceptions as assoc_schema_exceptions
 from hubspot.crm.objects import (
-    BatchInputSimplePublicObjectBatchInputUpsert,
     BatchInputSimplePublicObjectId,
     PublicObjectSearchRequest,
-    SimplePublicObjectBatchInputUpsert,
     SimplePublicObjectId,
 )
 from hubspot.crm.objects import exceptions as object_exceptions
@@ -497,33 +495,42 @@ class HubSpotConnector:
         return [outcome[r.key] for r in records]
 
     def _upsert_chunk(self, object_type: str, key_field: str, chunk: list[UpsertRequest]) -> dict[str, WriteResult]:
-        inputs = [
-            SimplePublicObjectBatchInputUpsert(
-                id_property=key_field,
-                id=r.key,
-                properties={k: wire_value(v) for k, v in r.fields.items() if k != key_field},
+        # the request body as the JSON the client would serialise its models to: building one
+        # model per record costs a Configuration copy each, more than the HTTP call itself
+        body = {
+            "inputs": [
+                {
+                    "idProperty": key_field,
+                    "id": r.key,
+                    "properties": {k: wire_value(v) for k, v in r.fields.items() if k != key_field},
+                }
+                for r in chunk
+            ]
+        }
+
+        def send() -> dict[str, Any]:
+            # the raw answer, parsed here: the client's models would run dateutil over two
+            # timestamps per record that a write result never looks at
+            raw = self._batch_api.upsert(
+                object_type, batch_input_simple_public_object_batch_input_upsert=body, _preload_content=False
             )
-            for r in chunk
-        ]
-        body = BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs)
+            try:
+                return _upsert_answer(raw.data)
+            finally:
+                raw.release_conn()
+
         try:
-            response = self._call(
-                "batch upsert",
-                self._batch_api.upsert,
-                object_type,
-                batch_input_simple_public_object_batch_input_upsert=body,
-                on_4xx="record",
-            )
+            response = self._call("batch upsert", send, on_4xx="record")
         except RecordError as exc:
             return {r.key: _failed(r.key, exc.info) for r in chunk}
         out: dict[str, WriteResult] = {}
-        for obj in response.results or []:
-            key = (obj.properties or {}).get(key_field)
+        for obj in response["results"]:
+            key = (obj["properties"] or {}).get(key_field)
             if key is not None:
-                out[str(key)] = WriteResult(key=str(key), ok=True, remote_id=str(obj.id), created=bool(obj.new))
-        for err in getattr(response, "errors", None) or []:
-            info = _error_info(err)
-            ids = [i for i in (err.context or {}).get("ids") or [] if i not in out]
+                out[str(key)] = WriteResult(key=str(key), ok=True, remote_id=str(obj["id"]), created=bool(obj["new"]))
+        for err in response["errors"]:
+            info = _error_info_raw(err)
+            ids = [i for i in (err.get("context") or {}).get("ids") or [] if i not in out]
             for key in ids or [r.key for r in chunk if r.key not in out]:
                 out[key] = _failed(key, info)
         for r in chunk:
@@ -620,6 +627,43 @@ def _error_info(err: Any) -> RemoteErrorInfo:
     code = str(details[0].code) if details and details[0].code else str(err.category)
     fields = list((err.context or {}).get("propertyName") or [])
     return RemoteErrorInfo("hubspot", None, code, str(err.message), fields)
+
+
+_UPSERT_RESULT_KEYS = ("id", "properties", "new", "createdAt", "updatedAt")
+_ERROR_KEYS = ("category", "message")
+
+
+def _upsert_answer(data: bytes) -> dict[str, Any]:
+    """A batch upsert answer (200 or 207) as plain JSON, checked as strictly as the client's models.
+
+    Raises ValueError, as those models do, for an answer missing what a
+    write result needs; the caller turns it into a FatalError.
+    """
+    answer = json.loads(data) if data else None
+    if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
+        msg = "Invalid value for `results`, must not be None"
+        raise ValueError(msg)
+    for obj in answer["results"]:
+        missing = [k for k in _UPSERT_RESULT_KEYS if not isinstance(obj, dict) or obj.get(k) is None]
+        if missing:
+            msg = f"Invalid value for `{missing[0]}`, must not be None"
+            raise ValueError(msg)
+    errors = answer.get("errors") or []
+    for err in errors:
+        missing = [k for k in _ERROR_KEYS if not isinstance(err, dict) or err.get(k) is None]
+        if missing:
+            msg = f"Invalid value for `{missing[0]}`, must not be None"
+            raise ValueError(msg)
+    return {"results": answer["results"], "errors": errors}
+
+
+def _error_info_raw(err: dict[str, Any]) -> RemoteErrorInfo:
+    """``_error_info`` for a StandardError read as plain JSON."""
+    details = list(err.get("errors") or [])
+    first = details[0] if details and isinstance(details[0], dict) else {}
+    code = str(first["code"]) if first.get("code") else str(err["category"])
+    fields = list((err.get("context") or {}).get("propertyName") or [])
+    return RemoteErrorInfo("hubspot", None, code, str(err["message"]), fields)
 
 
 def _failed(key: str, info: RemoteErrorInfo, *, retryable: bool = False) -> WriteResult:

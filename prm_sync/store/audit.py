@@ -49,7 +49,7 @@ def append_audit(session: Session, entries: Sequence[AuditEntry]) -> None:
             values[name] = jsonable(values[name])
         rows.append(values)
     if rows:  # one executemany: a sync batch writes hundreds of entries at once
-        session.execute(insert(AuditLogRow), rows)
+        session.execute(insert(AuditLogRow.__table__), rows)  # Core: no ORM bulk bookkeeping per row
 
 
 def query_audit(

@@ -43,7 +43,7 @@ def append_ledger(session: Session, entries: Sequence[LedgerEntry]) -> None:
         values["payload"] = jsonable(values["payload"])
         rows.append(values)
     if rows:  # one executemany: a sync batch writes hundreds of entries at once
-        session.execute(insert(WriteLedgerRow), rows)
+        session.execute(insert(WriteLedgerRow.__table__), rows)  # Core: no ORM bulk bookkeeping per row
 
 
 def last_written_many(

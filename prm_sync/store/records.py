@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from prm_sync.errors import UsageError
@@ -105,19 +105,51 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
 def add_external_ids(session: Session, entity: str, system: str, remote_ids: dict[str, str]) -> None:
     """Record ``system``'s id for many records (record id -> remote id), touching only that column.
 
-    What the sync does after creating records remotely: no model round trip, one
-    SELECT per chunk, and the mirror table updated once for the whole batch.
+    What the sync does after creating records remotely, for thousands of rows
+    per run: only the ``id`` and ``external_ids`` columns are read (no ORM
+    rows), the changed ones are written with one executemany UPDATE, and the
+    mirror table is updated once for the whole batch.
     """
     cls = row_class(entity)
+    table = cls.__table__
+    session.flush()  # pending ORM changes must be visible to the reads below
     changes: dict[str, tuple[bool, dict[str, str]]] = {}
     for part in chunks(list(remote_ids)):
-        for row in session.scalars(select(cls).where(cls.id.in_(part))):
-            ids = {**row.external_ids, system: remote_ids[row.id]}
-            if ids != row.external_ids:
-                changes[row.id] = (bool(row.external_ids), ids)
-                row.external_ids = ids
-    _sync_external_ids_many(session, entity, changes)
-    session.flush()
+        query = select(table.c.id, table.c.external_ids).where(table.c.id.in_(part))
+        for record_id, current in session.execute(query):
+            current = current or {}
+            ids = {**current, system: remote_ids[record_id]}
+            if ids != current:
+                changes[record_id] = (bool(current), ids)
+    if not changes:
+        return
+    session.execute(
+        update(table).where(table.c.id == bindparam("b_id")).values(external_ids=bindparam("b_ext")),
+        [{"b_id": record_id, "b_ext": ids} for record_id, (_, ids) in changes.items()],
+    )
+    expire_loaded(session, cls, {(record_id,) for record_id in changes}, ["external_ids"])
+    mirror_table = RecordExternalIdRow.__table__
+    stale = [record_id for record_id, (had, _) in changes.items() if had]
+    for part in chunks(stale):
+        session.execute(delete(mirror_table).where(mirror_table.c.entity == entity, mirror_table.c.record_id.in_(part)))
+    mirror = [
+        {"entity": entity, "system": name, "remote_id": remote_id, "record_id": record_id}
+        for record_id, (_, ids) in changes.items()
+        for name, remote_id in ids.items()
+    ]
+    if mirror:
+        session.execute(insert(mirror_table), mirror)
+
+
+def expire_loaded(session: Session, cls: type[Any], keys: set[tuple[Any, ...]], attributes: list[str]) -> None:
+    """Expire rows of ``cls`` this session already holds whose key a Core statement just rewrote.
+
+    Core statements bypass the identity map; without this a row loaded
+    earlier in the same session would keep answering with the old value.
+    """
+    for obj in list(session.identity_map.values()):
+        if type(obj) is cls and session.identity_key(instance=obj)[1] in keys:
+            session.expire(obj, attributes)
 
 
 def save_record(session: Session, record: CanonicalRecord) -> None:
@@ -144,19 +176,24 @@ def list_records(
     from the last ``updated_at`` it saw re-reads that instant rather than
     losing its twin.
     """
-    cls = row_class(entity)
-    query = select(cls).order_by(cls.updated_at, cls.id)
+    # read as plain Core rows: a push lists every record of an entity, and ORM instances
+    # (identity map, instance state) would only be thrown away after the pydantic copy
+    table = row_class(entity).__table__  # first: an unknown entity is a UsageError
+    model = ENTITIES[entity]
+    names = list(model.model_fields)
+    query = select(*(table.c[name] for name in names)).order_by(table.c.updated_at, table.c.id)
     if updated_since is not None:
-        query = query.where(cls.updated_at >= updated_since)
+        query = query.where(table.c.updated_at >= updated_since)
+    session.flush()  # what an ORM query would autoflush: pending changes must be read back
     if ids is None:
         if limit is not None:
             query = query.limit(limit)
-        return [to_record(row) for row in session.scalars(query)]
-    rows: list[EntityRow] = []
+        return [model.model_validate(dict(zip(names, row, strict=True))) for row in session.execute(query)]
+    rows: list[Any] = []
     for part in chunks(list(dict.fromkeys(ids))):
-        rows.extend(session.scalars(query.where(cls.id.in_(part))))
+        rows.extend(session.execute(query.where(table.c.id.in_(part))))
     rows.sort(key=lambda row: (row.updated_at, row.id))
-    return [to_record(row) for row in rows[:limit]]
+    return [model.model_validate(dict(zip(names, row, strict=True))) for row in rows[:limit]]
 
 
 def find_by_external_id(session: Session, entity: str, system: str, remote_id: str) -> CanonicalRecord | None:

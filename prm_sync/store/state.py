@@ -15,13 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Cursor
 from prm_sync.model import utcnow
 from prm_sync.store.orm import SyncCursorRow, SyncStateRow
-from prm_sync.store.records import chunks
+from prm_sync.store.records import chunks, expire_loaded
 
 
 class Direction(StrEnum):
@@ -109,26 +109,49 @@ def get_state_by_remote(
 
 
 def set_states(session: Session, states: Sequence[SyncState]) -> None:
-    """Insert or replace the state of each (entity, record_id, system)."""
-    keys = list(dict.fromkeys((s.entity, s.record_id, s.system) for s in states))
-    existing: dict[tuple[str, str, str], SyncStateRow] = {}
-    for part in chunks(keys):
-        query = select(SyncStateRow).where(
-            tuple_(SyncStateRow.entity, SyncStateRow.record_id, SyncStateRow.system).in_(part)
-        )
-        existing.update(((r.entity, r.record_id, r.system), r) for r in session.scalars(query))
-    fresh: dict[tuple[str, str, str], dict[str, Any]] = {}  # new keys, inserted in one executemany
+    """Insert or replace the state of each (entity, record_id, system).
+
+    A push commits thousands of states per run, so this stays in Core: one
+    key-only SELECT per chunk says which exist, then one executemany UPDATE
+    (existing keys, first) and one executemany INSERT (new keys). The last
+    state of a key wins.
+    """
+    table = SyncStateRow.__table__
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
     for state in states:
-        key = (state.entity, state.record_id, state.system)
-        row = existing.get(key)
-        if row is None:
-            fresh[key] = state.model_dump()  # the last state of a key wins, as for existing rows
-        else:
-            for name, value in state.model_dump().items():
-                setattr(row, name, value)
+        latest[(state.entity, state.record_id, state.system)] = state.model_dump()
+    if not latest:
+        return
+    session.flush()  # pending ORM changes must be visible to the existence check
+    existing: set[tuple[str, str, str]] = set()
+    for part in chunks(list(latest)):
+        query = select(table.c.entity, table.c.record_id, table.c.system).where(
+            tuple_(table.c.entity, table.c.record_id, table.c.system).in_(part)
+        )
+        existing.update((entity, record_id, system) for entity, record_id, system in session.execute(query))
+    if existing:
+        key_names = {"entity", "record_id", "system"}
+        value_names = [column.name for column in table.c if column.name not in key_names]
+        statement = (
+            update(table)
+            .where(
+                table.c.entity == bindparam("k_entity"),
+                table.c.record_id == bindparam("k_record_id"),
+                table.c.system == bindparam("k_system"),
+            )
+            .values({name: bindparam(f"v_{name}") for name in value_names})
+        )
+        rows = [
+            {"k_entity": key[0], "k_record_id": key[1], "k_system": key[2]}
+            | {f"v_{name}": value for name, value in values.items() if name not in key_names}
+            for key, values in latest.items()
+            if key in existing
+        ]
+        session.execute(statement, rows)
+        expire_loaded(session, SyncStateRow, existing, value_names)
+    fresh = [values for key, values in latest.items() if key not in existing]
     if fresh:
-        session.execute(insert(SyncStateRow), list(fresh.values()))
-    session.flush()
+        session.execute(insert(table), fresh)
 
 
 def set_state(session: Session, state: SyncState) -> None:

@@ -230,14 +230,19 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
     Salesforce ``__r`` reference) keeps the PRM value without affecting the rest.
     """
     values = dict(write.values)
+    payload = write.payload
     tctx = TransformContext(sl.system, ctx.links)
     for reader in sl.mapping.readers:
         if reader.prm not in values:
             continue
-        inputs = reader.from_inputs if reader.from_inputs is not None else [reader.remote]
-        if not all(name in write.payload for name in inputs):
+        if reader.from_inputs is not None:
+            if not all(name in payload for name in reader.from_inputs):
+                continue
+            raw = {n: payload[n] for n in reader.from_inputs}
+        elif reader.remote in payload:
+            raw = payload[reader.remote]
+        else:
             continue
-        raw = {n: write.payload[n] for n in inputs} if reader.from_inputs is not None else write.payload[reader.remote]
         try:
             value = reader.from_fn(raw, tctx) if reader.from_fn is not None else raw
         except (PrmSyncError, ValueError, TypeError):
