@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 WORDS = [
@@ -460,11 +460,3 @@ def generate(seed: int = 7, scale: float = 1.0, now: datetime | None = None) -> 
                 }
             )
     return data
-
-
-def company_by_key(data: DemoData) -> dict[str, Company]:
-    return {c.key: c for c in data.companies}
-
-
-def as_date(value: str) -> date:
-    return date.fromisoformat(value[:10])

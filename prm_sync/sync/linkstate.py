@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,7 @@ class LinkState(BaseModel):
     content_hash: str | None = None
     remote_modstamp: datetime | None = None
     remote_deleted: bool = False
+    direction: Literal["pull", "push"] = "pull"  # which way the last agreement was reached
     last_synced_at: datetime | None = None
 
     def snapshot(self) -> dict[str, Any]:

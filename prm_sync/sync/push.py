@@ -193,6 +193,7 @@ def _commit_results(
             content_hash=content_hash(remote_values),
             remote_modstamp=write.state.remote_modstamp if write.state else None,
             last_synced_at=ctx.clock(),
+            direction="push",
         )
         states.append(state)
         ctx.links.remember(state)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Cursor, WriteResult
 from prm_sync.errors import RemoteError
-from prm_sync.model import CanonicalRecord
+from prm_sync.model import CanonicalRecord, utcnow
 from prm_sync.store import audit as audit_store
 from prm_sync.store import failures, ledger, locks, records, review, runs, state
 from prm_sync.store.db import Store
@@ -41,14 +41,6 @@ def list_records(session: Session, entity: str, *, ids: list[str] | None = None)
     return records.list_records(session, entity, ids=ids)
 
 
-def set_external_id(session: Session, entity: str, record_id: str, system: str, remote_id: str) -> None:
-    record = records.get_record(session, entity, record_id)
-    if record is None:
-        return
-    ids = {**record.external_ids, system: remote_id}
-    records.save_record(session, record.model_copy(update={"external_ids": ids}))
-
-
 def preload_records(session: Session, entity: str, ids: list[str]) -> list[Any]:
     """Load these rows into the session in one query per chunk; hold the result to keep them cached."""
     row_cls = records.row_class(entity)
@@ -59,7 +51,7 @@ def preload_records(session: Session, entity: str, ids: list[str]) -> list[Any]:
 
 
 def set_external_ids(session: Session, entity: str, remote_ids: dict[str, str], system: str) -> None:
-    """``set_external_id`` for a batch: record id -> remote id, loaded and saved together."""
+    """Record each pushed record's remote id in its ``external_ids`` (record id -> remote id)."""
     if remote_ids:
         records.add_external_ids(session, entity, system, remote_ids)
 
@@ -80,6 +72,7 @@ def _to_link(s: state.SyncState) -> LinkState:
         remote_id=s.remote_id, remote_values=(s.snapshot or {}).get("remote", {}),
         prm_values=(s.snapshot or {}).get("prm", {}), content_hash=s.content_hash,
         remote_modstamp=s.remote_modstamp, remote_deleted=s.remote_deleted, last_synced_at=s.last_synced_at,
+        direction=s.last_direction,
     )
 
 
@@ -102,19 +95,13 @@ def _to_state(link: LinkState) -> state.SyncState:
     return state.SyncState(
         entity=link.entity, record_id=link.record_id, system=link.system, remote_object=link.remote_object,
         remote_id=link.remote_id, content_hash=link.content_hash or content_hash(link.remote_values),
-        remote_modstamp=link.remote_modstamp, last_synced_at=link.last_synced_at or records_now(),
-        last_direction="pull", snapshot=link.snapshot(), remote_deleted=link.remote_deleted,
+        remote_modstamp=link.remote_modstamp, last_synced_at=link.last_synced_at or utcnow(),
+        last_direction=link.direction, snapshot=link.snapshot(), remote_deleted=link.remote_deleted,
     )
 
 
 def put_state(session: Session, link: LinkState) -> None:
     state.set_state(session, _to_state(link))
-
-
-def records_now() -> Any:
-    from prm_sync.model import utcnow
-
-    return utcnow()
 
 
 # -- cursors -------------------------------------------------------------------

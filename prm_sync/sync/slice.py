@@ -41,10 +41,6 @@ class Slice:
         return [f.prm for f in self.flows if f.direction in ("to_remote", "both")]
 
     @property
-    def tracked_fields(self) -> list[str]:
-        return list(dict.fromkeys(self.pull_fields + self.push_fields))
-
-    @property
     def can_pull(self) -> bool:
         return bool(self.pull_fields) or self.match_kind in ("remote_id", "natural_key")
 

@@ -39,10 +39,6 @@ class SliceStats(BaseModel):
     stopped_reason: str | None = None
     failures: list[FailureSample] = Field(default_factory=list)
 
-    @property
-    def changed(self) -> int:
-        return self.created + self.updated + self.deleted
-
     def add(self, other: SliceStats) -> None:
         for name in (
             "read",

@@ -68,10 +68,3 @@ def content_hash(values: dict[str, Any]) -> str:
     """Stable hash of normalised values: equal data, equal hash, whatever the key order."""
     payload = json.dumps(normalize_all(values), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
-
-
-def changed_fields(current: dict[str, Any], snapshot: dict[str, Any] | None, fields: list[str]) -> list[str]:
-    """Fields whose normalised value differs from the snapshot (all of them without one)."""
-    if snapshot is None:
-        return list(fields)
-    return [f for f in fields if normalize(current.get(f)) != snapshot.get(f)]

@@ -12,7 +12,7 @@ from connectors.sandbox.seed import generate
 from prm_sync.config import apply_sandbox_state, load_config
 from prm_sync.demo import seed_store
 from prm_sync.runtime import Runtime, open_runtime
-from prm_sync.store import records
+from prm_sync.store import records, state
 from prm_sync.sync.engine import SyncScope
 from prm_sync.sync.plan import plan_mappings
 
@@ -62,6 +62,9 @@ def test_plan_dry_run_and_run_agree(world):
         assert s.created == planned[(s.system, s.entity)]["create"], s
         assert s.failed == 0
     assert len(cluster.apps["salesforce"].all_records("Account")) == 6
+    with runtime.store.session(readonly=True) as session:
+        links = state.all_states(session, "partner", "salesforce")
+    assert {s.last_direction for s in links.values()} == {"push"}  # the agreement was reached by our write
 
     # change two partners in the PRM: the plan says two updates per CRM, and the run does them
     with runtime.store.session() as session:

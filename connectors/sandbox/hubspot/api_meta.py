@@ -11,6 +11,7 @@ for label definitions.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from connectors.sandbox.http import DropConnection, SandboxRequest, SandboxResponse
@@ -260,6 +261,16 @@ class MetaRoutes:
 
     def _assoc_batch_create(self, request: SandboxRequest) -> SandboxResponse:
         p = request.params
+        return self._assoc_batch_each(
+            request,
+            lambda from_id, to_id, item: self._link(p["type"], from_id, p["to"], to_id, item.get("types") or []),
+            201,
+        )
+
+    def _assoc_batch_each(
+        self, request: SandboxRequest, link_one: Callable[[str, str, dict[str, Any]], Any], ok_status: int
+    ) -> SandboxResponse:
+        """Batch create/default: one link per input, 207 with per-input errors when any fail."""
         started = now_iso()
         results, errors = [], []
         inputs = self._assoc_inputs(request)
@@ -267,27 +278,17 @@ class MetaRoutes:
             for item in inputs:
                 from_id, to_id = str(item["from"]["id"]), str(item["to"]["id"])
                 try:
-                    results.append(self._link(p["type"], from_id, p["to"], to_id, item.get("types") or []))
+                    results.append(link_one(from_id, to_id, item))
                 except HubSpotApiError as err:
                     errors.append(err.standard_error([from_id, to_id]))
         return self._committed(
-            SandboxResponse.json(207 if errors else 201, batch_body(results, errors, started))
+            SandboxResponse.json(207 if errors else ok_status, batch_body(results, errors, started))
         )
 
     def _assoc_batch_default(self, request: SandboxRequest) -> SandboxResponse:
         p = request.params
-        started = now_iso()
-        results, errors = [], []
-        inputs = self._assoc_inputs(request)
-        with self.lock:
-            for item in inputs:
-                from_id, to_id = str(item["from"]["id"]), str(item["to"]["id"])
-                try:
-                    results.append(self._default_result(p["type"], from_id, p["to"], to_id))
-                except HubSpotApiError as err:
-                    errors.append(err.standard_error([from_id, to_id]))
-        return self._committed(
-            SandboxResponse.json(207 if errors else 200, batch_body(results, errors, started))
+        return self._assoc_batch_each(
+            request, lambda from_id, to_id, item: self._default_result(p["type"], from_id, p["to"], to_id), 200
         )
 
     def _assoc_batch_read(self, request: SandboxRequest) -> SandboxResponse:
