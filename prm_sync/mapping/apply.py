@@ -103,6 +103,8 @@ class ObjectMapping:
         self.fields = [_compile_field(f, spec, default_rule) for f in spec.fields]
         self.writers = [f for f in self.fields if f.direction in WRITES]
         self.readers = [f for f in self.fields if f.direction in READS and f.prm is not None]
+        self.transforming_readers = [f for f in self.readers if not self._reads_back_as_written(f)]
+        """Readers whose value read back after our write may differ from the PRM value we wrote."""
         self.mapped = sorted({f.prm for f in self.fields if f.prm is not None and f.direction != "none"})
         match = spec.match
         self.match_kind = next(
@@ -114,6 +116,18 @@ class ObjectMapping:
 
     def __repr__(self) -> str:
         return f"ObjectMapping({self.system}:{self.entity} <-> {self.remote_object})"
+
+    def _reads_back_as_written(self, f: CompiledField) -> bool:
+        """True when reading ``f`` back gives exactly the PRM value written: no transform, no default.
+
+        The engine then takes the normalised PRM value as the read-back
+        snapshot instead of running the field through ``from_remote``.
+        """
+        plain = (
+            f.to_fn is None and f.from_fn is None and f.to_inputs is None and f.from_inputs is None
+            and not f.has_default and f.out_key == f.remote and f in self.writers
+        )
+        return plain and sum(1 for w in self.writers if w.out_key == f.remote or w.remote == f.remote) == 1
 
     @property
     def writes_by_remote_id(self) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from prm_sync.model import utcnow
+from prm_sync.store import bulk
 from prm_sync.store.orm import AuditLogRow
 from prm_sync.store.types import jsonable
 
@@ -50,6 +51,11 @@ def append_audit(session: Session, entries: Sequence[AuditEntry]) -> None:
         rows.append(values)
     if rows:  # one executemany: a sync batch writes hundreds of entries at once
         session.execute(insert(AuditLogRow.__table__), rows)  # Core: no ORM bulk bookkeeping per row
+
+
+def append_audit_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """``append_audit`` for plain rows (every ``AuditEntry`` field but ``id``), the sync's commit path."""
+    bulk.insert_rows(session, AuditLogRow.__table__, rows)
 
 
 def query_audit(

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from prm_sync.model import utcnow
+from prm_sync.store import bulk
 from prm_sync.store.orm import WriteLedgerRow
 from prm_sync.store.records import chunks
 from prm_sync.store.types import jsonable
@@ -44,6 +45,11 @@ def append_ledger(session: Session, entries: Sequence[LedgerEntry]) -> None:
         rows.append(values)
     if rows:  # one executemany: a sync batch writes hundreds of entries at once
         session.execute(insert(WriteLedgerRow.__table__), rows)  # Core: no ORM bulk bookkeeping per row
+
+
+def append_ledger_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """``append_ledger`` for plain rows (every ``LedgerEntry`` field but ``id``), the sync's commit path."""
+    bulk.insert_rows(session, WriteLedgerRow.__table__, rows)
 
 
 def last_written_many(

@@ -15,11 +15,12 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connectors.base import Cursor
 from prm_sync.model import utcnow
+from prm_sync.store import bulk
 from prm_sync.store.orm import SyncCursorRow, SyncStateRow
 from prm_sync.store.records import chunks, expire_loaded
 
@@ -108,50 +109,27 @@ def get_state_by_remote(
     return get_states_by_remote(session, system, remote_object, [remote_id]).get(remote_id)
 
 
-def set_states(session: Session, states: Sequence[SyncState]) -> None:
-    """Insert or replace the state of each (entity, record_id, system).
+STATE_KEY = ("entity", "record_id", "system")
 
-    A push commits thousands of states per run, so this stays in Core: one
-    key-only SELECT per chunk says which exist, then one executemany UPDATE
-    (existing keys, first) and one executemany INSERT (new keys). The last
-    state of a key wins.
+
+def set_states(session: Session, states: Sequence[SyncState]) -> None:
+    """Insert or replace the state of each (entity, record_id, system); the last state of a key wins."""
+    upsert_state_rows(session, [state.model_dump() for state in states])
+
+
+def upsert_state_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """``set_states`` for plain rows (every ``SyncState`` field as a key): the sync's commit path.
+
+    A push commits thousands of states per run: one ``INSERT ... ON CONFLICT
+    DO UPDATE`` executemany (SQLite and PostgreSQL alike) instead of an
+    existence check followed by an UPDATE and an INSERT.
     """
-    table = SyncStateRow.__table__
-    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for state in states:
-        latest[(state.entity, state.record_id, state.system)] = state.model_dump()
-    if not latest:
+    if not rows:
         return
-    session.flush()  # pending ORM changes must be visible to the existence check
-    existing: set[tuple[str, str, str]] = set()
-    for part in chunks(list(latest)):
-        query = select(table.c.entity, table.c.record_id, table.c.system).where(
-            tuple_(table.c.entity, table.c.record_id, table.c.system).in_(part)
-        )
-        existing.update((entity, record_id, system) for entity, record_id, system in session.execute(query))
-    if existing:
-        key_names = {"entity", "record_id", "system"}
-        value_names = [column.name for column in table.c if column.name not in key_names]
-        statement = (
-            update(table)
-            .where(
-                table.c.entity == bindparam("k_entity"),
-                table.c.record_id == bindparam("k_record_id"),
-                table.c.system == bindparam("k_system"),
-            )
-            .values({name: bindparam(f"v_{name}") for name in value_names})
-        )
-        rows = [
-            {"k_entity": key[0], "k_record_id": key[1], "k_system": key[2]}
-            | {f"v_{name}": value for name, value in values.items() if name not in key_names}
-            for key, values in latest.items()
-            if key in existing
-        ]
-        session.execute(statement, rows)
-        expire_loaded(session, SyncStateRow, existing, value_names)
-    fresh = [values for key, values in latest.items() if key not in existing]
-    if fresh:
-        session.execute(insert(table), fresh)
+    session.flush()  # pending ORM changes of these rows must not be flushed over the upsert later
+    bulk.insert_rows(session, SyncStateRow.__table__, rows, conflict=STATE_KEY)
+    value_names = [name for name in rows[0] if name not in STATE_KEY]
+    expire_loaded(session, SyncStateRow, {(r["entity"], r["record_id"], r["system"]) for r in rows}, value_names)
 
 
 def set_state(session: Session, state: SyncState) -> None:

@@ -40,12 +40,15 @@ class LinkIndex:
         self._by_remote[key] = {s.remote_id: rid for rid, s in states.items() if s.remote_id}
 
     def remember(self, state: LinkState) -> None:
-        key = (state.entity, state.system)
+        self.remember_id(state.entity, state.system, state.record_id, state.remote_id)
+
+    def remember_id(self, entity: str, system: str, record_id: str, remote_id: str | None) -> None:
+        key = (entity, system)
         if key not in self._by_prm:
-            self._load(state.entity, state.system)
-        if state.remote_id and key in self._by_prm:
-            self._by_prm[key][state.record_id] = state.remote_id
-            self._by_remote[key][state.remote_id] = state.record_id
+            self._load(entity, system)
+        if remote_id and key in self._by_prm:
+            self._by_prm[key][record_id] = remote_id
+            self._by_remote[key][remote_id] = record_id
 
     def forget(self, entity: str, system: str, record_id: str) -> None:
         key = (entity, system)

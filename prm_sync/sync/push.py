@@ -25,7 +25,7 @@ from prm_sync.sync.linkstate import LinkState
 from prm_sync.sync.pull import sweep_deletes
 from prm_sync.sync.slice import Slice
 from prm_sync.sync.stats import SliceStats
-from prm_sync.sync.values import content_hash, normalize, normalize_all
+from prm_sync.sync.values import hash_normalized, normalize, normalize_all
 
 Action = Literal["create", "update"]
 
@@ -163,62 +163,89 @@ def _commit_results(
     results: list[WriteResult],
     stats: SliceStats,
 ) -> None:
-    # the batch's states, id updates, failure closes and audit rows are written together at the
-    # end: one query per kind per batch instead of several per record
-    ledger: list[dict[str, Any]] = []
-    states: list[LinkState] = []
+    """Link states, external ids, failure closes, audit and ledger rows of one written batch.
+
+    Built as plain rows and written with one statement per kind per batch:
+    this runs for every record a sync writes, so it avoids a model object or
+    a query per record.
+    """
+    now = ctx.clock()
+    run_id = ctx.run_id
+    state_rows: list[dict[str, Any]] = []
+    ledger_rows: list[dict[str, Any]] = []
+    audit_rows: list[dict[str, Any]] = []
     new_remote_ids: dict[str, str] = {}
     succeeded: list[str] = []
-    audits: list[Any] = []
+    provenance_of = _provenance_template(sl)
     for write, result in zip(batch, results, strict=True):
+        record_id = write.record.id
         if not result.ok:
             stats.failed += 1
-            repo.record_write_failure(session, ctx, sl, write.record.id, write.payload, result, stats)
+            repo.record_write_failure(session, ctx, sl, record_id, write.payload, result, stats)
             continue
-        remote_id = result.remote_id or (write.state.remote_id if write.state else None)
-        if result.created or (write.state is None and result.created is None):
+        prior = write.state
+        remote_id = result.remote_id or (prior.remote_id if prior else None)
+        created = bool(result.created or (prior is None and result.created is None))
+        if created:
             stats.created += 1
         else:
             stats.updated += 1
-        remote_values = {**(write.state.remote_values if write.state else {}), **_read_back(ctx, sl, write)}
-        prm_values = {**(write.state.prm_values if write.state else {}), **write.values}
-        state = LinkState(
-            entity=sl.entity,
-            record_id=write.record.id,
-            system=sl.system,
-            remote_object=sl.remote_object,
-            remote_id=remote_id,
-            remote_values=remote_values,
-            prm_values=prm_values,
-            content_hash=content_hash(remote_values),
-            remote_modstamp=write.state.remote_modstamp if write.state else None,
-            last_synced_at=ctx.clock(),
-            direction="push",
+        read_back = _read_back(ctx, sl, write)
+        remote_values = {**prior.remote_values, **read_back} if prior else read_back
+        prm_values = {**prior.prm_values, **write.values} if prior else dict(write.values)
+        state_rows.append(
+            {
+                "entity": sl.entity, "record_id": record_id, "system": sl.system, "remote_object": sl.remote_object,
+                "remote_id": remote_id, "content_hash": hash_normalized(remote_values),
+                "remote_modstamp": prior.remote_modstamp if prior else None, "last_synced_at": now,
+                "last_direction": "push", "snapshot": {"remote": remote_values, "prm": prm_values},
+                "remote_deleted": False,
+            }
         )
-        states.append(state)
-        ctx.links.remember(state)
+        ctx.links.remember_id(sl.entity, sl.system, record_id, remote_id)
         if remote_id and write.record.external_ids.get(sl.system) != remote_id:
-            new_remote_ids[write.record.id] = remote_id
-        ledger.append({"record_id": write.record.id, "remote_id": remote_id, "payload": write.payload})
-        succeeded.append(write.record.id)
-        repo.audit(
-            session,
-            ctx,
-            sl,
-            action="create" if result.created else "update",
-            record_id=write.record.id,
-            remote_id=remote_id,
-            before=write.before,
-            after={f: normalize(write.values.get(f)) for f in write.changed},
-            decisions={f: "to_remote" for f in write.changed},
-            payload=write.payload,
-            sink=audits,
+            new_remote_ids[record_id] = remote_id
+        payload = write.payload
+        ledger_rows.append(
+            {
+                "run_id": run_id, "system": sl.system, "remote_object": sl.remote_object, "remote_id": remote_id,
+                "record_id": record_id, "entity": sl.entity, "payload_hash": hash_normalized(payload),
+                "payload": payload, "written_at": now,
+            }
         )
-    repo.put_states(session, states)
+        succeeded.append(record_id)
+        provenance: dict[str, Any] = {}
+        for name in write.changed:
+            template = provenance_of.get(name)
+            if template is not None:
+                remote_name, entry = template
+                provenance[remote_name] = (
+                    {**entry, "remote_value": payload[remote_name]} if remote_name in payload else dict(entry)
+                )
+        audit_rows.append(
+            {
+                "at": now, "run_id": run_id, "actor": "prm-sync", "action": "push.create" if result.created else "push.update",
+                "system": sl.system, "remote_object": sl.remote_object, "entity": sl.entity, "record_id": record_id,
+                "remote_id": remote_id, "mapping_version": ctx.mappings.version,
+                "rule": "to_remote" if write.changed else None, "fields_before": write.before,
+                "fields_after": {f: write.values.get(f) for f in write.changed}, "provenance": provenance,
+                "reason": None,
+            }
+        )
+    repo.put_state_rows(session, state_rows)
     repo.set_external_ids(session, sl.entity, new_remote_ids, sl.system)
     repo.resolve_failures_many(session, sl.system, sl.remote_object, succeeded, ("upsert", "map"))
-    repo.flush_audit(session, audits)
-    repo.append_ledger(session, ctx, sl, ledger)
+    repo.append_audit_rows(session, audit_rows)
+    repo.append_ledger_rows(session, ledger_rows)
+
+
+def _provenance_template(sl: Slice) -> dict[str, tuple[str, dict[str, Any]]]:
+    """PRM field -> (remote field, the static part of its audit provenance) for a push of this slice."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for flow in sl.flows:
+        if flow.prm not in out:  # the first flow of a field is the one the audit names (``Slice.flow``)
+            out[flow.prm] = (flow.remote, {"prm_field": flow.prm, "rule": flow.rule, "decision": "to_remote"})
+    return out
 
 
 def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any]:
@@ -229,11 +256,16 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
     keeps our own write from looking like a remote edit. Each field is read
     back on its own: one whose payload key is not readable as written (a
     Salesforce ``__r`` reference) keeps the PRM value without affecting the rest.
+    Plain fields (no transform, no default) read back as the PRM value itself
+    and are not run through the mapping again.
     """
     values = dict(write.values)
+    readers = sl.mapping.transforming_readers
+    if not readers:
+        return values
     payload = write.payload
     tctx = TransformContext(sl.system, ctx.links)
-    for reader in sl.mapping.readers:
+    for reader in readers:
         if reader.prm not in values:
             continue
         if reader.from_inputs is not None:

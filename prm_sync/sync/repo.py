@@ -87,6 +87,11 @@ def put_states(session: Session, links: list[LinkState]) -> None:
     state.set_states(session, [_to_state(link) for link in links])
 
 
+def put_state_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """``put_states`` for rows the push builds directly (every ``SyncState`` field as a key)."""
+    state.upsert_state_rows(session, rows)
+
+
 def states_by_remote(session: Session, system: str, remote_object: str, remote_ids: list[str]) -> dict[str, LinkState]:
     return {rid: _to_link(s) for rid, s in state.get_states_by_remote(session, system, remote_object, remote_ids).items()}
 
@@ -200,6 +205,14 @@ def append_ledger(session: Session, ctx: RunContext, sl: Slice, entries: list[di
             for e in entries
         ],
     )
+
+
+def append_ledger_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    ledger.append_ledger_rows(session, rows)
+
+
+def append_audit_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    audit_store.append_audit_rows(session, rows)
 
 
 def audit(

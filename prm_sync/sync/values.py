@@ -18,6 +18,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import orjson
+
 
 def normalize(value: Any) -> Any:
     # the common cases first, by exact type: a sync normalises ~70 values per record
@@ -66,5 +68,16 @@ def normalize_all(values: dict[str, Any]) -> dict[str, Any]:
 
 def content_hash(values: dict[str, Any]) -> str:
     """Stable hash of normalised values: equal data, equal hash, whatever the key order."""
-    payload = json.dumps(normalize_all(values), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+    return hash_normalized(normalize_all(values))
+
+
+_HASH_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def hash_normalized(values: dict[str, Any]) -> str:
+    """``content_hash`` of values that are normalised already (the engine's hot path)."""
+    try:
+        payload = orjson.dumps(values, option=_HASH_OPTIONS, default=str)
+    except orjson.JSONEncodeError:  # integers beyond 64 bits
+        payload = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:32]
