@@ -86,6 +86,9 @@ class SyncConfig(_Strict):
     )
     lock_stale_after_seconds: int = Field(3600, ge=60)
     max_record_attempts: int = Field(5, ge=1)
+    pipeline_writes: bool = Field(
+        True, description="send a slice's next batch while the previous one commits (one call in flight per slice)"
+    )
 
 
 class SchedulesConfig(_Strict):

@@ -11,8 +11,10 @@ same idempotent upsert.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from connectors.base import Association, UpsertRequest, WriteResult, page
 from prm_sync.errors import PrmSyncError
@@ -28,6 +30,7 @@ from prm_sync.sync.stats import SliceStats
 from prm_sync.sync.values import hash_normalized, normalize, normalize_all
 
 Action = Literal["create", "update"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -132,16 +135,62 @@ def push_slice(
     if any(w.state is not None and w.state.remote_id for w in plan.writes) and sweep_deletes(ctx, sl, stats, force=True):
         with ctx.transaction() as session:  # some linked records were deleted remotely: plan again
             plan = plan_push(ctx, session, sl, record_ids=record_ids)
-    for batch in page(plan.writes, aligned_page_size(ctx.config.sync.page_size, connector.batch_size)):
-        requests = [UpsertRequest(key=w.key, fields=w.payload) for w in batch]
-        ctx.checkpoint("push.before_write")
-        results = connector.upsert(sl.remote_object, sl.key_field, requests)
-        ctx.checkpoint("push.after_remote_write")
-        with ctx.transaction() as session:
-            _commit_results(ctx, session, sl, batch, results, stats)
-        ctx.checkpoint("push.after_commit")
-        _associate(ctx, sl, batch, results)
+    batches = list(page(plan.writes, aligned_page_size(ctx.config.sync.page_size, connector.batch_size)))
+    with RemoteCalls(pipelined=ctx.config.sync.pipeline_writes and len(batches) > 1) as remote:
+
+        def send(batch: list[PlannedWrite]) -> Future[list[WriteResult]]:
+            ctx.checkpoint("push.before_write")
+            requests = [UpsertRequest(key=w.key, fields=w.payload) for w in batch]
+            return remote.submit(connector.upsert, sl.remote_object, sl.key_field, requests)
+
+        in_flight = send(batches[0]) if batches else None
+        associating: Future[Any] | None = None
+        for index, batch in enumerate(batches):
+            results = in_flight.result()  # type: ignore[union-attr]
+            ctx.checkpoint("push.after_remote_write")
+            # the next batch goes out while this one commits: its upsert is idempotent, so a crash
+            # before this commit only means the next run writes both batches again
+            in_flight = send(batches[index + 1]) if index + 1 < len(batches) else None
+            with ctx.transaction() as session:
+                _commit_results(ctx, session, sl, batch, results, stats)
+            ctx.checkpoint("push.after_commit")
+            links = _association_links(ctx, sl, batch, results)
+            if associating is not None:
+                associating.result()
+            associating = remote.submit(connector.associate, links) if links else None  # type: ignore[attr-defined]
+        if associating is not None:
+            associating.result()
     return plan
+
+
+class RemoteCalls:
+    """Where a slice's write calls run: on a worker thread (pipelined) or inline.
+
+    Pipelined, one call is in flight at a time and in order, on one thread
+    that owns the connector for the loop; the engine commits the previous
+    batch meanwhile. Leaving the block waits for that call, so a failure in
+    the engine's thread never leaves a call running behind it.
+    """
+
+    def __init__(self, *, pipelined: bool) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prm-sync-write") if pipelined else None
+
+    def __enter__(self) -> RemoteCalls:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        if self._pool is not None:
+            return self._pool.submit(fn, *args)
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # re-raised by .result() where the pipelined path would raise it
+            done.set_exception(exc)
+        return done
 
 
 def aligned_page_size(page_size: int, batch_size: int) -> int:
@@ -286,13 +335,11 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
     return values
 
 
-def _associate(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult]) -> None:
-    """Create the associations the mapping asks for (HubSpot v4); lookups come from the link index."""
+def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult]) -> list[Association]:
+    """The associations the mapping asks for (HubSpot v4); lookups come from the link index."""
     specs = sl.mapping.spec.associations
-    connector = ctx.connectors[sl.system]
-    associate = getattr(connector, "associate", None)
-    if not specs or associate is None:
-        return
+    if not specs or getattr(ctx.connectors[sl.system], "associate", None) is None:
+        return []
     links: list[Association] = []
     with ctx.transaction():  # the link index reads states it has not loaded yet through this session
         for write, result in zip(batch, results, strict=True):
@@ -313,5 +360,4 @@ def _associate(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: l
                             label=spec.label,
                         )
                     )
-    if links:
-        associate(links)
+    return links

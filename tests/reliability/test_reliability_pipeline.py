@@ -1,0 +1,108 @@
+"""Pipelined writes: a slice's next batch is in flight while the previous one commits.
+
+The demo world fits in one batch at the shipped page size, so these tests
+shrink the batches (3 records per call and per commit) to get many batches
+per slice, then crash and fail in the middle of the pipeline. The invariants
+are the usual ones (``converged``): no duplicate, nothing lost, and the run
+after that writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.sandbox.http import FaultConfig
+from prm_sync.sync.engine import SyncScope
+
+BOTH = ("salesforce", "hubspot")
+SMALL = 3
+
+
+class Crash(Exception):
+    """The process died here."""
+
+
+def crash_at(name: str, *, after: int) -> Any:
+    seen = {"n": 0}
+
+    def hook(checkpoint: str) -> None:
+        if checkpoint == name:
+            if seen["n"] == after:
+                raise Crash(checkpoint)
+            seen["n"] += 1
+
+    return hook
+
+
+def small_batches(env: Any, *, pipelined: bool) -> None:
+    sync = env.runtime.config.sync.model_copy(update={"page_size": SMALL, "pipeline_writes": pipelined})
+    env.runtime.config = env.runtime.config.model_copy(update={"sync": sync})
+    env.reconnect()
+    for connector in env.runtime.connectors(list(BOTH)).values():
+        connector.batch_size = SMALL  # an instance attribute shadows the class's API maximum
+
+
+def _writes(report: Any) -> int:
+    totals = report.totals()
+    return totals["created"] + totals["updated"] + totals["deleted"]
+
+
+@pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "sequential"])
+def test_many_small_batches_write_every_record_once(make_sync_env, converged, pipelined: bool) -> None:
+    env = make_sync_env(systems=BOTH)
+    small_batches(env, pipelined=pipelined)
+
+    report = env.run()
+
+    assert report.status == "succeeded", report.error
+    assert len(env.data.registrations) > 3 * SMALL  # several batches per slice, or this test proves nothing
+    sf_upserts = sum(n for route, n in env.apps["salesforce"].calls.items() if route.startswith("collections."))
+    created = report.slice("salesforce", "partner").created + report.slice("salesforce", "deal_registration").created
+    assert created == len(env.data.partners) + len(env.data.registrations)
+    assert sf_upserts >= -(-len(env.data.registrations) // SMALL)  # the batches really were small
+    converged(env)
+    assert _writes(env.run()) == 0
+
+
+@pytest.mark.parametrize("checkpoint", ["push.after_remote_write", "push.after_commit"])
+def test_crash_with_a_batch_in_flight_converges(make_sync_env, converged, checkpoint: str) -> None:
+    env = make_sync_env(systems=BOTH)
+    small_batches(env, pipelined=True)
+
+    # the fourth batch: by then the fifth is on the wire while the fourth commits (or was about to)
+    with pytest.raises(Crash):
+        env.run(crash_hook=crash_at(checkpoint, after=3))
+    rerun = env.run()
+
+    assert rerun.status == "succeeded", rerun.error
+    converged(env)
+    assert _writes(env.run()) == 0
+
+
+def test_remote_outage_mid_pipeline_stops_the_system_and_resumes(make_sync_env, converged) -> None:
+    env = make_sync_env(systems=BOTH)
+    small_batches(env, pipelined=True)
+    hubspot = env.apps["hubspot"]
+    seen = {"commits": 0}
+
+    def outage_starts(checkpoint: str) -> None:  # HubSpot goes down for good after a few commits
+        if checkpoint == "push.after_commit":
+            seen["commits"] += 1
+            if seen["commits"] == 4:
+                hubspot.faults = FaultConfig(error_rate_5xx=1.0)
+
+    first = env.engine(crash_hook=outage_starts).run(SyncScope())
+
+    stopped = [s for s in first.slices if s.system == "hubspot" and s.stopped_reason]
+    assert first.status == "partial" and stopped, first.totals()
+    assert all(s.stopped_reason.startswith("unavailable") for s in stopped)
+    assert not any(s.stopped_reason for s in first.slices if s.system == "salesforce")
+    hubspot.faults = FaultConfig()
+    small_batches(env, pipelined=True)
+    second = env.run()
+
+    assert second.status == "succeeded", second.error
+    converged(env)
+    assert _writes(env.run()) == 0
