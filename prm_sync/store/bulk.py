@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -28,13 +29,32 @@ Processor = Callable[[Any], Any] | None
 @dataclass(frozen=True)
 class _Prepared:
     sql: str
-    columns: tuple[str, ...]  # in the order the driver expects them (positional paramstyles)
+    columns: tuple[str, ...]  # row keys in the order the driver expects them (positional paramstyles)
+    binds: tuple[str, ...]  # the statement's parameter names, same order
     positional: bool
     processors: tuple[Processor, ...]
+    memoised: tuple[bool, ...]  # datetime columns: a batch repeats one timestamp, convert it once
+
+
+def _finish(compiled: Any, dialect: Dialect, table: Table, bind_to_column: dict[str, str]) -> _Prepared:
+    binds = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else tuple(bind_to_column)
+    columns = tuple(bind_to_column[name] for name in binds)
+    types = [table.c[name].type for name in columns]
+    processors = tuple(t.dialect_impl(dialect).bind_processor(dialect) for t in types)
+    memoised = tuple(_python_type(t) is datetime for t in types)
+    return _Prepared(str(compiled), columns, binds, bool(compiled.positional), processors, memoised)
+
+
+def _python_type(type_: Any) -> type | None:
+    impl = getattr(type_, "impl_instance", type_)  # a TypeDecorator reports ``object``; its impl knows
+    try:
+        return impl.python_type  # type: ignore[no-any-return]
+    except NotImplementedError:
+        return None
 
 
 @lru_cache(maxsize=64)
-def _prepare(
+def _prepare_insert(
     dialect: Dialect, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None
 ) -> _Prepared:
     values = {name: bindparam(name) for name in columns}
@@ -45,10 +65,46 @@ def _prepare(
         statement = module.insert(table).values(values)
         updates = {name: statement.excluded[name] for name in columns if name not in conflict}
         statement = statement.on_conflict_do_update(index_elements=list(conflict), set_=updates)
-    compiled = statement.compile(dialect=dialect)
-    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else columns
-    processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
-    return _Prepared(str(compiled), order, bool(compiled.positional), processors)
+    return _finish(statement.compile(dialect=dialect), dialect, table, {name: name for name in columns})
+
+
+@lru_cache(maxsize=64)
+def _prepare_update(dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> _Prepared:
+    # bind names may not equal column names in an UPDATE's SET clause
+    statement = update(table).values({name: bindparam(f"b_{name}") for name in columns if name not in key})
+    for name in key:
+        statement = statement.where(table.c[name] == bindparam(f"b_{name}"))
+    return _finish(statement.compile(dialect=dialect), dialect, table, {f"b_{name}": name for name in columns})
+
+
+def _params(prepared: _Prepared, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    converters = []
+    for proc, memoise in zip(prepared.processors, prepared.memoised, strict=True):
+        if proc is not None and memoise:
+            converters.append(_memo(proc))
+        else:
+            converters.append(proc)
+    pairs = list(zip(prepared.columns, converters, strict=True))
+    if prepared.positional:
+        return [tuple(row[name] if conv is None else conv(row[name]) for name, conv in pairs) for row in rows]
+    binds = prepared.binds
+    return [
+        dict(zip(binds, (row[name] if conv is None else conv(row[name]) for name, conv in pairs), strict=True))
+        for row in rows
+    ]
+
+
+def _memo(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = converted = proc(value)
+            return converted
+
+    return convert
 
 
 def insert_rows(
@@ -69,17 +125,14 @@ def insert_rows(
     if not rows:
         return
     connection = session.connection()
-    columns = tuple(rows[0])
-    prepared = _prepare(connection.dialect, table, columns, tuple(conflict) if conflict else None)
-    pairs = [(name, proc) for name, proc in zip(prepared.columns, prepared.processors, strict=True)]
-    if prepared.positional:
-        params: list[Any] = [
-            tuple(row[name] if proc is None else proc(row[name]) for name, proc in pairs)
-            for row in rows
-        ]
-    else:
-        params = [
-            {name: row[name] if proc is None else proc(row[name]) for name, proc in pairs}
-            for row in rows
-        ]
-    connection.exec_driver_sql(prepared.sql, params)
+    prepared = _prepare_insert(connection.dialect, table, tuple(rows[0]), tuple(conflict) if conflict else None)
+    connection.exec_driver_sql(prepared.sql, _params(prepared, rows))
+
+
+def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: Sequence[str]) -> None:
+    """``UPDATE table SET <the other keys> WHERE <key columns match>`` once per row, in one executemany."""
+    if not rows:
+        return
+    connection = session.connection()
+    prepared = _prepare_update(connection.dialect, table, tuple(rows[0]), tuple(key))
+    connection.exec_driver_sql(prepared.sql, _params(prepared, rows))

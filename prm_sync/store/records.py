@@ -13,11 +13,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from prm_sync.errors import UsageError
 from prm_sync.model import ENTITIES, CanonicalRecord
+from prm_sync.store import bulk
 from prm_sync.store.orm import ENTITY_ROWS, EntityRow, RecordExternalIdRow
 
 # stay well under SQLite's and PostgreSQL's bound-parameter limits
@@ -123,9 +124,8 @@ def add_external_ids(session: Session, entity: str, system: str, remote_ids: dic
                 changes[record_id] = (bool(current), ids)
     if not changes:
         return
-    session.execute(
-        update(table).where(table.c.id == bindparam("b_id")).values(external_ids=bindparam("b_ext")),
-        [{"b_id": record_id, "b_ext": ids} for record_id, (_, ids) in changes.items()],
+    bulk.update_rows(
+        session, table, [{"id": record_id, "external_ids": ids} for record_id, (_, ids) in changes.items()], key=["id"]
     )
     expire_loaded(session, cls, {(record_id,) for record_id in changes}, ["external_ids"])
     mirror_table = RecordExternalIdRow.__table__
@@ -137,8 +137,7 @@ def add_external_ids(session: Session, entity: str, system: str, remote_ids: dic
         for record_id, (_, ids) in changes.items()
         for name, remote_id in ids.items()
     ]
-    if mirror:
-        session.execute(insert(mirror_table), mirror)
+    bulk.insert_rows(session, mirror_table, mirror)
 
 
 def expire_loaded(session: Session, cls: type[Any], keys: set[tuple[Any, ...]], attributes: list[str]) -> None:
