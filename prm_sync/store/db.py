@@ -94,6 +94,13 @@ def _json_dumps(value: Any) -> str:
         return json.dumps(value, default=to_jsonable_python, separators=(",", ":"))
 
 
+def _json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what only the standard library reads (NaN, integers beyond 64 bits)
+        return json.loads(text)
+
+
 def make_engine(
     url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, echo: bool = False
 ) -> Engine:
@@ -107,11 +114,13 @@ def make_engine(
     """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, echo=echo, pool_pre_ping=True, json_serializer=_json_dumps)
+        return create_engine(
+            parsed, echo=echo, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=_json_loads
+        )
 
     database = parsed.database
     in_memory = not database or database == ":memory:" or parsed.query.get("mode") == "memory"
-    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_dumps}
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_dumps, "json_deserializer": _json_loads}
     if in_memory:
         # one shared connection, or every checkout would see its own empty database
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -126,6 +135,14 @@ def make_engine(
         try:
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a commit no longer waits for an fsync (it was ~12 ms of every batch).
+                # Still atomic and never corrupt; a power cut can undo the last commits, cursor and
+                # data together, and the next run re-reads and re-writes them idempotently.
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                # a sync batch dirties thousands of pages: checkpoint every ~80 MB of WAL, not every
+                # 4 MB (each checkpoint copies and fsyncs), and trim the WAL file back afterwards
+                cursor.execute("PRAGMA wal_autocheckpoint=20000")
+                cursor.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         finally:

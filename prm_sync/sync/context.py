@@ -6,15 +6,18 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from prm_sync.config import AppConfig
 from prm_sync.mapping.apply import MappingSet
+from prm_sync.model import CanonicalRecord
 from prm_sync.store.db import Store
 from prm_sync.sync import repo
 from prm_sync.sync.linkstate import LinkState
+from prm_sync.sync.values import normalize
 
 CrashHook = Callable[[str], None]
 
@@ -66,6 +69,21 @@ class LinkIndex:
         return self._by_remote.get((entity, system), {}).get(str(remote_id))
 
 
+@dataclass(slots=True)
+class PushRecord:
+    """A record as the push plans it, with its normalised values filled in as slices ask for them."""
+
+    record: CanonicalRecord
+    normalized: dict[str, Any] = field(default_factory=dict)
+
+    def values(self, fields: list[str]) -> dict[str, Any]:
+        known = self.normalized
+        for name in fields:
+            if name not in known:
+                known[name] = normalize(getattr(self.record, name))
+        return {name: known[name] for name in fields}
+
+
 @dataclass
 class RunContext:
     store: Store
@@ -78,6 +96,9 @@ class RunContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     links: LinkIndex = field(default_factory=LinkIndex)
     pulled: dict[str, set[str]] = field(default_factory=dict)  # entity -> PRM ids changed by pulls this run
+    # the records of the entity being pushed, shared by its slices (one per system): loaded and
+    # normalised once instead of once per system; dropped whenever a pull applies anything
+    push_records: tuple[str, list[PushRecord]] | None = None
     _dry_session: Session | None = None
     _dry_stack: ExitStack | None = None
 

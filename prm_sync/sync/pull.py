@@ -101,6 +101,7 @@ def apply_page(
     ctx: RunContext, session: Any, sl: Slice, page: list[RemoteRecord], stats: SliceStats
 ) -> list[str]:
     """Apply one page of remote records; returns the PRM ids whose values changed."""
+    ctx.push_records = None  # records may change: the push lists them again
     # one remote object can hold two entities (Account: partners and customers; account.move:
     # invoices and vendor bills); a link of the other entity means "not ours", not "ours"
     states = {

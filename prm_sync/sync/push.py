@@ -22,12 +22,12 @@ from prm_sync.mapping.context import TransformContext
 from prm_sync.mapping.values import is_blank
 from prm_sync.model import CanonicalRecord
 from prm_sync.sync import repo
-from prm_sync.sync.context import RunContext
+from prm_sync.sync.context import PushRecord, RunContext
 from prm_sync.sync.linkstate import LinkState
 from prm_sync.sync.pull import sweep_deletes
 from prm_sync.sync.slice import Slice
 from prm_sync.sync.stats import SliceStats
-from prm_sync.sync.values import hash_normalized, normalize, normalize_all
+from prm_sync.sync.values import hash_normalized, normalize
 
 Action = Literal["create", "update"]
 T = TypeVar("T")
@@ -68,11 +68,9 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
     plan = PushPlan(sl)
     states = repo.load_states(session, sl.entity, sl.system)
     held = repo.held_fields(session, sl.entity, sl.system)
-    records = repo.list_records(
-        session, sl.entity, ids=sorted(record_ids) if record_ids is not None else None
-    )
     fields = sl.push_fields
-    for record in records:
+    for item in _records_to_plan(ctx, session, sl.entity, record_ids):
+        record = item.record
         state = states.get(record.id)
         if state is not None and state.remote_deleted:
             plan.skipped += 1
@@ -80,7 +78,7 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         if not sl.creates_remote and (state is None or state.remote_id is None):
             plan.skipped += 1  # CRM-owned records are written back, never created by us
             continue
-        values = normalize_all({f: getattr(record, f) for f in fields})
+        values = item.values(fields)
         agreed = state.prm_values if state else None
         changed = [f for f in fields if agreed is None or agreed.get(f) != values[f]]
         hold = held.get(record.id, set())
@@ -110,6 +108,14 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
             )
         )
     return plan
+
+
+def _records_to_plan(ctx: RunContext, session: Any, entity: str, record_ids: set[str] | None) -> list[PushRecord]:
+    if record_ids is not None:
+        return [PushRecord(r) for r in repo.list_records(session, entity, ids=sorted(record_ids))]
+    if ctx.push_records is None or ctx.push_records[0] != entity:
+        ctx.push_records = (entity, [PushRecord(r) for r in repo.list_records(session, entity)])
+    return ctx.push_records[1]
 
 
 def push_slice(
@@ -254,6 +260,7 @@ def _commit_results(
         ctx.links.remember_id(sl.entity, sl.system, record_id, remote_id)
         if remote_id and write.record.external_ids.get(sl.system) != remote_id:
             new_remote_ids[record_id] = remote_id
+            write.record.external_ids[sl.system] = remote_id  # keep the planned record (and its cache) current
         payload = write.payload
         ledger_rows.append(
             {
@@ -323,6 +330,9 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
             raw = {n: payload[n] for n in reader.from_inputs}
         elif reader.remote in payload:
             raw = payload[reader.remote]
+            if raw is None and not reader.has_default:
+                values[reader.prm] = None  # a blank passes every transform untouched (see ``registry``)
+                continue
         else:
             continue
         try:

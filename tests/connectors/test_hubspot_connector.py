@@ -242,3 +242,20 @@ def test_associate_by_label_and_delete(hubspot_sandbox: RunningHubSpot) -> None:
 
     deleted = connector.delete("companies", [customer])
     assert deleted[0].ok and app.get_record("companies", customer) is None
+
+
+def test_search_answers_are_parsed_raw_and_checked() -> None:
+    from connectors.hubspot import _search_answer
+
+    page = _search_answer(
+        b'{"total": 2, "results": [{"id": "11", "properties": {"name": "Acme", "hs_lastmodifieddate":'
+        b' "2024-03-01T09:00:00.250Z"}, "updatedAt": "2024-03-01T09:00:00.250Z", "archived": false}],'
+        b' "paging": {"next": {"after": "1"}}}'
+    )
+    assert (page.total, page.has_next, [h.id for h in page.results]) == (2, True, ["11"])
+    assert page.results[0].properties["name"] == "Acme"
+    assert page.results[0].updated_at == datetime(2024, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
+    assert not _search_answer(b'{"total": 0, "results": []}').has_next
+    for broken in (b"", b"[]", b'{"total": 1}', b'{"results": [{"properties": {}}]}', b'{"results": [{"id": "1"}]}'):
+        with pytest.raises(ValueError, match="Invalid value"):
+            _search_answer(broken)
