@@ -105,6 +105,10 @@ class ObjectMapping:
         self.readers = [f for f in self.fields if f.direction in READS and f.prm is not None]
         self.transforming_readers = [f for f in self.readers if not self._reads_back_as_written(f)]
         """Readers whose value read back after our write may differ from the PRM value we wrote."""
+        self.push_fingerprint = hashlib.sha256(
+            f"{system}|{default_rule}|{spec.model_dump_json()}".encode()
+        ).hexdigest()[:32]
+        """Changes with any change to this object's mapping: links agreed under another one are checked again."""
         self.mapped = sorted({f.prm for f in self.fields if f.prm is not None and f.direction != "none"})
         match = spec.match
         self.match_kind = next(

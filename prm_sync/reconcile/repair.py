@@ -161,7 +161,8 @@ def _forget(session: Session, plan: RepairPlan, run_id: str) -> int:
             snapshot: dict[str, Any] = dict(current.snapshot or {})
             prm = {} if ALL in prm_fields else {k: v for k, v in snapshot.get("prm", {}).items() if k not in prm_fields}
             remote = {k: v for k, v in snapshot.get("remote", {}).items() if k not in remote_fields}
-            changed.append(current.model_copy(update={"snapshot": {**snapshot, "prm": prm, "remote": remote}}))
+            changed.append(current.model_copy(update={  # no record_version: the push looks at it again
+                "snapshot": {**snapshot, "prm": prm, "remote": remote}, "record_version": None}))
             entries.append(audit_store.AuditEntry(
                 run_id=run_id, actor="prm-sync reconcile", action="reconcile.reset", system=system,
                 remote_object=current.remote_object, entity=entity, record_id=record_id, remote_id=current.remote_id,

@@ -66,6 +66,9 @@ class EntityRow(Base):
     external_ids: Mapped[dict[str, str]] = mapped_column(sort_order=-1)
     created_at: Mapped[datetime] = mapped_column(sort_order=1)
     updated_at: Mapped[datetime] = mapped_column(index=True, sort_order=1)
+    # incremented by the store on every save that changes the row; links remember the version
+    # they agreed on, so a push plans only records that moved (not part of the pydantic model)
+    row_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"), sort_order=2)
 
 
 class PartnerRow(EntityRow):
@@ -287,6 +290,8 @@ class SyncStateRow(Base):
     # what we believe the remote holds, as normalised canonical values: the base of the 3-way merge
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     remote_deleted: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    record_version: Mapped[int | None] = mapped_column(BigInteger)  # the record's row_version this link agrees with
+    push_fingerprint: Mapped[str | None] = mapped_column(String(64))  # the mapping that agreement was reached under
 
 
 class SyncCursorRow(Base):

@@ -72,7 +72,12 @@ def _sync_external_ids_many(session: Session, entity: str, changes: dict[str, tu
 
 
 def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
-    """Insert or update each record by id (existing rows loaded in one query per entity)."""
+    """Insert or update each record by id (existing rows loaded in one query per entity).
+
+    A save that changes a row increments its ``row_version`` (a new row
+    starts at 1): that, not ``updated_at``, is how the push finds what moved,
+    so a caller that forgets to touch ``updated_at`` still gets its change synced.
+    """
     by_entity: dict[str, list[CanonicalRecord]] = {}
     for record in records:
         by_entity.setdefault(record.entity, []).append(record)
@@ -88,11 +93,13 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
             row = existing.get(record.id)
             old_ids = None
             if row is None:
-                row = cls(**values)
+                row = cls(**values, row_version=1)
                 session.add(row)
                 existing[record.id] = row
             else:
                 old_ids = dict(row.external_ids)
+                if any(getattr(row, name) != value for name, value in values.items()):
+                    row.row_version = (row.row_version or 0) + 1  # a push plans records whose version moved
                 for name, value in values.items():
                     setattr(row, name, value)
             if old_ids != values["external_ids"]:
@@ -215,6 +222,19 @@ def find_by_external_id(session: Session, entity: str, system: str, remote_id: s
     )
     row = session.scalars(query).first()
     return None if row is None else to_record(row)
+
+
+def row_versions(session: Session, entity: str, ids: Sequence[str] | None = None) -> dict[str, int]:
+    """Record id -> ``row_version``, for every record of the entity or for ``ids``."""
+    table = row_class(entity).__table__
+    query = select(table.c.id, table.c.row_version)
+    session.flush()
+    if ids is None:
+        return dict(session.execute(query).tuples().all())
+    found: dict[str, int] = {}
+    for part in chunks(list(dict.fromkeys(ids))):
+        found.update(session.execute(query.where(table.c.id.in_(part))).tuples().all())
+    return found
 
 
 def count_records(session: Session, entity: str) -> int:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, select
+from sqlalchemy import Table, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.base import Cursor
@@ -44,6 +44,8 @@ class SyncState(BaseModel):
     last_direction: Direction
     snapshot: dict[str, Any] | None = None  # normalised canonical values we believe the remote holds
     remote_deleted: bool = False  # deleted (or merged away) remotely: never silently re-created
+    record_version: int | None = None  # the record's row_version this link agrees with (None: check it)
+    push_fingerprint: str | None = None  # the mapping the agreement was reached under
 
 
 class CursorState(BaseModel):
@@ -130,6 +132,44 @@ def upsert_state_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     bulk.insert_rows(session, SyncStateRow.__table__, rows, conflict=STATE_KEY)
     value_names = [name for name in rows[0] if name not in STATE_KEY]
     expire_loaded(session, SyncStateRow, {(r["entity"], r["record_id"], r["system"]) for r in rows}, value_names)
+
+
+def push_candidates(session: Session, records: Table, entity: str, system: str, fingerprint: str) -> dict[str, int]:
+    """Record id -> row_version for the records whose link to ``system`` may be out of date.
+
+    Never linked, saved since the link last agreed, agreed under another
+    mapping, or not known to agree at all (``record_version`` NULL).
+    """
+    table = SyncStateRow.__table__
+    joined = records.outerjoin(
+        table, and_(table.c.entity == entity, table.c.system == system, table.c.record_id == records.c.id)
+    )
+    query = (
+        select(records.c.id, records.c.row_version)
+        .select_from(joined)
+        .where(
+            or_(
+                table.c.record_id.is_(None),
+                table.c.record_version.is_(None),
+                table.c.push_fingerprint.is_(None),
+                table.c.push_fingerprint != fingerprint,
+                records.c.row_version > table.c.record_version,
+            )
+        )
+    )
+    session.flush()
+    return dict(session.execute(query).tuples().all())
+
+
+def mark_checked(session: Session, entity: str, system: str, versions: dict[str, int], fingerprint: str) -> None:
+    rows = [
+        {"entity": entity, "record_id": record_id, "system": system, "record_version": version,
+         "push_fingerprint": fingerprint}
+        for record_id, version in versions.items()
+    ]
+    session.flush()
+    bulk.update_rows(session, SyncStateRow.__table__, rows, key=STATE_KEY)
+    expire_loaded(session, SyncStateRow, {(entity, r, system) for r in versions}, ["record_version", "push_fingerprint"])
 
 
 def set_state(session: Session, state: SyncState) -> None:

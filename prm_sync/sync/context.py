@@ -92,13 +92,14 @@ class RunContext:
     connectors: dict[str, Connector]
     run_id: str
     dry_run: bool = False
+    full: bool = False  # --full: push plans visit every record, not only the changed ones
     crash_hook: CrashHook | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     links: LinkIndex = field(default_factory=LinkIndex)
     pulled: dict[str, set[str]] = field(default_factory=dict)  # entity -> PRM ids changed by pulls this run
     # the records of the entity being pushed, shared by its slices (one per system): loaded and
     # normalised once instead of once per system; dropped whenever a pull applies anything
-    push_records: tuple[str, list[PushRecord]] | None = None
+    push_records: tuple[str, dict[str, PushRecord]] | None = None
     _dry_session: Session | None = None
     _dry_stack: ExitStack | None = None
 

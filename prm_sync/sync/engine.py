@@ -98,6 +98,7 @@ class SyncEngine:
             connectors=self.connectors,
             run_id=run_id,
             dry_run=dry_run,
+            full=scope.full,
             crash_hook=self.crash_hook,
             clock=self.clock,
         )

@@ -33,6 +33,10 @@ class LinkState(BaseModel):
     remote_deleted: bool = False
     direction: Literal["pull", "push"] = "pull"  # which way the last agreement was reached
     last_synced_at: datetime | None = None
+    # the record version and mapping the PRM side last fully agreed under; None: the next push
+    # checks this record again (see ``plan_push``)
+    record_version: int | None = None
+    push_fingerprint: str | None = None
 
     def snapshot(self) -> dict[str, Any]:
         """The stored form (one JSON column)."""

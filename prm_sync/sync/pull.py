@@ -284,8 +284,9 @@ def _apply_delete(
     reason = f"merged into {remote.merged_into}" if remote.merged_into else "deleted remotely"
     if sl.match_kind == "remote_id" and not remote.merged_into:
         repo.delete_record(session, sl.entity, state.record_id)
-    updated = state.model_copy(
-        update={"remote_deleted": True, "remote_modstamp": remote.modstamp, "last_synced_at": ctx.clock()}
+    updated = state.model_copy(  # no record_version: the push keeps seeing (and skipping) it
+        update={"remote_deleted": True, "remote_modstamp": remote.modstamp, "last_synced_at": ctx.clock(),
+                "record_version": None}
     )
     if remote.merged_into:
         survivor = ctx.links.prm_id_for(sl.entity, sl.system, remote.merged_into)

@@ -43,6 +43,7 @@ class PlannedWrite:
     changed: list[str]  # canonical fields that differ from the snapshot
     before: dict[str, Any] = field(default_factory=dict)  # snapshot values of the changed fields
     state: LinkState | None = None
+    version: int | None = None  # the record's row_version planned; None keeps it in view for the next push
 
 
 @dataclass
@@ -51,6 +52,7 @@ class PushPlan:
     writes: list[PlannedWrite] = field(default_factory=list)
     unchanged: int = 0
     skipped: int = 0
+    considered: int = 0  # records visited: the changed ones, not the whole entity (see ``plan_push``)
     failures: list[tuple[str, dict[str, Any], Exception]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -65,11 +67,31 @@ class PushPlan:
 
 
 def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] | None = None) -> PushPlan:
+    """What a push of this slice would write, and why.
+
+    Visits only the records that may need a write: never linked, saved since
+    their link last agreed (``row_version`` past ``record_version``), or
+    agreed under another mapping (``push_fingerprint``); ``--full`` and
+    targeted runs (``record_ids``) visit every record they name. A visited
+    record whose values turn out to equal the agreement is marked as checked,
+    so the next run skips it.
+    """
     plan = PushPlan(sl)
-    states = repo.load_states(session, sl.entity, sl.system)
+    fingerprint = sl.mapping.push_fingerprint
+    if record_ids is not None:
+        versions = repo.row_versions(session, sl.entity, sorted(record_ids))
+    elif ctx.full:
+        versions = repo.row_versions(session, sl.entity)
+    else:
+        versions = repo.push_candidates(session, sl.entity, sl.system, fingerprint)
+        # the records not visited agree with their link as of their current version: unchanged
+        plan.unchanged = repo.count_records(session, sl.entity) - len(versions)
+    plan.considered = len(versions)
+    states = repo.states_for(session, sl.entity, sl.system, list(versions))
     held = repo.held_fields(session, sl.entity, sl.system)
     fields = sl.push_fields
-    for item in _records_to_plan(ctx, session, sl.entity, record_ids):
+    checked: dict[str, int] = {}
+    for item in _records_to_plan(ctx, session, sl.entity, versions):
         record = item.record
         state = states.get(record.id)
         if state is not None and state.remote_deleted:
@@ -85,6 +107,8 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         changed = [f for f in changed if f not in hold]
         if state is not None and not changed:
             plan.unchanged += 1
+            if not hold and (state.record_version != versions[record.id] or state.push_fingerprint != fingerprint):
+                checked[record.id] = versions[record.id]
             continue
         try:
             payload = sl.mapping.to_remote(record, ctx.links)
@@ -105,17 +129,32 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
                 changed=changed,
                 before={f: (state.remote_values if state else {}).get(f) for f in changed},
                 state=state,
+                version=None if hold else versions[record.id],  # a held field keeps the record in view
             )
         )
+    if checked and not ctx.dry_run:
+        repo.mark_checked(session, sl.entity, sl.system, checked, fingerprint)
     return plan
 
 
-def _records_to_plan(ctx: RunContext, session: Any, entity: str, record_ids: set[str] | None) -> list[PushRecord]:
-    if record_ids is not None:
-        return [PushRecord(r) for r in repo.list_records(session, entity, ids=sorted(record_ids))]
+# above this many records a slice's records are read in one scan rather than by id
+SCAN_ALL_ABOVE = 5_000
+
+
+def _records_to_plan(ctx: RunContext, session: Any, entity: str, versions: dict[str, int]) -> list[PushRecord]:
+    """The records to plan (ordered by ``updated_at``, id), shared with the entity's other slices."""
     if ctx.push_records is None or ctx.push_records[0] != entity:
-        ctx.push_records = (entity, [PushRecord(r) for r in repo.list_records(session, entity)])
-    return ctx.push_records[1]
+        ctx.push_records = (entity, {})
+    cached = ctx.push_records[1]
+    missing = [record_id for record_id in versions if record_id not in cached]
+    if len(missing) > SCAN_ALL_ABOVE:
+        wanted = set(missing)
+        cached.update((r.id, PushRecord(r)) for r in repo.list_records(session, entity) if r.id in wanted)
+    elif missing:
+        cached.update((r.id, PushRecord(r)) for r in repo.list_records(session, entity, ids=missing))
+    found = [cached[record_id] for record_id in versions if record_id in cached]
+    found.sort(key=lambda item: (item.record.updated_at, item.record.id))
+    return found
 
 
 def push_slice(
@@ -254,7 +293,8 @@ def _commit_results(
                 "remote_id": remote_id, "content_hash": hash_normalized(remote_values),
                 "remote_modstamp": prior.remote_modstamp if prior else None, "last_synced_at": now,
                 "last_direction": "push", "snapshot": {"remote": remote_values, "prm": prm_values},
-                "remote_deleted": False,
+                "remote_deleted": False, "record_version": write.version,
+                "push_fingerprint": sl.mapping.push_fingerprint,
             }
         )
         ctx.links.remember_id(sl.entity, sl.system, record_id, remote_id)

@@ -72,7 +72,7 @@ def _to_link(s: state.SyncState) -> LinkState:
         remote_id=s.remote_id, remote_values=(s.snapshot or {}).get("remote", {}),
         prm_values=(s.snapshot or {}).get("prm", {}), content_hash=s.content_hash,
         remote_modstamp=s.remote_modstamp, remote_deleted=s.remote_deleted, last_synced_at=s.last_synced_at,
-        direction=s.last_direction,
+        direction=s.last_direction, record_version=s.record_version, push_fingerprint=s.push_fingerprint,
     )
 
 
@@ -85,6 +85,32 @@ def put_states(session: Session, links: list[LinkState]) -> None:
     if not links:
         return
     state.set_states(session, [_to_state(link) for link in links])
+
+
+def states_for(session: Session, entity: str, system: str, record_ids: list[str]) -> dict[str, LinkState]:
+    """The link states of these records (all of the entity's when that is most of them)."""
+    if len(record_ids) > records.CHUNK * 10:
+        wanted = set(record_ids)
+        return {rid: link for rid, link in load_states(session, entity, system).items() if rid in wanted}
+    return {rid: _to_link(s) for rid, s in state.get_states(session, entity, system, record_ids).items()}
+
+
+def push_candidates(session: Session, entity: str, system: str, fingerprint: str) -> dict[str, int]:
+    """Record id -> row_version of the records a push to ``system`` has to look at (see ``plan_push``)."""
+    return state.push_candidates(session, records.row_class(entity).__table__, entity, system, fingerprint)
+
+
+def mark_checked(session: Session, entity: str, system: str, versions: dict[str, int], fingerprint: str) -> None:
+    """Remember that these records (id -> row_version) still agree with their link under this mapping."""
+    state.mark_checked(session, entity, system, versions, fingerprint)
+
+
+def count_records(session: Session, entity: str) -> int:
+    return records.count_records(session, entity)
+
+
+def row_versions(session: Session, entity: str, ids: list[str] | None = None) -> dict[str, int]:
+    return records.row_versions(session, entity, ids)
 
 
 def put_state_rows(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -102,6 +128,7 @@ def _to_state(link: LinkState) -> state.SyncState:
         remote_id=link.remote_id, content_hash=link.content_hash or content_hash(link.remote_values),
         remote_modstamp=link.remote_modstamp, last_synced_at=link.last_synced_at or utcnow(),
         last_direction=link.direction, snapshot=link.snapshot(), remote_deleted=link.remote_deleted,
+        record_version=link.record_version, push_fingerprint=link.push_fingerprint,
     )
 
 

@@ -19,6 +19,7 @@ from prm_sync.store import (
     find_by_external_id,
     get_record,
     list_records,
+    records,
     save_record,
     save_records,
 )
@@ -233,7 +234,22 @@ def test_orm_columns_match_model_fields() -> None:
     assert set(ENTITY_ROWS) == set(ENTITIES)
     for entity, row in ENTITY_ROWS.items():
         columns = {c.key for c in row.__table__.columns}
-        assert columns == set(ENTITIES[entity].model_fields), entity
+        assert columns == set(ENTITIES[entity].model_fields) | {"row_version"}, entity  # the store's own counter
+
+
+def test_a_save_that_changes_a_record_counts_a_version(store: Store) -> None:
+    partner = Partner(id="ptn_versions", name="Versioned Ltd", tier="gold", partner_type="reseller", status="active")
+    with store.session() as session:
+        records.save_record(session, partner)
+    with store.session() as session:
+        records.save_record(session, partner)  # the same values: not a new version
+    with store.session(readonly=True) as session:
+        assert records.row_versions(session, "partner") == {"ptn_versions": 1}
+    with store.session() as session:
+        records.save_record(session, partner.model_copy(update={"phone": "+1 555 0100"}))  # updated_at untouched
+        records.save_records(session, [partner.model_copy(update={"tier": "platinum"})])
+    with store.session(readonly=True) as session:
+        assert records.row_versions(session, "partner", ["ptn_versions", "ptn_absent"]) == {"ptn_versions": 3}
 
 
 @pytest.mark.parametrize("entity", sorted(FULL))
