@@ -103,6 +103,12 @@ class ObjectMapping:
         self.fields = [_compile_field(f, spec, default_rule) for f in spec.fields]
         self.writers = [f for f in self.fields if f.direction in WRITES]
         self.readers = [f for f in self.fields if f.direction in READS and f.prm is not None]
+        self.reads_links = any(
+            split_ref(f.inverse if f.inverse is not None else f.transform)[0] == "lookup"
+            for f in spec.fields
+            if f.prm is not None and effective_direction(f, spec) in READS
+        )
+        """Reading a record resolves other records' ids through the link index (it can change as a page applies)."""
         self.transforming_readers = [f for f in self.readers if not self._reads_back_as_written(f)]
         """Readers whose value read back after our write may differ from the PRM value we wrote."""
         self.push_fingerprint = hashlib.sha256(

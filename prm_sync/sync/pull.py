@@ -9,6 +9,7 @@ their snapshot and cost nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
 from typing import Any
@@ -109,17 +110,40 @@ def apply_page(
         for rid, s in repo.states_by_remote(session, sl.system, sl.remote_object, [r.id for r in page]).items()
     }
     foreign = {rid for rid, s in states.items() if s.entity != sl.entity}
-    # one query puts the page's linked records in the session: each get_record below is then an
+    # map the page first: records that read back exactly as their link remembers them (echoes of
+    # our own writes, overlap re-reads) need only to exist, not to be loaded
+    present = repo.existing_ids(session, sl.entity, [s.record_id for s in states.values() if s.entity == sl.entity])
+    mapped: dict[str, Mapped | Exception] = {}
+    echoes: set[str] = set()
+    for remote in page:
+        if remote.id in foreign or remote.deleted or remote.merged_into:
+            continue
+        try:
+            mapped[remote.id] = found = _map(ctx, sl, remote)
+        except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:
+            mapped[remote.id] = exc
+            continue
+        state = states.get(remote.id)
+        if state is not None and state.record_id in present and _agrees(state, found.remote_norm):
+            echoes.add(remote.id)
+    # one query puts the other linked records in the session: each get_record below is then an
     # identity-map hit, not a SELECT per record (kept referenced so the map keeps them)
-    _preloaded = repo.preload_records(session, sl.entity, [s.record_id for s in states.values() if s.entity == sl.entity])
+    _preloaded = repo.preload_records(
+        session, sl.entity, [s.record_id for rid, s in states.items() if s.entity == sl.entity and rid not in echoes]
+    )
     changed: list[str] = []
     for record in page:
         stats.read += 1
         if record.id in foreign:
             stats.skipped += 1
             continue
+        if record.id in echoes:
+            stats.unchanged += 1  # an echo of our own write, or an overlap re-read
+            continue
         try:
-            record_id = _apply_one(ctx, session, sl, record, states.get(record.id), stats)
+            # a mapping that resolves ids through the link index maps again: this page may have linked them
+            reuse = None if sl.mapping.reads_links else mapped.get(record.id)
+            record_id = _apply_one(ctx, session, sl, record, states.get(record.id), stats, reuse)
         except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:
             stats.failed += 1
             repo.record_failure(
@@ -140,21 +164,42 @@ def apply_page(
     return changed
 
 
+@dataclass(slots=True)
+class Mapped:
+    """A remote record mapped to canonical values: all of them, the pulled ones, and those normalised."""
+
+    values: dict[str, Any]
+    pulled: dict[str, Any]
+    remote_norm: dict[str, Any]
+
+
+def _map(ctx: RunContext, sl: Slice, remote: RemoteRecord) -> Mapped:
+    values = sl.mapping.from_remote(remote.fields, ctx.links)
+    pulled = {f: values.get(f) for f in sl.pull_fields}
+    return Mapped(values, pulled, normalize_all(pulled))
+
+
+def _agrees(state: LinkState, remote_norm: dict[str, Any]) -> bool:
+    seen = state.remote_values
+    return all(seen.get(f) == v for f, v in remote_norm.items())
+
+
 def _apply_one(
-    ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, state: LinkState | None, stats: SliceStats
+    ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, state: LinkState | None, stats: SliceStats,
+    mapped: Mapped | Exception | None = None,
 ) -> str | None:
     if remote.deleted or remote.merged_into:
         return _apply_delete(ctx, session, sl, remote, state, stats)
-    values = sl.mapping.from_remote(remote.fields, ctx.links)
-    pulled = {f: values.get(f) for f in sl.pull_fields}
-    remote_norm = normalize_all(pulled)
+    if isinstance(mapped, Exception):
+        raise mapped
+    found = mapped if mapped is not None else _map(ctx, sl, remote)
+    values, pulled, remote_norm = found.values, found.pulled, found.remote_norm
     record_id = state.record_id if state else _match(ctx, session, sl, remote, values)
     if record_id is None:
         stats.skipped += 1  # a record of ours-first entity without our key: reconcile reports it
         return None
     record = repo.get_record(session, sl.entity, record_id)
-    remote_seen = state.remote_values if state else None
-    if record is not None and remote_seen is not None and all(remote_seen.get(f) == v for f, v in remote_norm.items()):
+    if record is not None and state is not None and _agrees(state, remote_norm):
         stats.unchanged += 1  # an echo of our own write, or an overlap re-read
         return None
 

@@ -50,6 +50,11 @@ def preload_records(session: Session, entity: str, ids: list[str]) -> list[Any]:
     return rows
 
 
+def existing_ids(session: Session, entity: str, ids: list[str]) -> set[str]:
+    """Which of these records are in the store (a key-only query per chunk)."""
+    return records.existing_ids(session, entity, ids)
+
+
 def set_external_ids(session: Session, entity: str, remote_ids: dict[str, str], system: str) -> None:
     """Record each pushed record's remote id in its ``external_ids`` (record id -> remote id)."""
     if remote_ids:
