@@ -88,6 +88,16 @@ def all_states(session: Session, entity: str, system: str) -> dict[str, SyncStat
     return {row.record_id: SyncState.model_validate(row) for row in session.scalars(query)}
 
 
+def linked_ids(session: Session, entity: str, system: str) -> dict[str, str]:
+    """Record id -> remote id for one entity in one system (links with a remote id), read by key only."""
+    table = SyncStateRow.__table__
+    query = select(table.c.record_id, table.c.remote_id).where(
+        table.c.entity == entity, table.c.system == system, table.c.remote_id.is_not(None)
+    )
+    session.flush()
+    return dict(session.execute(query).tuples().all())
+
+
 def get_states_by_remote(
     session: Session, system: str, remote_object: str, remote_ids: Sequence[str]
 ) -> dict[str, SyncState]:

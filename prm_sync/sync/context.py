@@ -38,9 +38,9 @@ class LinkIndex:
         key = (entity, system)
         if key in self._by_prm or self.session is None:
             return
-        states = repo.load_states(self.session, entity, system)
-        self._by_prm[key] = {rid: s.remote_id for rid, s in states.items() if s.remote_id}
-        self._by_remote[key] = {s.remote_id: rid for rid, s in states.items() if s.remote_id}
+        ids = repo.linked_ids(self.session, entity, system)  # ids only: no snapshots decoded
+        self._by_prm[key] = ids
+        self._by_remote[key] = {remote_id: record_id for record_id, remote_id in ids.items()}
 
     def remember(self, state: LinkState) -> None:
         self.remember_id(state.entity, state.system, state.record_id, state.remote_id)

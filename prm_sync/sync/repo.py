@@ -85,6 +85,11 @@ def load_states(session: Session, entity: str, system: str) -> dict[str, LinkSta
     return {rid: _to_link(s) for rid, s in state.all_states(session, entity, system).items()}
 
 
+def linked_ids(session: Session, entity: str, system: str) -> dict[str, str]:
+    """Record id -> remote id of every linked record of the entity in the system."""
+    return state.linked_ids(session, entity, system)
+
+
 def put_states(session: Session, links: list[LinkState]) -> None:
     """``put_state`` for a whole batch: one lookup of the existing rows instead of one per record."""
     if not links:
