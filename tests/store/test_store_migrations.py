@@ -156,3 +156,29 @@ def test_store_open_auto_upgrades_into_the_data_dir(tmp_path: Path, monkeypatch:
     assert (tmp_path / "data" / "prm_sync.sqlite").is_file()
     with pytest.raises(StoreNotMigrated, match="prm-sync db upgrade"):
         Store.open(data_dir=tmp_path / "elsewhere")
+
+
+def test_0002_keeps_data_and_leaves_existing_links_to_be_checked_once(db_url: str) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO partner (id, external_ids, name, partner_type, tier, status, program, created_at, updated_at) "
+            "VALUES ('ptn_old', '{}', 'Old Ltd', 'reseller', 'gold', 'active', 'default', "
+            "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        ))
+        conn.execute(text(
+            "INSERT INTO sync_state (entity, record_id, system, remote_object, remote_id, last_synced_at, last_direction) "
+            "VALUES ('partner', 'ptn_old', 'hubspot', 'companies', '101', '2026-01-01 00:00:00', 'push')"
+        ))
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, row_version FROM partner")).one() == ("Old Ltd", 0)
+        assert conn.execute(text("SELECT remote_id, record_version, push_fingerprint FROM sync_state")).one() == (
+            "101", None, None,  # no version: the first push after the upgrade checks this link
+        )
+    migrate.downgrade(engine, "0001")
+    assert "row_version" not in {c["name"] for c in inspect(engine).get_columns("partner")}
+    engine.dispose()
