@@ -163,3 +163,28 @@ def test_last_written_returns_the_newest_entry(store: Store) -> None:
         assert {k: v.payload_hash for k, v in many.items()} == {"001A": "new", "001B": "b"}
         assert prune_ledger(session, older_than=T0 + timedelta(minutes=2)) == 2
         assert last_written(session, "salesforce", "Account", "001B") is None
+
+
+def test_push_candidates_follow_versions_and_mapping(store: Store) -> None:
+    from prm_sync.model import Partner
+    from prm_sync.store import records
+    from prm_sync.store.state import mark_checked, push_candidates
+
+    table = records.row_class("partner").__table__
+    partners = [Partner(id=f"ptn_{i}", name=f"P{i}", tier="gold", partner_type="reseller", status="active")
+                for i in range(4)]
+    with store.session() as session:
+        records.save_records(session, partners)
+        set_states(session, [state("ptn_0", "001A"), state("ptn_1", "001B"), state("ptn_2", "001C")])
+        # no link agrees with a version yet: every record is a candidate
+        assert push_candidates(session, table, "partner", "salesforce", "fp1") == {f"ptn_{i}": 1 for i in range(4)}
+        mark_checked(session, "partner", "salesforce", {"ptn_0": 1, "ptn_1": 1, "ptn_2": 1}, "fp1")
+        assert push_candidates(session, table, "partner", "salesforce", "fp1") == {"ptn_3": 1}  # never linked
+        records.save_record(session, partners[1].model_copy(update={"tier": "platinum"}))
+        assert push_candidates(session, table, "partner", "salesforce", "fp1") == {"ptn_1": 2, "ptn_3": 1}
+        assert push_candidates(session, table, "partner", "hubspot", "fp1") == {f"ptn_{i}": v for i, v in
+                                                                               enumerate([1, 2, 1, 1])}
+        # another mapping: every link is checked again
+        assert set(push_candidates(session, table, "partner", "salesforce", "fp2")) == {f"ptn_{i}" for i in range(4)}
+        loaded = get_state(session, "partner", "ptn_0", "salesforce")
+        assert loaded is not None and (loaded.record_version, loaded.push_fingerprint) == (1, "fp1")
