@@ -99,7 +99,8 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
             else:
                 old_ids = dict(row.external_ids)
                 if any(getattr(row, name) != value for name, value in values.items()):
-                    row.row_version = (row.row_version or 0) + 1  # a push plans records whose version moved
+                    # in SQL, so two writers in separate transactions cannot both write the same version
+                    row.row_version = cls.row_version + 1  # type: ignore[assignment]
                 for name, value in values.items():
                     setattr(row, name, value)
             if old_ids != values["external_ids"]:

@@ -74,6 +74,7 @@ class PushRecord:
     """A record as the push plans it, with its normalised values filled in as slices ask for them."""
 
     record: CanonicalRecord
+    version: int | None = None  # the record's row_version when it was read
     normalized: dict[str, Any] = field(default_factory=dict)
 
     def values(self, fields: list[str]) -> dict[str, Any]:

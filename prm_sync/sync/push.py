@@ -146,12 +146,15 @@ def _records_to_plan(ctx: RunContext, session: Any, entity: str, versions: dict[
     if ctx.push_records is None or ctx.push_records[0] != entity:
         ctx.push_records = (entity, {})
     cached = ctx.push_records[1]
-    missing = [record_id for record_id in versions if record_id not in cached]
+    # an entry saved since another slice cached it (a review resolved meanwhile) is read again
+    missing = [rid for rid, version in versions.items() if rid not in cached or cached[rid].version != version]
     if len(missing) > SCAN_ALL_ABOVE:
         wanted = set(missing)
-        cached.update((r.id, PushRecord(r)) for r in repo.list_records(session, entity) if r.id in wanted)
+        cached.update(
+            (r.id, PushRecord(r, versions[r.id])) for r in repo.list_records(session, entity) if r.id in wanted
+        )
     elif missing:
-        cached.update((r.id, PushRecord(r)) for r in repo.list_records(session, entity, ids=missing))
+        cached.update((r.id, PushRecord(r, versions[r.id])) for r in repo.list_records(session, entity, ids=missing))
     found = [cached[record_id] for record_id in versions if record_id in cached]
     found.sort(key=lambda item: (item.record.updated_at, item.record.id))
     return found
@@ -181,7 +184,8 @@ def push_slice(
         with ctx.transaction() as session:  # some linked records were deleted remotely: plan again
             plan = plan_push(ctx, session, sl, record_ids=record_ids)
     batches = list(page(plan.writes, aligned_page_size(ctx.config.sync.page_size, connector.batch_size)))
-    with RemoteCalls(pipelined=ctx.config.sync.pipeline_writes and len(batches) > 1) as remote:
+    pipelined = ctx.config.sync.pipeline_writes and len(batches) > 1
+    with RemoteCalls(pipelined=pipelined) as remote:
 
         def send(batch: list[PlannedWrite]) -> Future[list[WriteResult]]:
             ctx.checkpoint("push.before_write")
@@ -193,9 +197,11 @@ def push_slice(
         for index, batch in enumerate(batches):
             results = in_flight.result()  # type: ignore[union-attr]
             ctx.checkpoint("push.after_remote_write")
-            # the next batch goes out while this one commits: its upsert is idempotent, so a crash
-            # before this commit only means the next run writes both batches again
-            in_flight = send(batches[index + 1]) if index + 1 < len(batches) else None
+            following = batches[index + 1] if index + 1 < len(batches) else None
+            if pipelined and following is not None:
+                # the next batch goes out while this one commits: its upsert is idempotent, so a
+                # crash before this commit only means the next run writes both batches again
+                in_flight = send(following)
             with ctx.transaction() as session:
                 _commit_results(ctx, session, sl, batch, results, stats)
             ctx.checkpoint("push.after_commit")
@@ -203,6 +209,8 @@ def push_slice(
             if associating is not None:
                 associating.result()
             associating = remote.submit(connector.associate, links) if links else None  # type: ignore[attr-defined]
+            if not pipelined and following is not None:
+                in_flight = send(following)
         if associating is not None:
             associating.result()
     return plan
@@ -211,10 +219,11 @@ def push_slice(
 class RemoteCalls:
     """Where a slice's write calls run: on a worker thread (pipelined) or inline.
 
-    Pipelined, one call is in flight at a time and in order, on one thread
-    that owns the connector for the loop; the engine commits the previous
-    batch meanwhile. Leaving the block waits for that call, so a failure in
-    the engine's thread never leaves a call running behind it.
+    Pipelined, calls run in order on one thread that owns the connector for
+    the loop, while the engine commits the previous batch. Leaving the block
+    waits for every call already queued, and cancels none: an association
+    call queued behind a failing upsert still runs, because its batch is
+    already committed and the next run would not send it again.
     """
 
     def __init__(self, *, pipelined: bool) -> None:
@@ -225,7 +234,7 @@ class RemoteCalls:
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=True)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         if self._pool is not None:

@@ -90,13 +90,6 @@ def linked_ids(session: Session, entity: str, system: str) -> dict[str, str]:
     return state.linked_ids(session, entity, system)
 
 
-def put_states(session: Session, links: list[LinkState]) -> None:
-    """``put_state`` for a whole batch: one lookup of the existing rows instead of one per record."""
-    if not links:
-        return
-    state.set_states(session, [_to_state(link) for link in links])
-
-
 def states_for(session: Session, entity: str, system: str, record_ids: list[str]) -> dict[str, LinkState]:
     """The link states of these records (all of the entity's when that is most of them)."""
     if len(record_ids) > records.CHUNK * 10:
@@ -124,7 +117,7 @@ def row_versions(session: Session, entity: str, ids: list[str] | None = None) ->
 
 
 def put_state_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """``put_states`` for rows the push builds directly (every ``SyncState`` field as a key)."""
+    """Link states as the push builds them: plain rows with every ``SyncState`` field as a key."""
     state.upsert_state_rows(session, rows)
 
 
@@ -231,19 +224,6 @@ def resolve_failures_many(
 
 
 # -- ledger and audit ------------------------------------------------------------
-def append_ledger(session: Session, ctx: RunContext, sl: Slice, entries: list[dict[str, Any]]) -> None:
-    ledger.append_ledger(
-        session,
-        [
-            ledger.LedgerEntry(
-                run_id=ctx.run_id, system=sl.system, remote_object=sl.remote_object, remote_id=e["remote_id"],
-                record_id=e["record_id"], entity=sl.entity, payload_hash=content_hash(e["payload"]), payload=e["payload"],
-            )
-            for e in entries
-        ],
-    )
-
-
 def append_ledger_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     ledger.append_ledger_rows(session, rows)
 
@@ -255,13 +235,9 @@ def append_audit_rows(session: Session, rows: list[dict[str, Any]]) -> None:
 def audit(
     session: Session, ctx: RunContext, sl: Slice, *, action: str, record_id: str, remote_id: str | None,
     before: dict[str, Any], after: dict[str, Any], decisions: dict[str, str], reason: str | None = None,
-    payload: dict[str, Any] | None = None, sink: list[audit_store.AuditEntry] | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> None:
-    """Field-level provenance: which remote field came from which PRM field under which rule.
-
-    With ``sink`` the entry is collected instead of written, so a batch of
-    writes lands in one ``append_audit`` (see ``flush_audit``).
-    """
+    """Field-level provenance: which remote field came from which PRM field under which rule."""
     if ctx.dry_run:
         return
     provenance: dict[str, Any] = {}
@@ -278,16 +254,7 @@ def audit(
         rule=",".join(sorted({d for d in decisions.values() if d})) or None,
         fields_before=before, fields_after=after, provenance=provenance, reason=reason,
     )
-    if sink is not None:
-        sink.append(entry)
-        return
     audit_store.append_audit(session, [entry])
-
-
-def flush_audit(session: Session, entries: list[audit_store.AuditEntry]) -> None:
-    """Write the entries ``audit(..., sink=)`` collected, in one go."""
-    if entries:
-        audit_store.append_audit(session, entries)
 
 
 # -- manual review ---------------------------------------------------------------

@@ -106,3 +106,30 @@ def test_remote_outage_mid_pipeline_stops_the_system_and_resumes(make_sync_env, 
     assert second.status == "succeeded", second.error
     converged(env)
     assert _writes(env.run()) == 0
+
+
+def test_a_call_queued_behind_a_failing_one_still_runs() -> None:
+    """An association queued behind an upsert belongs to a committed batch: it must go out even if the run fails.
+
+    The upsert is still on the wire when the engine's thread fails (say, its
+    commit), so the association is still queued when the block is left.
+    """
+    import threading
+
+    from prm_sync.sync.push import RemoteCalls
+
+    sent: list[str] = []
+    wire = threading.Event()
+
+    def slow_failing_upsert() -> None:
+        wire.wait(5)
+        raise RuntimeError("HubSpot is down")
+
+    with pytest.raises(Crash), RemoteCalls(pipelined=True) as remote:
+        upsert = remote.submit(slow_failing_upsert)
+        remote.submit(sent.append, "associate batch 2")
+        threading.Timer(0.2, wire.set).start()
+        raise Crash("the commit failed")
+    assert sent == ["associate batch 2"]
+    with pytest.raises(RuntimeError, match="down"):
+        upsert.result()
