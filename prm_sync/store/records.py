@@ -225,15 +225,6 @@ def find_by_external_id(session: Session, entity: str, system: str, remote_id: s
     return None if row is None else to_record(row)
 
 
-def existing_ids(session: Session, entity: str, ids: Sequence[str]) -> set[str]:
-    table = row_class(entity).__table__
-    session.flush()
-    found: set[str] = set()
-    for part in chunks(list(dict.fromkeys(ids))):
-        found.update(session.scalars(select(table.c.id).where(table.c.id.in_(part))))
-    return found
-
-
 def row_versions(session: Session, entity: str, ids: Sequence[str] | None = None) -> dict[str, int]:
     """Record id -> ``row_version``, for every record of the entity or for ``ids``."""
     table = row_class(entity).__table__

@@ -137,10 +137,6 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
     return plan
 
 
-# above this many records a slice's records are read in one scan rather than by id
-SCAN_ALL_ABOVE = 5_000
-
-
 def _records_to_plan(ctx: RunContext, session: Any, entity: str, versions: dict[str, int]) -> list[PushRecord]:
     """The records to plan (ordered by ``updated_at``, id), shared with the entity's other slices."""
     if ctx.push_records is None or ctx.push_records[0] != entity:
@@ -148,7 +144,7 @@ def _records_to_plan(ctx: RunContext, session: Any, entity: str, versions: dict[
     cached = ctx.push_records[1]
     # an entry saved since another slice cached it (a review resolved meanwhile) is read again
     missing = [rid for rid, version in versions.items() if rid not in cached or cached[rid].version != version]
-    if len(missing) > SCAN_ALL_ABOVE:
+    if len(missing) > repo.SCAN_ALL_ABOVE:
         wanted = set(missing)
         cached.update(
             (r.id, PushRecord(r, versions[r.id])) for r in repo.list_records(session, entity) if r.id in wanted

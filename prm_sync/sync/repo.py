@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from prm_sync.sync.slice import Slice
 
 MAX_FAILURE_SAMPLES = 50
+# above this many ids, one scan of the entity beats chunks of ``IN (...)`` lookups
+SCAN_ALL_ABOVE = 5_000
 
 # -- records -------------------------------------------------------------------
 get_record = records.get_record
@@ -52,7 +54,7 @@ def preload_records(session: Session, entity: str, ids: list[str]) -> list[Any]:
 
 def existing_ids(session: Session, entity: str, ids: list[str]) -> set[str]:
     """Which of these records are in the store (a key-only query per chunk)."""
-    return records.existing_ids(session, entity, ids)
+    return set(records.row_versions(session, entity, ids))
 
 
 def set_external_ids(session: Session, entity: str, remote_ids: dict[str, str], system: str) -> None:
@@ -92,7 +94,7 @@ def linked_ids(session: Session, entity: str, system: str) -> dict[str, str]:
 
 def states_for(session: Session, entity: str, system: str, record_ids: list[str]) -> dict[str, LinkState]:
     """The link states of these records (all of the entity's when that is most of them)."""
-    if len(record_ids) > records.CHUNK * 10:
+    if len(record_ids) > SCAN_ALL_ABOVE:
         wanted = set(record_ids)
         return {rid: link for rid, link in load_states(session, entity, system).items() if rid in wanted}
     return {rid: _to_link(s) for rid, s in state.get_states(session, entity, system, record_ids).items()}
