@@ -181,6 +181,7 @@ def phase_engine(args: argparse.Namespace) -> dict[str, Any]:
             report = profiler.runcall(engine.run, scope, trigger="cli")
             wall = time.perf_counter() - began
             path = Path(args.out) / "engine_profile.txt"
+            profiler.dump_stats(Path(args.out) / "engine_profile.prof")  # for pstats / snakeviz
             with path.open("w") as fh:
                 pstats.Stats(profiler, stream=fh).sort_stats("cumulative").print_stats(60)
                 pstats.Stats(profiler, stream=fh).sort_stats("tottime").print_stats(40)

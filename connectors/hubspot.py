@@ -597,22 +597,26 @@ class HubSpotConnector:
             for _, a in chunk
         ]
         keys = {i: f"{a.from_id}->{a.to_id}" for i, a in chunk}
+        from_type, to_type = self.object_type(from_object), self.object_type(to_object)
+
+        def send() -> list[dict[str, Any]]:
+            # the raw answer, parsed here: the client's models would build one object (and run
+            # dateutil) per created link, which nothing here reads; only the errors matter
+            raw = self._assoc_batch_api.create(from_type, to_type, {"inputs": inputs}, _preload_content=False)
+            try:
+                return _associate_errors(raw.data)
+            finally:
+                raw.release_conn()
+
         try:
-            response = self._call(
-                "associate",
-                self._assoc_batch_api.create,
-                self.object_type(from_object),
-                self.object_type(to_object),
-                {"inputs": inputs},
-                on_4xx="record",
-            )
+            errors = self._call("associate", send, on_4xx="record")
         except RecordError as exc:
             return {i: _failed(keys[i], exc.info) for i, _ in chunk}
         failed: dict[tuple[str, str], RemoteErrorInfo] = {}
-        for err in getattr(response, "errors", None) or []:
-            ids = list((err.context or {}).get("ids") or [])
+        for err in errors:
+            ids = [str(i) for i in (err.get("context") or {}).get("ids") or []]
             if len(ids) >= 2:
-                failed[(ids[0], ids[1])] = _error_info(err)
+                failed[(ids[0], ids[1])] = _error_info_raw(err)
         out: dict[int, WriteResult] = {}
         for i, a in chunk:
             info = failed.get((a.from_id, a.to_id))
@@ -630,14 +634,6 @@ def _order(record: RemoteRecord) -> tuple[int, tuple[int, str]]:
 
 def _eq_stamp(ms: int) -> dict[str, Any]:
     return {"propertyName": MODSTAMP, "operator": "EQ", "value": str(ms)}
-
-
-def _error_info(err: Any) -> RemoteErrorInfo:
-    """A 207's StandardError -> our error info; the detail code (INVALID_OPTION...) beats the category."""
-    details = list(err.errors or [])
-    code = str(details[0].code) if details and details[0].code else str(err.category)
-    fields = list((err.context or {}).get("propertyName") or [])
-    return RemoteErrorInfo("hubspot", None, code, str(err.message), fields)
 
 
 _UPSERT_RESULT_KEYS = ("id", "properties", "new", "createdAt", "updatedAt")
@@ -703,8 +699,27 @@ def _upsert_answer(data: bytes) -> dict[str, Any]:
     return {"results": answer["results"], "errors": errors}
 
 
+def _associate_errors(data: bytes) -> list[dict[str, Any]]:
+    """The errors of a v4 batch association answer (200 or 207), checked as the client's models would.
+
+    Raises ValueError for an answer without its ``results`` list or with a
+    malformed error; the caller turns it into a FatalError.
+    """
+    answer = json.loads(data) if data else None
+    if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
+        msg = "Invalid value for `results`, must not be None"
+        raise ValueError(msg)
+    errors = answer.get("errors") or []
+    for err in errors:
+        missing = [k for k in _ERROR_KEYS if not isinstance(err, dict) or err.get(k) is None]
+        if missing:
+            msg = f"Invalid value for `{missing[0]}`, must not be None"
+            raise ValueError(msg)
+    return errors
+
+
 def _error_info_raw(err: dict[str, Any]) -> RemoteErrorInfo:
-    """``_error_info`` for a StandardError read as plain JSON."""
+    """A 207's StandardError (plain JSON) -> our error info; the detail code (INVALID_OPTION...) beats the category."""
     details = list(err.get("errors") or [])
     first = details[0] if details and isinstance(details[0], dict) else {}
     code = str(first["code"]) if first.get("code") else str(err["category"])

@@ -22,6 +22,7 @@ from prm_sync.model import new_id
 from prm_sync.store.db import Store
 from prm_sync.sync import repo
 from prm_sync.sync.context import CrashHook, RunContext
+from prm_sync.sync.gc_pacing import paced_gc
 from prm_sync.sync.pull import pull_slice
 from prm_sync.sync.push import push_slice
 from prm_sync.sync.slice import Slice
@@ -123,7 +124,8 @@ class SyncEngine:
             with self.store.session() as session:
                 repo.start_run(session, report, trigger=trigger, scope=scope.__dict__)
         try:
-            self._run_slices(ctx, scope, report, progress)
+            with paced_gc():
+                self._run_slices(ctx, scope, report, progress)
             report.status = "partial" if any(s.stopped_reason for s in report.slices) else "succeeded"
         except Exception as exc:
             report.status = "failed"

@@ -259,3 +259,18 @@ def test_search_answers_are_parsed_raw_and_checked() -> None:
     for broken in (b"", b"[]", b'{"total": 1}', b'{"results": [{"properties": {}}]}', b'{"results": [{"id": "1"}]}'):
         with pytest.raises(ValueError, match="Invalid value"):
             _search_answer(broken)
+
+
+def test_association_answers_are_parsed_raw_and_checked() -> None:
+    from connectors.hubspot import _associate_errors
+
+    ok = b'{"status": "COMPLETE", "results": [{"fromObjectId": 1, "toObjectId": 2}], "startedAt": "x", "completedAt": "y"}'
+    assert _associate_errors(ok) == []
+    partial = (
+        b'{"status": "COMPLETE", "results": [], "numErrors": 1, "errors": [{"status": "error", "category":'
+        b' "VALIDATION_ERROR", "message": "no such object", "context": {"ids": ["1", "999"]}}]}'
+    )
+    assert [e["context"]["ids"] for e in _associate_errors(partial)] == [["1", "999"]]
+    for broken in (b"", b"[]", b'{"status": "COMPLETE"}', b'{"results": [], "errors": [{"message": "m"}]}'):
+        with pytest.raises(ValueError, match="Invalid value"):
+            _associate_errors(broken)
