@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, update
@@ -78,20 +79,31 @@ def _prepare_update(dialect: Dialect, table: Table, columns: tuple[str, ...], ke
 
 
 def _params(prepared: _Prepared, rows: Sequence[dict[str, Any]]) -> list[Any]:
-    converters = []
-    for proc, memoise in zip(prepared.processors, prepared.memoised, strict=True):
-        if proc is not None and memoise:
-            converters.append(_memo(proc))
-        else:
-            converters.append(proc)
-    pairs = list(zip(prepared.columns, converters, strict=True))
+    """The driver's parameters: a tuple (positional) or dict per row, bind processors applied.
+
+    Values are picked with one ``itemgetter`` call per row and only the
+    columns that have a processor are touched again: most columns (text,
+    numbers) go to the driver as they are.
+    """
+    converting: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, (proc, memoise) in enumerate(zip(prepared.processors, prepared.memoised, strict=True)):
+        if proc is not None:
+            converting.append((index, _memo(proc) if memoise else proc))
+    columns = prepared.columns
+    pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    if converting:
+        values: list[Any] = []
+        for row in rows:
+            picked = list(pick(row))
+            for index, convert in converting:
+                picked[index] = convert(picked[index])
+            values.append(tuple(picked))
+    else:
+        values = [pick(row) for row in rows]
     if prepared.positional:
-        return [tuple(row[name] if conv is None else conv(row[name]) for name, conv in pairs) for row in rows]
+        return values
     binds = prepared.binds
-    return [
-        dict(zip(binds, (row[name] if conv is None else conv(row[name]) for name, conv in pairs), strict=True))
-        for row in rows
-    ]
+    return [dict(zip(binds, v, strict=True)) for v in values]
 
 
 def _memo(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:

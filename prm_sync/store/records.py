@@ -117,33 +117,38 @@ def add_external_ids(session: Session, entity: str, system: str, remote_ids: dic
     What the sync does after creating records remotely, for thousands of rows
     per run: only the ``id`` and ``external_ids`` columns are read (no ORM
     rows), the changed ones are written with one executemany UPDATE, and the
-    mirror table is updated once for the whole batch.
+    mirror table gets only the ``system`` rows that changed.
     """
     cls = row_class(entity)
     table = cls.__table__
     session.flush()  # pending ORM changes must be visible to the reads below
-    changes: dict[str, tuple[bool, dict[str, str]]] = {}
+    changes: dict[str, dict[str, str]] = {}
+    replaced: list[str] = []  # records that had another id in ``system``: its mirror row goes
     for part in chunks(list(remote_ids)):
         query = select(table.c.id, table.c.external_ids).where(table.c.id.in_(part))
         for record_id, current in session.execute(query):
             current = current or {}
-            ids = {**current, system: remote_ids[record_id]}
-            if ids != current:
-                changes[record_id] = (bool(current), ids)
+            new_id = remote_ids[record_id]
+            if current.get(system) != new_id:
+                changes[record_id] = {**current, system: new_id}
+                if system in current:
+                    replaced.append(record_id)
     if not changes:
         return
     bulk.update_rows(
-        session, table, [{"id": record_id, "external_ids": ids} for record_id, (_, ids) in changes.items()], key=["id"]
+        session, table, [{"id": record_id, "external_ids": ids} for record_id, ids in changes.items()], key=["id"]
     )
     expire_loaded(session, cls, {(record_id,) for record_id in changes}, ["external_ids"])
     mirror_table = RecordExternalIdRow.__table__
-    stale = [record_id for record_id, (had, _) in changes.items() if had]
-    for part in chunks(stale):
-        session.execute(delete(mirror_table).where(mirror_table.c.entity == entity, mirror_table.c.record_id.in_(part)))
+    for part in chunks(replaced):
+        session.execute(
+            delete(mirror_table).where(
+                mirror_table.c.entity == entity, mirror_table.c.system == system, mirror_table.c.record_id.in_(part)
+            )
+        )
     mirror = [
-        {"entity": entity, "system": name, "remote_id": remote_id, "record_id": record_id}
-        for record_id, (_, ids) in changes.items()
-        for name, remote_id in ids.items()
+        {"entity": entity, "system": system, "remote_id": ids[system], "record_id": record_id}
+        for record_id, ids in changes.items()
     ]
     bulk.insert_rows(session, mirror_table, mirror)
 

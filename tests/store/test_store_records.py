@@ -304,6 +304,26 @@ def test_find_by_external_id_follows_changes(store: Store) -> None:
         assert find_by_external_id(session, "end_customer", "salesforce", "001000000000002AAA") is None
 
 
+def test_add_external_ids_changes_one_system_and_keeps_the_others(store: Store) -> None:
+    first = Partner(id="ptn_ids_1", name="One", external_ids={"salesforce": "001A"})
+    second = Partner(id="ptn_ids_2", name="Two")
+    with store.session() as session:
+        save_records(session, [first, second])
+    with store.session() as session:
+        records.add_external_ids(session, "partner", "hubspot", {"ptn_ids_1": "11", "ptn_ids_2": "22"})
+    with store.session() as session:
+        records.add_external_ids(session, "partner", "salesforce", {"ptn_ids_1": "001B", "ptn_ids_2": "002A"})
+        records.add_external_ids(session, "partner", "hubspot", {"ptn_ids_2": "22"})  # unchanged: nothing to do
+    with store.session() as session:
+        assert get_record(session, "partner", "ptn_ids_1").external_ids == {"salesforce": "001B", "hubspot": "11"}
+        assert get_record(session, "partner", "ptn_ids_2").external_ids == {"hubspot": "22", "salesforce": "002A"}
+        assert find_by_external_id(session, "partner", "salesforce", "001A") is None  # the replaced id is gone
+        assert find_by_external_id(session, "partner", "salesforce", "001B").id == "ptn_ids_1"
+        assert find_by_external_id(session, "partner", "hubspot", "11").id == "ptn_ids_1"
+        assert find_by_external_id(session, "partner", "hubspot", "22").id == "ptn_ids_2"
+        assert find_by_external_id(session, "partner", "salesforce", "002A").id == "ptn_ids_2"
+
+
 def test_list_records_filters_and_orders(store: Store) -> None:
     partners = [
         Partner(id=f"ptn_{i}", name=f"P{i}", created_at=T0, updated_at=T0 + timedelta(minutes=10 - i))
