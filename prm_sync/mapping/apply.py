@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from prm_sync.errors import ConfigError
+from prm_sync.mapping.canonical import field_type
 from prm_sync.mapping.context import MappingContext, MappingValueError, TransformContext
 from prm_sync.mapping.field_checks import READS, WRITES, effective_direction
 from prm_sync.mapping.known_fields import REMOTE_ID_FIELD
@@ -27,6 +28,17 @@ from prm_sync.mapping.values import canonical_json, is_blank
 from prm_sync.model import CanonicalRecord
 
 Bound = Callable[[Any, TransformContext], Any]
+
+
+def _round_trips(ref: Any, entity: str, prm: str | None) -> bool:
+    """The transform claims that this PRM field's values read back as they normalise (see ``Transform.round_trips``)."""
+    if prm is None:
+        return False
+    name, raw = split_ref(ref)
+    transform = TRANSFORMS[name or ""]
+    if transform.round_trips is None:
+        return False
+    return field_type(entity, prm) in transform.round_trips(transform.parse_params(raw))
 
 
 def _bind(ref: Any, half: str) -> tuple[Bound | None, Callable[[Any, str], str] | None, list[str] | None]:
@@ -60,6 +72,7 @@ class CompiledField:
     from_fn: Bound | None
     to_inputs: list[str] | None
     from_inputs: list[str] | None
+    round_trips: bool = False  # its one transform reads the written value back as the PRM value normalises
 
 
 def _compile_field(spec: Any, obj: ObjectSpec, default_rule: str) -> CompiledField:
@@ -87,6 +100,7 @@ def _compile_field(spec: Any, obj: ObjectSpec, default_rule: str) -> CompiledFie
         from_fn=from_fn,
         to_inputs=to_inputs,
         from_inputs=from_inputs,
+        round_trips=spec.transform is not None and spec.inverse is None and _round_trips(spec.transform, obj.entity, spec.prm),
     )
 
 
@@ -128,13 +142,17 @@ class ObjectMapping:
         return f"ObjectMapping({self.system}:{self.entity} <-> {self.remote_object})"
 
     def _reads_back_as_written(self, f: CompiledField) -> bool:
-        """True when reading ``f`` back gives exactly the PRM value written: no transform, no default.
+        """True when reading ``f`` back gives exactly the PRM value written, normalised.
 
-        The engine then takes the normalised PRM value as the read-back
-        snapshot instead of running the field through ``from_remote``.
+        So it is for a field with no transform and no default, and for one whose
+        transform round-trips values of the field's type (``trim`` on text,
+        ``datetime`` on a datetime). The engine then takes the normalised PRM
+        value as the read-back snapshot instead of running the field through
+        ``from_remote``.
         """
+        untransformed = f.to_fn is None and f.from_fn is None
         plain = (
-            f.to_fn is None and f.from_fn is None and f.to_inputs is None and f.from_inputs is None
+            (untransformed or f.round_trips) and f.to_inputs is None and f.from_inputs is None
             and not f.has_default and f.out_key == f.remote and f in self.writers
         )
         return plain and sum(1 for w in self.writers if w.out_key == f.remote or w.remote == f.remote) == 1

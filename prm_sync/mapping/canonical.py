@@ -96,3 +96,13 @@ def required_fields(entity: str) -> tuple[str, ...]:
     """Fields without a default, other than those the engine fills."""
     model = ENTITIES[entity]
     return tuple(n for n, info in model.model_fields.items() if info.is_required() and n not in ENGINE_FIELDS)
+
+
+@cache
+def field_type(entity: str, name: str) -> type | None:
+    """The Python type a canonical field holds (``X | None`` unwrapped); None for anything compound."""
+    info = ENTITIES[entity].model_fields.get(name)
+    if info is None:
+        return None
+    ann = _unwrap(info.annotation)
+    return ann if isinstance(ann, type) and typing.get_origin(ann) is None else None

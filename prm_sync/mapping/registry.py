@@ -44,6 +44,12 @@ class Transform:
     shorthand: str | None = None  # `{name: scalar}` fills this params field
     inputs: Callable[[Any], list[str]] | None = None  # reads several source fields (value is then a dict)
     output_key: Callable[[Any, str], str] | None = None  # writes under another remote key
+    round_trips: Callable[[Any], tuple[type, ...]] | None = None
+    """PRM field types (for these params) whose value, written and read back, normalises unchanged.
+
+    Lets the engine skip the read-back of such fields; ``tests/mapping`` checks
+    every claim on sample values.
+    """
 
     def parse_params(self, raw: Any) -> Any:
         """Params from YAML: None, a mapping, or a scalar for the shorthand field."""

@@ -46,7 +46,9 @@ for _name, _fn, _doc in (
     ("title", str.title, "Title Case text (same both ways)"),
 ):
     _f = _string_fn(_name, _fn)
-    register(_name, _doc, to_remote=_f, from_remote=_f, two_way=True)
+    # normalising strips text too, so a trimmed value reads back as the PRM value normalises
+    _trips = (lambda p: (str,)) if _name == "trim" else None
+    register(_name, _doc, to_remote=_f, from_remote=_f, two_way=True, round_trips=_trips)
 
 
 def _domain_from_url(value: Any, params: Any, ctx: TransformContext) -> Any:

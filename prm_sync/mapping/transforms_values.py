@@ -72,6 +72,7 @@ register(
     from_remote=lambda v, p, c: parse_date(v),
     params=NoParams,
     two_way=True,
+    round_trips=lambda p: (date,),
 )
 
 
@@ -106,6 +107,8 @@ register(
     params=DatetimeParams,
     two_way=True,
     shorthand="format",
+    # both keep at least the milliseconds normalising keeps; epoch ms rounds through a float, Odoo drops them
+    round_trips=lambda p: (datetime,) if p.format in ("salesforce", "iso") else (),
 )
 
 
