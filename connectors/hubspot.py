@@ -109,6 +109,8 @@ def _from_ms(ms: int) -> datetime:
 
 def wire_value(value: Any) -> str:
     """Python value -> HubSpot's string form (booleans lowercase, multi-select joined by ``;``)."""
+    if type(value) is str:  # most values: skip the checks below
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -20,6 +20,7 @@ query pages and bulk polls alike.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -31,6 +32,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from simple_salesforce import Salesforce
@@ -231,15 +233,28 @@ def _retry_after(response: requests.Response) -> float | None:
 
 def _to_json(value: Any) -> Any:
     """Python values the mapping layer may hand us -> what the REST API expects."""
+    if type(value) is str:  # most values: skip the checks below
+        return value
     if isinstance(value, datetime):
         return soql_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return float(value)
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"{value} is not a number the REST API accepts"  # JSON has no NaN or infinity
+        raise ValueError(msg)
     if isinstance(value, dict):
         return {k: _to_json(v) for k, v in value.items()}
     return value
+
+
+def _json_body(payload: Any) -> bytes:
+    """The request body: orjson, or the standard library for what orjson refuses (integers past 64 bits)."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, allow_nan=False).encode()
 
 
 def _parse_stamp(value: str) -> datetime:
@@ -263,6 +278,7 @@ class SalesforceConnector:
             session_id=settings.access_token.get_secret_value(),
             version=settings.api_version,
             session=self.session,
+            object_pairs_hook=dict,  # plain dicts: OrderedDict parsing cost more than the answer's JSON itself
         )
         self._describe_cache: dict[str, list[FieldInfo]] = {}
 
@@ -443,7 +459,11 @@ class SalesforceConnector:
             ],
         }
         try:
-            results = self.sf.restful(f"composite/sobjects/{object_name}/{key_field}", method="PATCH", json=payload)
+            # serialised here (orjson, Decimal-safe through _to_json) instead of by requests' stdlib json;
+            # the client's session already sends Content-Type: application/json
+            results = self.sf.restful(
+                f"composite/sobjects/{object_name}/{key_field}", method="PATCH", data=_json_body(payload)
+            )
         except SalesforceMalformedRequest as exc:
             # the whole call was refused (e.g. JSON_PARSER_ERROR): every record carries the reason
             info = _error_info(exc.status, exc.content, "MALFORMED_REQUEST")

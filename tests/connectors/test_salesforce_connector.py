@@ -258,3 +258,19 @@ def test_quoted_values_match_exactly_one_record_in_the_sandbox(salesforce_sandbo
     connector = _connector(salesforce_sandbox)
     rows = list(connector.read_changes("Account", ["Name"], Cursor(), where=f"Name = {soql_quote(name)}"))
     assert [r.fields["Name"] for r in rows] == [name]
+
+
+def test_request_bodies_carry_money_and_refuse_what_json_cannot_say() -> None:
+    import json
+    from decimal import Decimal
+
+    from connectors.salesforce import _json_body, _to_json
+
+    row = {k: _to_json(v) for k, v in {"Amount__c": Decimal("1234.50"), "Name": "Acme", "At__c": datetime(2024, 3, 1, tzinfo=UTC)}.items()}
+    assert json.loads(_json_body({"records": [row]})) == {
+        "records": [{"Amount__c": 1234.5, "Name": "Acme", "At__c": "2024-03-01T00:00:00.000Z"}]
+    }
+    assert json.loads(_json_body({"n": 2**70})) == {"n": 2**70}  # past orjson's 64 bits: the standard library
+    for bad in (float("nan"), Decimal("Infinity")):
+        with pytest.raises(ValueError, match="not a number"):
+            _to_json(bad)
