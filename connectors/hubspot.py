@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -144,6 +145,7 @@ class HubSpotConnector:
     ) -> None:
         self.settings = settings
         self.api_calls = 0
+        self._calls_lock = threading.Lock()
         self._sleep = sleep
         self._limiter = limiter or RequestLimiter(settings.requests_per_10s, 10.0, sleep=sleep)
         self._rate_headers: dict[str, str] = {}
@@ -178,7 +180,8 @@ class HubSpotConnector:
                 kwargs["_request_timeout"] = self.settings.timeout_seconds
             self._check_reserve()
             self._limiter.acquire()
-            self.api_calls += 1
+            with self._calls_lock:  # upserts and association calls may run on two threads
+                self.api_calls += 1
             try:
                 response = send(method, url, *args, **kwargs)
             except _API_ERRORS as exc:

@@ -204,7 +204,7 @@ def push_slice(
             links = _association_links(ctx, sl, batch, results)
             if associating is not None:
                 associating.result()
-            associating = remote.submit(connector.associate, links) if links else None  # type: ignore[attr-defined]
+            associating = remote.submit(connector.associate, links, side=True) if links else None  # type: ignore[attr-defined]
             if not pipelined and following is not None:
                 in_flight = send(following)
         if associating is not None:
@@ -213,28 +213,34 @@ def push_slice(
 
 
 class RemoteCalls:
-    """Where a slice's write calls run: on a worker thread (pipelined) or inline.
+    """Where a slice's write calls run: on worker threads (pipelined) or inline.
 
-    Pipelined, calls run in order on one thread that owns the connector for
-    the loop, while the engine commits the previous batch. Leaving the block
-    waits for every call already queued, and cancels none: an association
-    call queued behind a failing upsert still runs, because its batch is
-    already committed and the next run would not send it again.
+    Pipelined, upserts run in order on one thread while the engine commits
+    the previous batch, and association calls (``side=True``) run in order
+    on a second one: a batch's links need only its own upserts, which are
+    committed by then, and the next batch's upsert need not queue behind
+    them. Leaving the block waits for every call already queued, and
+    cancels none: an association call still runs after a later upsert
+    failed, because its batch is committed and the next run would not send
+    it again.
     """
 
     def __init__(self, *, pipelined: bool) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prm-sync-write") if pipelined else None
+        self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prm-sync-link") if pipelined else None
 
     def __enter__(self) -> RemoteCalls:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        for pool in (self._pool, self._side):
+            if pool is not None:
+                pool.shutdown(wait=True)
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        if self._pool is not None:
-            return self._pool.submit(fn, *args)
+    def submit(self, fn: Callable[..., T], *args: Any, side: bool = False) -> Future[T]:
+        pool = self._side if side else self._pool
+        if pool is not None:
+            return pool.submit(fn, *args)
         done: Future[T] = Future()
         try:
             done.set_result(fn(*args))

@@ -127,9 +127,55 @@ def test_a_call_queued_behind_a_failing_one_still_runs() -> None:
 
     with pytest.raises(Crash), RemoteCalls(pipelined=True) as remote:
         upsert = remote.submit(slow_failing_upsert)
-        remote.submit(sent.append, "associate batch 2")
+        remote.submit(sent.append, "upsert batch 3")
+        remote.submit(sent.append, "associate batch 2", side=True)
         threading.Timer(0.2, wire.set).start()
         raise Crash("the commit failed")
-    assert sent == ["associate batch 2"]
+    assert sorted(sent) == ["associate batch 2", "upsert batch 3"]
     with pytest.raises(RuntimeError, match="down"):
         upsert.result()
+
+
+def test_associations_run_beside_the_upserts_each_in_order() -> None:
+    """Links go out on their own thread, so the next batch's upsert does not queue behind them."""
+    import threading
+
+    from prm_sync.sync.push import RemoteCalls
+
+    done: list[tuple[str, str]] = []
+    links_may_finish = threading.Event()
+
+    def call(name: str, *, hold: bool = False) -> str:
+        if hold:
+            links_may_finish.wait(5)
+        done.append((name, threading.current_thread().name))
+        return name
+
+    with RemoteCalls(pipelined=True) as remote:
+        first_links = remote.submit(lambda: call("associate 1", hold=True), side=True)
+        second_links = remote.submit(call, "associate 2", side=True)
+        upsert = remote.submit(call, "upsert 2")
+        assert upsert.result(5) == "upsert 2"  # not held up by the association still on the wire
+        assert not first_links.done()
+        links_may_finish.set()
+    assert (first_links.result(), second_links.result()) == ("associate 1", "associate 2")
+    order = [name for name, _ in done]
+    assert order.index("associate 1") < order.index("associate 2")
+    threads = dict(done)
+    assert threads["upsert 2"] != threads["associate 1"] == threads["associate 2"]
+
+
+def test_unpipelined_calls_run_inline_and_keep_their_errors() -> None:
+    import threading
+
+    from prm_sync.sync.push import RemoteCalls
+
+    def fail() -> None:
+        raise RuntimeError("refused")
+
+    with RemoteCalls(pipelined=False) as remote:
+        here = remote.submit(lambda: threading.current_thread().name, side=True)
+        failed = remote.submit(fail)
+    assert here.result() == threading.current_thread().name
+    with pytest.raises(RuntimeError, match="refused"):
+        failed.result()
