@@ -28,6 +28,9 @@ def normalize(value: Any) -> Any:
         return value.strip() or None
     if value is None or kind is bool:
         return value
+    exact = _BY_EXACT_TYPE.get(kind)
+    if exact is not None:
+        return exact(value)
     return _normalize_other(value)
 
 
@@ -37,17 +40,13 @@ def _normalize_other(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return text
+        return _normalize_decimal(value)
     if isinstance(value, float):
         return normalize(Decimal(repr(value)))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        # timespec="milliseconds" truncates the microseconds, as the CRMs do
-        return value.astimezone(UTC).isoformat(timespec="milliseconds")
+        return _normalize_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
@@ -60,6 +59,26 @@ def _normalize_other(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: normalize(v) for k, v in sorted(value.items())}
     return str(value)
+
+
+def _normalize_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    # timespec="milliseconds" truncates the microseconds, as the CRMs do
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _normalize_decimal(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+# exact types straight to their rule; subclasses (enums, str-enums, IntEnum) take ``_normalize_other``
+_BY_EXACT_TYPE: dict[type, Any] = {
+    datetime: _normalize_datetime,
+    Decimal: _normalize_decimal,
+    int: str,
+    date: date.isoformat,
+}
 
 
 def normalize_all(values: dict[str, Any]) -> dict[str, Any]:
