@@ -4,7 +4,7 @@ A replay never re-sends the stored payload: that is the state of the record
 when it failed, and the fix may have been to the data or to the mapping. It
 re-reads current state instead:
 
-* push failures (``upsert``/``map``, keyed by the PRM id): the engine runs
+* push failures (``upsert``/``map``/``associate``, keyed by the PRM id): the engine runs
   for that system and entity with ``record_ids``, so the PRM record as it is
   now is mapped with the current mapping and upserted by external id. A push
   failure never records agreement, so the record is always planned again.
@@ -43,7 +43,7 @@ from prm_sync.sync.slice import Slice
 from prm_sync.sync.stats import RunReport, SliceStats
 
 Outcome = Literal["synced", "failed_again", "skipped", "would_sync"]
-PUSH_OPERATIONS = ("upsert", "map")
+PUSH_OPERATIONS = ("upsert", "map", "associate")  # an associate failure is replayed by writing the record again
 READ_OPERATIONS = ("read",)
 
 

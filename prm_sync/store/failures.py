@@ -29,6 +29,7 @@ class Operation(StrEnum):
     read = "read"
     map = "map"
     rule = "rule"
+    associate = "associate"  # a written record's associations were refused (HubSpot)
 
 
 class FailureStatus(StrEnum):

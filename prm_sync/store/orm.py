@@ -322,6 +322,25 @@ class WriteLedgerRow(Base):
     written_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class PendingLinksRow(Base):
+    """Records a push wrote whose associations are still on their way: one row per written batch.
+
+    Written with the batch, deleted with the commit that confirms its links.
+    A row found at the start of a push outlived its run (a crash): its
+    records are written and linked again.
+    """
+
+    __tablename__ = "pending_links"
+    __table_args__ = (Index("ix_pending_links_slice", "entity", "system"),)
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(ID)
+    entity: Mapped[str] = mapped_column(ENTITY)
+    system: Mapped[str] = mapped_column(SYSTEM)
+    record_ids: Mapped[list[str]]
+    created_at: Mapped[datetime]
+
+
 class FailedRecordRow(Base):
     __tablename__ = "failed_record"
     __table_args__ = (

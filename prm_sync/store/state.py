@@ -171,7 +171,7 @@ def push_candidates(session: Session, records: Table, entity: str, system: str, 
     return dict(session.execute(query).tuples().all())
 
 
-def mark_checked(session: Session, entity: str, system: str, versions: dict[str, int], fingerprint: str) -> None:
+def mark_checked(session: Session, entity: str, system: str, versions: dict[str, int | None], fingerprint: str) -> None:
     rows = [
         {"entity": entity, "record_id": record_id, "system": system, "record_version": version,
          "push_fingerprint": fingerprint}

@@ -11,6 +11,7 @@ same idempotent upsert.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ from prm_sync.sync.values import hash_normalized, normalize
 
 Action = Literal["create", "update"]
 T = TypeVar("T")
+
+LINKS_PENDING = "links:"
+"""``push_fingerprint`` prefix of a link whose record was written but whose associations are not
+confirmed yet: the next push writes the record again, and its associations with it."""
 
 
 @dataclass
@@ -78,6 +83,9 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
     """
     plan = PushPlan(sl)
     fingerprint = sl.mapping.push_fingerprint
+    # links a crashed run never confirmed: those records are written and linked again (in a dry
+    # run this is rolled back with everything else)
+    repo.reopen_left_over_links(session, sl.entity, sl.system, LINKS_PENDING + fingerprint)
     if record_ids is not None:
         versions = repo.row_versions(session, sl.entity, sorted(record_ids))
     elif ctx.full:
@@ -90,7 +98,9 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
     states = repo.states_for(session, sl.entity, sl.system, list(versions))
     held = repo.held_fields(session, sl.entity, sl.system)
     fields = sl.push_fields
+    linked_fields = [spec.prm for spec in sl.mapping.spec.associations]
     checked: dict[str, int] = {}
+    unlinked: list[str] = []
     for item in _records_to_plan(ctx, session, sl.entity, versions):
         record = item.record
         state = states.get(record.id)
@@ -103,10 +113,15 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         values = item.values(fields)
         agreed = state.prm_values if state else None
         changed = [f for f in fields if agreed is None or agreed.get(f) != values[f]]
+        if state is not None and (state.push_fingerprint or "").startswith(LINKS_PENDING):
+            # written, but its associations were never confirmed: write it (and link it) again
+            changed += [f for f in linked_fields if f not in changed and getattr(record, f, None)]
         hold = held.get(record.id, set())
         changed = [f for f in changed if f not in hold]
         if state is not None and not changed:
             plan.unchanged += 1
+            if (state.push_fingerprint or "").startswith(LINKS_PENDING):
+                unlinked.append(record.id)  # nothing left to link: its association failure is moot
             if not hold and (state.record_version != versions[record.id] or state.push_fingerprint != fingerprint):
                 checked[record.id] = versions[record.id]
             continue
@@ -134,6 +149,8 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         )
     if checked and not ctx.dry_run:
         repo.mark_checked(session, sl.entity, sl.system, checked, fingerprint)
+    if unlinked and not ctx.dry_run:
+        repo.resolve_failures_many(session, sl.system, sl.remote_object, unlinked, ("associate",))
     return plan
 
 
@@ -189,27 +206,98 @@ def push_slice(
             return remote.submit(connector.upsert, sl.remote_object, sl.key_field, requests)
 
         in_flight = send(batches[0]) if batches else None
-        associating: Future[Any] | None = None
-        for index, batch in enumerate(batches):
-            results = in_flight.result()  # type: ignore[union-attr]
-            ctx.checkpoint("push.after_remote_write")
-            following = batches[index + 1] if index + 1 < len(batches) else None
-            if pipelined and following is not None:
-                # the next batch goes out while this one commits: its upsert is idempotent, so a
-                # crash before this commit only means the next run writes both batches again
-                in_flight = send(following)
+        linking: deque[LinkCall] = deque()  # association calls sent, oldest first, not yet settled
+        try:
+            for index, batch in enumerate(batches):
+                results = in_flight.result()  # type: ignore[union-attr]
+                ctx.checkpoint("push.after_remote_write")
+                following = batches[index + 1] if index + 1 < len(batches) else None
+                if pipelined and following is not None:
+                    # the next batch goes out while this one commits: its upsert is idempotent, so a
+                    # crash before this commit only means the next run writes both batches again
+                    in_flight = send(following)
+                failed_call: BaseException | None = None
+                with ctx.transaction() as session:
+                    links = _association_links(ctx, sl, batch, results)
+                    # earlier batches' links, settled in this commit: those already answered, and the
+                    # oldest once two are outstanding (so the engine rarely waits for one)
+                    while linking and (linking[0].call.done() or len(linking) > 1):  # type: ignore[union-attr]
+                        failed_call = _settle_links(ctx, session, sl, linking.popleft(), stats) or failed_call
+                    _commit_results(ctx, session, sl, batch, results, stats)
+                    if links.links:
+                        links.journal = repo.journal_links(session, ctx, sl, [o for o, _ in links.owners])
+                ctx.checkpoint("push.after_commit")
+                if failed_call is not None:
+                    raise failed_call  # this batch's links wait, journaled, for the next run
+                if links.links:
+                    links.call = remote.submit(connector.associate, links.links, side=True)  # type: ignore[attr-defined]
+                    linking.append(links)
+                if not pipelined and following is not None:
+                    in_flight = send(following)
+        except BaseException:
+            if linking:  # their batches are committed: what became of their links must be known
+                with ctx.transaction() as session:
+                    while linking:
+                        _settle_links(ctx, session, sl, linking.popleft(), stats)
+            raise
+        if linking:
+            failed_call = None
             with ctx.transaction() as session:
-                _commit_results(ctx, session, sl, batch, results, stats)
-            ctx.checkpoint("push.after_commit")
-            links = _association_links(ctx, sl, batch, results)
-            if associating is not None:
-                associating.result()
-            associating = remote.submit(connector.associate, links, side=True) if links else None  # type: ignore[attr-defined]
-            if not pipelined and following is not None:
-                in_flight = send(following)
-        if associating is not None:
-            associating.result()
+                while linking:
+                    failed_call = _settle_links(ctx, session, sl, linking.popleft(), stats) or failed_call
+            if failed_call is not None:
+                raise failed_call
     return plan
+
+
+@dataclass
+class LinkCall:
+    """The associations of one written batch and whose they are, with the call sending them."""
+
+    links: list[Association] = field(default_factory=list)
+    owners: list[tuple[str, int | None]] = field(default_factory=list)  # per link: (PRM record id, planned version)
+    call: Future[list[WriteResult]] | None = None
+    journal: int | None = None  # its ``pending_links`` row, deleted once the links are settled
+
+
+def _settle_links(ctx: RunContext, session: Any, sl: Slice, linking: LinkCall, stats: SliceStats) -> BaseException | None:
+    """Close a batch's link journal: refused links go to the failed-records store, their records pending.
+
+    A pending record (``LINKS_PENDING``) is written again, and linked again,
+    by the next run or a replay; so is every record of a journal row that a
+    crash left behind (``plan_push``). Returns the error of a call that
+    failed as a whole, for the caller to raise once this is committed (a
+    spent quota ends the run as partial).
+    """
+    assert linking.call is not None
+    error: BaseException | None = None
+    try:
+        results = linking.call.result()
+    except Exception as exc:  # the whole call failed: every link in it did
+        error = exc
+        info = getattr(exc, "info", None)
+        results = [
+            WriteResult(key=f"{a.from_id}->{a.to_id}", ok=False, error_code=getattr(info, "code", None) or type(exc).__name__,
+                        error_message=getattr(info, "message", None) or str(exc))
+            for a in linking.links
+        ]
+    refused: dict[str, list[tuple[Association, WriteResult]]] = {}
+    for (record_id, _), link, result in zip(linking.owners, linking.links, results, strict=True):
+        if not result.ok:
+            refused.setdefault(record_id, []).append((link, result))
+    linked = list(dict.fromkeys(record_id for record_id, _ in linking.owners if record_id not in refused))
+    repo.resolve_failures_many(session, sl.system, sl.remote_object, linked, ("associate",))
+    if refused:
+        repo.mark_links_pending(session, sl.entity, sl.system, list(refused), LINKS_PENDING + sl.mapping.push_fingerprint)
+    for record_id, failed in refused.items():
+        stats.failed += 1
+        _, result = failed[0]
+        payload = {"links": [{"to_object": a.to_object, "to_id": a.to_id, "label": a.label,
+                              "error": r.error_message} for a, r in failed]}
+        repo.record_link_failure(session, ctx, sl, record_id, payload, result, stats)
+    if linking.journal is not None:
+        repo.close_link_journal(session, linking.journal)
+    return error
 
 
 class RemoteCalls:
@@ -396,29 +484,33 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
     return values
 
 
-def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult]) -> list[Association]:
-    """The associations the mapping asks for (HubSpot v4); lookups come from the link index."""
+def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult]) -> LinkCall:
+    """The associations the mapping asks for (HubSpot v4); lookups come from the link index.
+
+    Called inside the batch's transaction: the link index reads the states it
+    has not loaded yet through that session.
+    """
+    out = LinkCall()
     specs = sl.mapping.spec.associations
     if not specs or getattr(ctx.connectors[sl.system], "associate", None) is None:
-        return []
-    links: list[Association] = []
-    with ctx.transaction():  # the link index reads states it has not loaded yet through this session
-        for write, result in zip(batch, results, strict=True):
-            if not result.ok or not result.remote_id:
+        return out
+    for write, result in zip(batch, results, strict=True):
+        if not result.ok or not result.remote_id:
+            continue
+        for spec in specs:
+            other = getattr(write.record, spec.prm, None)
+            if not other:
                 continue
-            for spec in specs:
-                other = getattr(write.record, spec.prm, None)
-                if not other:
-                    continue
-                other_remote = ctx.links.remote_id_for(spec.entity, sl.system, str(other))
-                if other_remote:
-                    links.append(
-                        Association(
-                            from_object=sl.remote_object,
-                            from_id=result.remote_id,
-                            to_object=spec.to_object,
-                            to_id=other_remote,
-                            label=spec.label,
-                        )
+            other_remote = ctx.links.remote_id_for(spec.entity, sl.system, str(other))
+            if other_remote:
+                out.links.append(
+                    Association(
+                        from_object=sl.remote_object,
+                        from_id=result.remote_id,
+                        to_object=spec.to_object,
+                        to_id=other_remote,
+                        label=spec.label,
                     )
-    return links
+                )
+                out.owners.append((write.record.id, write.version))
+    return out

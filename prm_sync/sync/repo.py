@@ -18,7 +18,7 @@ from connectors.base import Cursor, WriteResult
 from prm_sync.errors import RemoteError
 from prm_sync.model import CanonicalRecord, utcnow
 from prm_sync.store import audit as audit_store
-from prm_sync.store import failures, ledger, locks, records, review, runs, state
+from prm_sync.store import failures, ledger, locks, pending_links, records, review, runs, state
 from prm_sync.store.db import Store
 from prm_sync.store.orm import ReviewItemRow
 from prm_sync.sync.linkstate import LinkState
@@ -110,6 +110,32 @@ def mark_checked(session: Session, entity: str, system: str, versions: dict[str,
     state.mark_checked(session, entity, system, versions, fingerprint)
 
 
+def mark_links_pending(session: Session, entity: str, system: str, record_ids: list[str], marker: str) -> None:
+    """These records' associations did not go through: the next push writes (and links) them again."""
+    state.mark_checked(session, entity, system, dict.fromkeys(record_ids), marker)
+
+
+def journal_links(session: Session, ctx: RunContext, sl: Slice, record_ids: list[str]) -> int:
+    """Journal a written batch whose links are about to be sent (see ``pending_links``)."""
+    return pending_links.open_batch(
+        session, entity=sl.entity, system=sl.system, record_ids=list(dict.fromkeys(record_ids)),
+        run_id=ctx.run_id, at=ctx.clock(),
+    )
+
+
+def close_link_journal(session: Session, journal_id: int) -> None:
+    pending_links.close_batch(session, journal_id)
+
+
+def reopen_left_over_links(session: Session, entity: str, system: str, marker: str) -> None:
+    """Batches whose links a crash left unconfirmed: mark their records pending, drop the journal rows."""
+    left = pending_links.left_over(session, entity, system)
+    if left:
+        ids = list(dict.fromkeys(record_id for batch in left.values() for record_id in batch))
+        mark_links_pending(session, entity, system, ids, marker)
+        pending_links.close_batches(session, list(left))
+
+
 def count_records(session: Session, entity: str) -> int:
     return records.count_records(session, entity)
 
@@ -185,6 +211,17 @@ def record_write_failure(
     _record(
         session, ctx, sl, record_key, "upsert", payload, result.error_code or "WRITE_FAILED",
         result.error_message or "the remote refused the record", result.error_fields, stats,
+    )
+
+
+def record_link_failure(
+    session: Session, ctx: RunContext, sl: Slice, record_key: str, payload: dict[str, Any],
+    result: WriteResult, stats: SliceStats,
+) -> None:
+    """A written record whose associations (HubSpot labels) were refused: ``associate``, keyed by the PRM id."""
+    _record(
+        session, ctx, sl, record_key, "associate", payload, result.error_code or "ASSOCIATION_FAILED",
+        result.error_message or "the remote refused the association", result.error_fields, stats,
     )
 
 

@@ -28,8 +28,8 @@ SECOND_REVISION = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -45,12 +45,12 @@ def downgrade() -> None:
 
 @pytest.fixture
 def release_with_second_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The packaged migrations plus a 0003, as if the code were one release newer than the database."""
+    """The packaged migrations plus a 0004, as if the code were one release newer than the database."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0003_nickname.py").write_text(SECOND_REVISION)
+    (scripts / "versions" / "0004_nickname.py").write_text(SECOND_REVISION)
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
-    return "0003"
+    return "0004"
 
 
 def test_upgrade_builds_exactly_the_orm_schema(
@@ -59,7 +59,7 @@ def test_upgrade_builds_exactly_the_orm_schema(
     monkeypatch.chdir(tmp_path)  # the packaged scripts are found from any working directory
     upgrade(db_url)  # a URL: upgrade opens and disposes its own engine
     engine = make_engine(db_url)
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
     assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     with engine.connect() as conn:
         context = MigrationContext.configure(
@@ -75,7 +75,7 @@ def test_downgrade_to_base_and_back(db_url: str) -> None:
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     upgrade(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     engine.dispose()
 
 
@@ -99,16 +99,16 @@ def test_database_behind_head_is_refused_with_the_command(
     db_url: str, release_with_second_revision: str
 ) -> None:
     engine = make_engine(db_url)
-    upgrade(engine, "0002")
+    upgrade(engine, "0003")
     with pytest.raises(StoreNotMigrated) as raised:
         ensure_migrated(engine, auto_upgrade=False)
     shown = make_url(db_url).render_as_string(hide_password=True)
     assert str(raised.value) == (
-        f"database at {shown} is at revision 0002, code expects 0003: run `prm-sync db upgrade`"
+        f"database at {shown} is at revision 0003, code expects 0004: run `prm-sync db upgrade`"
     )
     assert raised.value.exit_code == 2
     ensure_migrated(engine, auto_upgrade=True)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     assert "nickname" in {c["name"] for c in inspect(engine).get_columns("partner")}
     engine.dispose()
 
@@ -117,9 +117,9 @@ def test_database_from_a_newer_release_is_refused(
     db_url: str, release_with_second_revision: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(db_url)
-    upgrade(engine)  # to 0003 with the newer scripts
-    monkeypatch.undo()  # back to this release's scripts, which stop at 0002
-    with pytest.raises(StoreNotMigrated, match="revision 0003, which this version of prm-sync does not know"):
+    upgrade(engine)  # to 0004 with the newer scripts
+    monkeypatch.undo()  # back to this release's scripts, which stop at 0003
+    with pytest.raises(StoreNotMigrated, match="revision 0004, which this version of prm-sync does not know"):
         ensure_migrated(engine, auto_upgrade=True)
     engine.dispose()
 

@@ -1,0 +1,170 @@
+"""HubSpot associations are never lost: refused, failed or cut off by a crash, they are sent again.
+
+A registration is written first and linked to its partner and customer
+companies after its batch commits. Until the links are confirmed its link
+state stays pending (``LINKS_PENDING``), so each way of losing them ends
+with the record written again, and linked, by the next run or a replay;
+a refused link sits in the failed-records store with its reason meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.base import WriteResult
+from prm_sync.errors import TransientError
+from prm_sync.replay import ReplaySelection, replay_failures
+from prm_sync.store import failures, pending_links, state
+from prm_sync.sync.push import LINKS_PENDING
+
+HUBSPOT = ("hubspot",)
+
+
+class Crash(Exception):
+    """The process died here."""
+
+
+def _partner_links(env: Any) -> dict[str, bool]:
+    """PRM registration id -> whether its HubSpot record is linked to its partner's company."""
+    hs = env.apps["hubspot"]
+    out: dict[str, bool] = {}
+    for reg in env.data.registrations:
+        row = hs.find_record("p_deal_registrations", "prm_id", reg["id"])
+        partner = hs.find_record("companies", "prm_id", reg["partner_id"])
+        if row is None or partner is None:
+            continue
+        out[reg["id"]] = partner["hs_object_id"] in hs.associations("p_deal_registrations", row["hs_object_id"], "companies")
+    return out
+
+
+def _open_link_failures(env: Any) -> list[Any]:
+    with env.runtime.store.session(readonly=True) as session:
+        return [f for f in failures.list_failures(session) if f.operation == "associate" and f.status == "open"]
+
+
+def _refuse_links(env: Any, *, calls: int, whole_call: bool = False) -> dict[str, int]:
+    """The next ``calls`` association calls fail: every link refused, or the whole call erroring."""
+    connector = env.runtime.connectors(list(HUBSPOT))["hubspot"]
+    real = connector.associate
+    seen = {"calls": 0, "links": 0}
+
+    def associate(links: list[Any]) -> list[WriteResult]:
+        seen["calls"] += 1
+        if seen["calls"] > calls:
+            return real(links)
+        seen["links"] += len(links)
+        if whole_call:
+            from prm_sync.errors import RemoteErrorInfo
+
+            raise TransientError(RemoteErrorInfo("hubspot", 503, "SERVICE_UNAVAILABLE", "associate: still down after retries"))
+        return [WriteResult(key=f"{a.from_id}->{a.to_id}", ok=False, error_code="VALIDATION_ERROR",
+                            error_message="association refused") for a in links]
+
+    connector.associate = associate  # the instance the engine uses for every run of this env
+    return seen
+
+
+def test_refused_links_are_parked_and_sent_again(make_sync_env, converged) -> None:
+    env = make_sync_env(systems=HUBSPOT)
+    seen = _refuse_links(env, calls=1_000)
+
+    first = env.run()
+
+    assert first.status == "succeeded", first.error
+    assert seen["links"] > 0
+    parked = _open_link_failures(env)
+    regs = {r["id"] for r in env.data.registrations}
+    assert {f.record_key for f in parked if f.entity == "deal_registration"} == regs
+    assert all(f.error_code == "VALIDATION_ERROR" and f.payload["links"] for f in parked)
+    assert not any(_partner_links(env).values())
+
+    seen["calls"] = 10**6  # the cause is fixed
+    second = env.run()
+
+    assert second.status == "succeeded", second.error
+    assert second.slice("hubspot", "deal_registration").updated == len(regs)  # written again, to be linked again
+    assert all(_partner_links(env).values()) and len(_partner_links(env)) == len(regs)
+    assert _open_link_failures(env) == []
+    converged(env)
+    third = env.run()
+    assert third.totals()["created"] + third.totals()["updated"] == 0
+
+
+def test_a_failed_association_call_ends_the_run_and_loses_no_link(make_sync_env, converged) -> None:
+    env = make_sync_env(systems=HUBSPOT)
+    _refuse_links(env, calls=1, whole_call=True)
+
+    first = env.run()
+
+    assert first.status == "partial"  # the CRM stopped answering: the slice stops, the run checkpoints
+    assert any(s.stopped_reason and "associate" in s.stopped_reason for s in first.slices)
+    assert _open_link_failures(env), "the links of the failed call are in the failed-records store"
+    rerun = env.run()
+
+    assert rerun.status == "succeeded", rerun.error
+    assert all(_partner_links(env).values()) and len(_partner_links(env)) == len(env.data.registrations)
+    assert _open_link_failures(env) == []
+    converged(env)
+
+
+def test_a_crash_between_commit_and_links_is_linked_by_the_next_run(make_sync_env, converged) -> None:
+    env = make_sync_env(systems=HUBSPOT)
+    hs = env.apps["hubspot"]
+
+    def hook(checkpoint: str) -> None:
+        # the registrations' batch is committed and its links not yet sent
+        if checkpoint == "push.after_commit" and hs.all_records("p_deal_registrations"):
+            raise Crash(checkpoint)
+
+    with pytest.raises(Crash):
+        env.run(crash_hook=hook)
+    assert _partner_links(env) and not any(_partner_links(env).values())
+    with env.runtime.store.session(readonly=True) as session:
+        journal = pending_links.left_over(session, "deal_registration", "hubspot")
+    assert journal, "the committed batch's links are journaled as in flight"
+
+    rerun = env.run()
+
+    assert rerun.status == "succeeded", rerun.error
+    assert all(_partner_links(env).values()) and len(_partner_links(env)) == len(env.data.registrations)
+    with env.runtime.store.session(readonly=True) as session:
+        assert pending_links.left_over(session, "deal_registration", "hubspot") == {}
+        pending = [s for s in state.all_states(session, "deal_registration", "hubspot").values()
+                   if (s.push_fingerprint or "").startswith(LINKS_PENDING)]
+    assert pending == []
+    converged(env)
+    assert env.run().totals()["updated"] == 0
+
+
+def test_a_refused_link_keeps_its_record_pending_until_it_goes_through(make_sync_env) -> None:
+    env = make_sync_env(systems=HUBSPOT)
+    seen = _refuse_links(env, calls=1_000)
+    env.run()
+    with env.runtime.store.session(readonly=True) as session:
+        pending = {s.record_id for s in state.all_states(session, "deal_registration", "hubspot").values()
+                   if (s.push_fingerprint or "").startswith(LINKS_PENDING)}
+        assert pending_links.left_over(session, "deal_registration", "hubspot") == {}  # settled, not in flight
+    assert pending == {r["id"] for r in env.data.registrations}
+    seen["calls"] = 10**6
+    env.run()
+    with env.runtime.store.session(readonly=True) as session:
+        assert not any((s.push_fingerprint or "").startswith(LINKS_PENDING)
+                       for s in state.all_states(session, "deal_registration", "hubspot").values())
+
+
+def test_a_replay_links_a_refused_registration(make_sync_env) -> None:
+    env = make_sync_env(systems=HUBSPOT)
+    seen = _refuse_links(env, calls=1_000)
+    env.run()
+    parked = [f for f in _open_link_failures(env) if f.entity == "deal_registration"]
+    assert parked
+
+    seen["calls"] = 10**6  # the cause is fixed
+    report = replay_failures(env.runtime, ReplaySelection(ids=[parked[0].id]), actor="test")
+
+    (item,) = report.items
+    assert (item.outcome, item.operation) == ("synced", "associate"), item
+    assert _partner_links(env)[parked[0].record_key]
+    assert parked[0].id not in {f.id for f in _open_link_failures(env)}
