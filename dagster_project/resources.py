@@ -155,9 +155,17 @@ class PrmStoreResource(ConfigurableResource):
     def _url(self) -> str | None:
         return os.environ.get(self.database_url_env, "").strip() or None
 
-    def open(self, *, auto_upgrade: bool = True) -> Store:
-        """Open (and, for runs, migrate when empty) the store; the caller closes it."""
-        return Store.open(self._url(), data_dir=Path(self.data_dir), auto_upgrade=auto_upgrade)
+    def open(self, *, auto_upgrade: bool | None = None) -> Store:
+        """Open the store; the caller closes it.
+
+        As the CLI does (``prm_sync.runtime.open_store``): the embedded SQLite
+        file is migrated when empty or behind, a PostgreSQL database is left
+        to ``prm-sync db upgrade``.
+        """
+        url = self._url()
+        if auto_upgrade is None:
+            auto_upgrade = url is None or make_url(url).get_backend_name() == "sqlite"
+        return Store.open(url, data_dir=Path(self.data_dir), auto_upgrade=auto_upgrade)
 
     def exists(self) -> bool:
         """False when the embedded SQLite file was never created: sensors then wait instead of creating it."""

@@ -12,18 +12,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import make_url
+
 from connectors.base import Connector
 from prm_sync.config import AppConfig
 from prm_sync.mapping.apply import MappingSet, load_mappings
-from prm_sync.store.db import Store
+from prm_sync.store.db import Store, resolve_database_url
 from prm_sync.sync.connections import build_connectors
 from prm_sync.sync.context import CrashHook
 from prm_sync.sync.engine import SyncEngine
 
 
-def open_store(config: AppConfig, *, auto_upgrade: bool = True) -> Store:
-    """The configured store; an empty database is migrated, an outdated one is refused with the fix."""
-    return Store.open(data_dir=config.data_dir, auto_upgrade=auto_upgrade)
+def open_store(config: AppConfig, *, auto_upgrade: bool | None = None) -> Store:
+    """The configured store, its schema checked before anyone uses it.
+
+    The embedded SQLite file belongs to this installation alone: empty or
+    behind the code, it is migrated on open, so the README's first command
+    keeps working across releases. A PostgreSQL database is shared, and
+    migrating it is an operator's decision (see ``prm_sync.store.migrate``):
+    empty or behind, it is refused with the command to run, unless the
+    caller passes ``auto_upgrade`` explicitly.
+    """
+    url = resolve_database_url(config.data_dir)
+    if auto_upgrade is None:
+        auto_upgrade = make_url(url).get_backend_name() == "sqlite"
+    return Store.open(url, auto_upgrade=auto_upgrade)
 
 
 @dataclass
@@ -67,7 +80,7 @@ class Runtime:
         self.store.close()
 
 
-def open_runtime(config: AppConfig, *, auto_upgrade: bool = True) -> Runtime:
+def open_runtime(config: AppConfig, *, auto_upgrade: bool | None = None) -> Runtime:
     mappings = load_mappings(config.mappings)
     store = open_store(config, auto_upgrade=auto_upgrade)
     return Runtime(config=config, store=store, mappings=mappings)

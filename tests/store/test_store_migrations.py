@@ -182,3 +182,26 @@ def test_0002_keeps_data_and_leaves_existing_links_to_be_checked_once(db_url: st
     migrate.downgrade(engine, "0001")
     assert "row_version" not in {c["name"] for c in inspect(engine).get_columns("partner")}
     engine.dispose()
+
+
+def test_the_runtime_migrates_its_own_sqlite_file_and_leaves_postgresql_to_an_operator(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prm_sync.config import load_config
+    from prm_sync.runtime import open_store
+
+    engine = make_engine(db_url)
+    upgrade(engine, "0002")  # a store one release behind
+    engine.dispose()
+    monkeypatch.setenv("PRM_SYNC_DATABASE_URL", db_url)
+    config = load_config(Path(__file__).resolve().parents[2] / "config" / "demo.yaml")
+    if make_url(db_url).get_backend_name() == "sqlite":
+        store = open_store(config)
+        assert current_revision(store.engine) == head_revision()
+        store.close()
+        return
+    with pytest.raises(StoreNotMigrated, match=r"revision 0002, code expects .*: run `prm-sync db upgrade`"):
+        open_store(config)
+    store = open_store(config, auto_upgrade=True)  # what `prm-sync db upgrade` decides to do
+    assert current_revision(store.engine) == head_revision()
+    store.close()

@@ -31,7 +31,7 @@ def serve(
     Salesforce accepts only the org ids in webhooks.salesforce.organization_ids.
     """
     from prm_sync.errors import MissingSecretError
-    from prm_sync.store.db import Store
+    from prm_sync.runtime import open_store
     from prm_sync.webhooks import hubspot_client_secret, start_server
 
     config = state.config()
@@ -49,7 +49,7 @@ def serve(
             "warning: webhooks.salesforce.organization_ids is empty: every outbound message is refused",
             highlight=False,
         )
-    store = Store.open(data_dir=config.data_dir, auto_upgrade=True)
+    store = open_store(config)
     server, thread = start_server(store, settings, hubspot_secret=secret, host=host, port=port)
     stop = threading.Event()
 
