@@ -162,10 +162,10 @@ class PrmStoreResource(ConfigurableResource):
         file is migrated when empty or behind, a PostgreSQL database is left
         to ``prm-sync db upgrade``.
         """
-        url = self._url()
+        url = self._url() or resolve_database_url(Path(self.data_dir))
         if auto_upgrade is None:
-            auto_upgrade = url is None or make_url(url).get_backend_name() == "sqlite"
-        return Store.open(url, data_dir=Path(self.data_dir), auto_upgrade=auto_upgrade)
+            auto_upgrade = make_url(url).get_backend_name() == "sqlite"
+        return Store.open(url, auto_upgrade=auto_upgrade)
 
     def exists(self) -> bool:
         """False when the embedded SQLite file was never created: sensors then wait instead of creating it."""

@@ -7,6 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+LINKS_PENDING = "links:"
+"""``push_fingerprint`` prefix of a link whose record was written but whose associations were
+refused or never confirmed: the next push writes the record again, and links it. Every writer of
+link states keeps it until a push has written the record again."""
+
 
 class LinkState(BaseModel):
     """The link between a PRM record and its twin in one system.
@@ -41,3 +46,8 @@ class LinkState(BaseModel):
     def snapshot(self) -> dict[str, Any]:
         """The stored form (one JSON column)."""
         return {"remote": self.remote_values, "prm": self.prm_values}
+
+    @property
+    def links_pending(self) -> bool:
+        """The record's associations still have to go out (see ``LINKS_PENDING``)."""
+        return (self.push_fingerprint or "").startswith(LINKS_PENDING)

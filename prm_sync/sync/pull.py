@@ -308,6 +308,8 @@ def _link(
         entity=sl.entity, record_id=record.id, system=sl.system, remote_object=sl.remote_object,
         remote_id=remote.id, remote_values=remote_values, prm_values=prm_values,
         content_hash=content_hash(remote_values), remote_modstamp=remote.modstamp, last_synced_at=ctx.clock(),
+        # a record whose links are still owed stays owed: only a push that writes it again clears that
+        push_fingerprint=state.push_fingerprint if state is not None and state.links_pending else None,
     )
     repo.put_state(ctx.links.session, new_state)
     ctx.links.remember(new_state)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -24,7 +25,7 @@ from prm_sync.mapping.values import is_blank
 from prm_sync.model import CanonicalRecord
 from prm_sync.sync import repo
 from prm_sync.sync.context import PushRecord, RunContext
-from prm_sync.sync.linkstate import LinkState
+from prm_sync.sync.linkstate import LINKS_PENDING, LinkState
 from prm_sync.sync.pull import sweep_deletes
 from prm_sync.sync.slice import Slice
 from prm_sync.sync.stats import SliceStats
@@ -33,9 +34,6 @@ from prm_sync.sync.values import hash_normalized, normalize
 Action = Literal["create", "update"]
 T = TypeVar("T")
 
-LINKS_PENDING = "links:"
-"""``push_fingerprint`` prefix of a link whose record was written but whose associations are not
-confirmed yet: the next push writes the record again, and its associations with it."""
 
 
 @dataclass
@@ -83,15 +81,19 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
     """
     plan = PushPlan(sl)
     fingerprint = sl.mapping.push_fingerprint
-    # links a crashed run never confirmed: those records are written and linked again (in a dry
-    # run this is rolled back with everything else)
-    repo.reopen_left_over_links(session, sl.entity, sl.system, LINKS_PENDING + fingerprint)
+    # links a crashed run never confirmed (its ``pending_links`` rows): those records are written
+    # and linked again; a real run turns the rows into pending marks, a preview only reads them
+    journaled = repo.left_over_links(session, sl.entity, sl.system, claim=not ctx.dry_run,
+                                     marker=LINKS_PENDING + fingerprint)
     if record_ids is not None:
         versions = repo.row_versions(session, sl.entity, sorted(record_ids))
     elif ctx.full:
         versions = repo.row_versions(session, sl.entity)
     else:
         versions = repo.push_candidates(session, sl.entity, sl.system, fingerprint)
+        missing = [rid for rid in journaled if rid not in versions]
+        if missing and ctx.dry_run:  # not marked in a preview, so not among the candidates yet
+            versions.update(repo.row_versions(session, sl.entity, missing))
         # the records not visited agree with their link as of their current version: unchanged
         plan.unchanged = repo.count_records(session, sl.entity) - len(versions)
     plan.considered = len(versions)
@@ -113,14 +115,15 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         values = item.values(fields)
         agreed = state.prm_values if state else None
         changed = [f for f in fields if agreed is None or agreed.get(f) != values[f]]
-        if state is not None and (state.push_fingerprint or "").startswith(LINKS_PENDING):
+        owes_links = state is not None and (state.links_pending or record.id in journaled)
+        if owes_links:
             # written, but its associations were never confirmed: write it (and link it) again
             changed += [f for f in linked_fields if f not in changed and getattr(record, f, None)]
         hold = held.get(record.id, set())
         changed = [f for f in changed if f not in hold]
         if state is not None and not changed:
             plan.unchanged += 1
-            if (state.push_fingerprint or "").startswith(LINKS_PENDING):
+            if owes_links and not any(getattr(record, f, None) for f in linked_fields):
                 unlinked.append(record.id)  # nothing left to link: its association failure is moot
             if not hold and (state.record_version != versions[record.id] or state.push_fingerprint != fingerprint):
                 checked[record.id] = versions[record.id]
@@ -224,6 +227,7 @@ def push_slice(
                     while linking and (linking[0].call.done() or len(linking) > 1):  # type: ignore[union-attr]
                         failed_call = _settle_links(ctx, session, sl, linking.popleft(), stats) or failed_call
                     _commit_results(ctx, session, sl, batch, results, stats)
+                    _keep_links_in_view(ctx, session, sl, batch, results, links)
                     if links.links:
                         links.journal = repo.journal_links(session, ctx, sl, [o for o, _ in links.owners])
                 ctx.checkpoint("push.after_commit")
@@ -235,19 +239,69 @@ def push_slice(
                 if not pipelined and following is not None:
                     in_flight = send(following)
         except BaseException:
-            if linking:  # their batches are committed: what became of their links must be known
-                with ctx.transaction() as session:
-                    while linking:
-                        _settle_links(ctx, session, sl, linking.popleft(), stats)
+            # their batches are committed: settle what became of their links if possible; if not,
+            # their journal rows bring them back on the next run, and the original error goes up
+            with suppress(Exception):
+                _settle_all(ctx, sl, linking, stats)
             raise
-        if linking:
-            failed_call = None
-            with ctx.transaction() as session:
-                while linking:
-                    failed_call = _settle_links(ctx, session, sl, linking.popleft(), stats) or failed_call
-            if failed_call is not None:
-                raise failed_call
+        failed_call = _settle_all(ctx, sl, linking, stats)
+        if failed_call is not None:
+            raise failed_call
     return plan
+
+
+def _settle_all(ctx: RunContext, sl: Slice, linking: deque[LinkCall], stats: SliceStats) -> BaseException | None:
+    """Settle every outstanding link call, waiting for their answers before taking the write lock."""
+    if not linking:
+        return None
+    wait([call.call for call in linking if call.call is not None])
+    failed_call: BaseException | None = None
+    with ctx.transaction() as session:
+        while linking:
+            failed_call = _settle_links(ctx, session, sl, linking.popleft(), stats) or failed_call
+    return failed_call
+
+
+def _keep_links_in_view(
+    ctx: RunContext, session: Any, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult], links: LinkCall
+) -> None:
+    """Records written without all their links, and why.
+
+    A link whose target the push itself creates in this system (a partner's
+    company) but which has no remote id yet (its write failed, say) is owed:
+    the record is marked pending and written, and linked, once the target
+    exists. A target the system owns (a customer company) that is not there
+    is not an error. Records written with no link owed close any old
+    ``associate`` failure.
+    """
+    specs = sl.mapping.spec.associations
+    if not specs:
+        return
+    linking = {record_id for record_id, _ in links.owners}
+    ours = [spec for spec in specs if _pushed_here(ctx, sl.system, spec.entity)]
+    owed: list[str] = []
+    settled: list[str] = []
+    for write, result in zip(batch, results, strict=True):
+        if not result.ok:
+            continue
+        record_id = write.record.id
+        waiting = False
+        for spec in ours:
+            other = getattr(write.record, spec.prm, None)
+            if other and not ctx.links.remote_id_for(spec.entity, sl.system, str(other)):
+                waiting = True
+        if waiting:
+            owed.append(record_id)
+        elif record_id not in linking:
+            settled.append(record_id)
+    if owed:
+        repo.mark_links_pending(session, sl.entity, sl.system, owed, LINKS_PENDING + sl.mapping.push_fingerprint)
+    repo.resolve_failures_many(session, sl.system, sl.remote_object, settled, ("associate",))
+
+
+def _pushed_here(ctx: RunContext, system: str, entity: str) -> bool:
+    mapping = ctx.mappings.for_entity(system, entity)
+    return mapping is not None and Slice.of(mapping).creates_remote
 
 
 @dataclass

@@ -127,13 +127,18 @@ def close_link_journal(session: Session, journal_id: int) -> None:
     pending_links.close_batch(session, journal_id)
 
 
-def reopen_left_over_links(session: Session, entity: str, system: str, marker: str) -> None:
-    """Batches whose links a crash left unconfirmed: mark their records pending, drop the journal rows."""
+def left_over_links(session: Session, entity: str, system: str, *, claim: bool, marker: str) -> set[str]:
+    """Records of batches whose links a crash left unconfirmed (``pending_links`` rows of this slice).
+
+    With ``claim`` (a real push) they are marked pending with ``marker`` and
+    the journal rows dropped, in the caller's transaction; a preview only reads them.
+    """
     left = pending_links.left_over(session, entity, system)
-    if left:
-        ids = list(dict.fromkeys(record_id for batch in left.values() for record_id in batch))
-        mark_links_pending(session, entity, system, ids, marker)
+    ids = {record_id for batch in left.values() for record_id in batch}
+    if left and claim:
+        mark_links_pending(session, entity, system, sorted(ids), marker)
         pending_links.close_batches(session, list(left))
+    return ids
 
 
 def count_records(session: Session, entity: str) -> int:

@@ -17,7 +17,7 @@ from connectors.base import WriteResult
 from prm_sync.errors import TransientError
 from prm_sync.replay import ReplaySelection, replay_failures
 from prm_sync.store import failures, pending_links, state
-from prm_sync.sync.push import LINKS_PENDING
+from prm_sync.sync.linkstate import LINKS_PENDING
 
 HUBSPOT = ("hubspot",)
 
@@ -125,6 +125,11 @@ def test_a_crash_between_commit_and_links_is_linked_by_the_next_run(make_sync_en
         journal = pending_links.left_over(session, "deal_registration", "hubspot")
     assert journal, "the committed batch's links are journaled as in flight"
 
+    preview = env.run(dry_run=True)  # a preview shows the re-link writes and changes nothing
+    assert preview.slice("hubspot", "deal_registration").updated == sum(len(ids) for ids in journal.values())
+    with env.runtime.store.session(readonly=True) as session:
+        assert pending_links.left_over(session, "deal_registration", "hubspot") == journal
+
     rerun = env.run()
 
     assert rerun.status == "succeeded", rerun.error
@@ -168,3 +173,41 @@ def test_a_replay_links_a_refused_registration(make_sync_env) -> None:
     assert (item.outcome, item.operation) == ("synced", "associate"), item
     assert _partner_links(env)[parked[0].record_key]
     assert parked[0].id not in {f.id for f in _open_link_failures(env)}
+
+
+def test_a_remote_edit_pulled_meanwhile_does_not_clear_the_links_owed(make_sync_env) -> None:
+    env = make_sync_env(systems=HUBSPOT)
+    seen = _refuse_links(env, calls=1_000)
+    env.run()
+    hs = env.apps["hubspot"]
+    reg = env.data.registrations[0]
+    row = hs.find_record("p_deal_registrations", "prm_id", reg["id"])
+    hs.update_record("p_deal_registrations", row["hs_object_id"], {"customer_name": "Edited In HubSpot Ltd"})
+
+    seen["calls"] = 10**6  # the cause is fixed
+    env.run()  # pulls the edit (a new agreement for that record), then pushes
+
+    assert _partner_links(env)[reg["id"]]
+    assert all(_partner_links(env).values())
+    assert _open_link_failures(env) == []
+
+
+def test_a_registration_written_before_its_partner_is_linked_once_the_partner_exists(make_sync_env) -> None:
+    from connectors.sandbox.http import FaultConfig
+
+    env = make_sync_env(systems=HUBSPOT)
+    hs = env.apps["hubspot"]
+    partner = env.data.partners[0]
+    own = [r["id"] for r in env.data.registrations if r["partner_id"] == partner["id"]]
+    assert own
+    hs.faults = FaultConfig(invalid_values={"name": [partner["name"]]})  # HubSpot refuses this company
+
+    env.run()
+
+    assert hs.find_record("companies", "prm_id", partner["id"]) is None
+    assert all(hs.find_record("p_deal_registrations", "prm_id", rid) for rid in own)  # written, link owed
+    hs.faults = FaultConfig()
+    env.run()  # the partner's company exists now: its registrations are written again and linked
+
+    assert all(_partner_links(env)[rid] for rid in own)
+    assert env.run().totals()["updated"] == 0
