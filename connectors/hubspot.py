@@ -695,13 +695,18 @@ def _upsert_answer(data: bytes) -> dict[str, Any]:
         if missing:
             msg = f"Invalid value for `{missing[0]}`, must not be None"
             raise ValueError(msg)
+    return {"results": answer["results"], "errors": _batch_errors(answer)}
+
+
+def _batch_errors(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A batch answer's ``errors`` (207), each with what a StandardError must have."""
     errors = answer.get("errors") or []
     for err in errors:
         missing = [k for k in _ERROR_KEYS if not isinstance(err, dict) or err.get(k) is None]
         if missing:
             msg = f"Invalid value for `{missing[0]}`, must not be None"
             raise ValueError(msg)
-    return {"results": answer["results"], "errors": errors}
+    return list(errors)
 
 
 def _associate_errors(data: bytes) -> list[dict[str, Any]]:
@@ -714,13 +719,7 @@ def _associate_errors(data: bytes) -> list[dict[str, Any]]:
     if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
         msg = "Invalid value for `results`, must not be None"
         raise ValueError(msg)
-    errors = answer.get("errors") or []
-    for err in errors:
-        missing = [k for k in _ERROR_KEYS if not isinstance(err, dict) or err.get(k) is None]
-        if missing:
-            msg = f"Invalid value for `{missing[0]}`, must not be None"
-            raise ValueError(msg)
-    return errors
+    return _batch_errors(answer)
 
 
 def _error_info_raw(err: dict[str, Any]) -> RemoteErrorInfo:

@@ -35,7 +35,6 @@ Action = Literal["create", "update"]
 T = TypeVar("T")
 
 
-
 @dataclass
 class PlannedWrite:
     record: CanonicalRecord
@@ -227,9 +226,7 @@ def push_slice(
                     while linking and (linking[0].call.done() or len(linking) > 1):  # type: ignore[union-attr]
                         failed_call = _settle_links(ctx, session, sl, linking.popleft(), stats) or failed_call
                     _commit_results(ctx, session, sl, batch, results, stats)
-                    _keep_links_in_view(ctx, session, sl, batch, results, links)
-                    if links.links:
-                        links.journal = repo.journal_links(session, ctx, sl, [o for o, _ in links.owners])
+                    _note_links(ctx, session, sl, links)
                 ctx.checkpoint("push.after_commit")
                 if failed_call is not None:
                     raise failed_call  # this batch's links wait, journaled, for the next run
@@ -262,41 +259,18 @@ def _settle_all(ctx: RunContext, sl: Slice, linking: deque[LinkCall], stats: Sli
     return failed_call
 
 
-def _keep_links_in_view(
-    ctx: RunContext, session: Any, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult], links: LinkCall
-) -> None:
-    """Records written without all their links, and why.
+def _note_links(ctx: RunContext, session: Any, sl: Slice, links: LinkCall) -> None:
+    """In a written batch's commit: journal the links about to go out, mark the records still owed one.
 
-    A link whose target the push itself creates in this system (a partner's
-    company) but which has no remote id yet (its write failed, say) is owed:
-    the record is marked pending and written, and linked, once the target
-    exists. A target the system owns (a customer company) that is not there
-    is not an error. Records written with no link owed close any old
-    ``associate`` failure.
+    A record whose link target has no remote id yet (see ``_association_links``)
+    is marked pending, so it is written, and linked, once the target exists.
+    Records written with no link owed close any old ``associate`` failure.
     """
-    specs = sl.mapping.spec.associations
-    if not specs:
-        return
-    linking = {record_id for record_id, _ in links.owners}
-    ours = [spec for spec in specs if _pushed_here(ctx, sl.system, spec.entity)]
-    owed: list[str] = []
-    settled: list[str] = []
-    for write, result in zip(batch, results, strict=True):
-        if not result.ok:
-            continue
-        record_id = write.record.id
-        waiting = False
-        for spec in ours:
-            other = getattr(write.record, spec.prm, None)
-            if other and not ctx.links.remote_id_for(spec.entity, sl.system, str(other)):
-                waiting = True
-        if waiting:
-            owed.append(record_id)
-        elif record_id not in linking:
-            settled.append(record_id)
-    if owed:
-        repo.mark_links_pending(session, sl.entity, sl.system, owed, LINKS_PENDING + sl.mapping.push_fingerprint)
-    repo.resolve_failures_many(session, sl.system, sl.remote_object, settled, ("associate",))
+    if links.links:
+        links.journal = repo.journal_links(session, ctx, sl, links.owners)
+    if links.owed:
+        repo.mark_links_pending(session, sl.entity, sl.system, links.owed, LINKS_PENDING + sl.mapping.push_fingerprint)
+    repo.resolve_failures_many(session, sl.system, sl.remote_object, links.done, ("associate",))
 
 
 def _pushed_here(ctx: RunContext, system: str, entity: str) -> bool:
@@ -309,7 +283,9 @@ class LinkCall:
     """The associations of one written batch and whose they are, with the call sending them."""
 
     links: list[Association] = field(default_factory=list)
-    owners: list[tuple[str, int | None]] = field(default_factory=list)  # per link: (PRM record id, planned version)
+    owners: list[str] = field(default_factory=list)  # per link: the PRM record id
+    owed: list[str] = field(default_factory=list)  # records with a link whose target has no remote id yet
+    done: list[str] = field(default_factory=list)  # records written with no link to send or owe
     call: Future[list[WriteResult]] | None = None
     journal: int | None = None  # its ``pending_links`` row, deleted once the links are settled
 
@@ -336,10 +312,10 @@ def _settle_links(ctx: RunContext, session: Any, sl: Slice, linking: LinkCall, s
             for a in linking.links
         ]
     refused: dict[str, list[tuple[Association, WriteResult]]] = {}
-    for (record_id, _), link, result in zip(linking.owners, linking.links, results, strict=True):
+    for record_id, link, result in zip(linking.owners, linking.links, results, strict=True):
         if not result.ok:
             refused.setdefault(record_id, []).append((link, result))
-    linked = list(dict.fromkeys(record_id for record_id, _ in linking.owners if record_id not in refused))
+    linked = list(dict.fromkeys(record_id for record_id in linking.owners if record_id not in refused))
     repo.resolve_failures_many(session, sl.system, sl.remote_object, linked, ("associate",))
     if refused:
         repo.mark_links_pending(session, sl.entity, sl.system, list(refused), LINKS_PENDING + sl.mapping.push_fingerprint)
@@ -348,7 +324,7 @@ def _settle_links(ctx: RunContext, session: Any, sl: Slice, linking: LinkCall, s
         _, result = failed[0]
         payload = {"links": [{"to_object": a.to_object, "to_id": a.to_id, "label": a.label,
                               "error": r.error_message} for a, r in failed]}
-        repo.record_link_failure(session, ctx, sl, record_id, payload, result, stats)
+        repo.record_write_failure(session, ctx, sl, record_id, payload, result, stats, operation="associate")
     if linking.journal is not None:
         repo.close_link_journal(session, linking.journal)
     return error
@@ -539,18 +515,24 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
 
 
 def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult]) -> LinkCall:
-    """The associations the mapping asks for (HubSpot v4); lookups come from the link index.
+    """The associations the mapping asks for (HubSpot v4), and the records still owed one.
 
-    Called inside the batch's transaction: the link index reads the states it
-    has not loaded yet through that session.
+    Lookups come from the link index, inside the batch's transaction (it
+    reads the states it has not loaded yet through that session). A link
+    whose target the push itself creates in this system (a partner's
+    company) but which has no remote id yet (its write was refused, say) is
+    owed; a missing target the system owns (a customer company) is not.
     """
     out = LinkCall()
     specs = sl.mapping.spec.associations
     if not specs or getattr(ctx.connectors[sl.system], "associate", None) is None:
         return out
+    ours = {spec.entity: _pushed_here(ctx, sl.system, spec.entity) for spec in specs}
     for write, result in zip(batch, results, strict=True):
         if not result.ok or not result.remote_id:
             continue
+        record_id = write.record.id
+        linked = owed = False
         for spec in specs:
             other = getattr(write.record, spec.prm, None)
             if not other:
@@ -566,5 +548,12 @@ def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], re
                         label=spec.label,
                     )
                 )
-                out.owners.append((write.record.id, write.version))
+                out.owners.append(record_id)
+                linked = True
+            elif ours[spec.entity]:
+                owed = True
+        if owed:
+            out.owed.append(record_id)
+        elif not linked:
+            out.done.append(record_id)
     return out

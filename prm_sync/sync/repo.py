@@ -209,24 +209,21 @@ def record_failure(
     _record(session, ctx, sl, record_key, operation, payload, code, message, fields, stats)
 
 
+_REFUSED = {
+    "upsert": ("WRITE_FAILED", "the remote refused the record"),
+    "associate": ("ASSOCIATION_FAILED", "the remote refused the association"),
+}
+
+
 def record_write_failure(
     session: Session, ctx: RunContext, sl: Slice, record_key: str, payload: dict[str, Any],
-    result: WriteResult, stats: SliceStats,
+    result: WriteResult, stats: SliceStats, *, operation: str = "upsert",
 ) -> None:
+    """A record the remote refused (``upsert``), or a written record whose associations it refused (``associate``)."""
+    code, message = _REFUSED[operation]
     _record(
-        session, ctx, sl, record_key, "upsert", payload, result.error_code or "WRITE_FAILED",
-        result.error_message or "the remote refused the record", result.error_fields, stats,
-    )
-
-
-def record_link_failure(
-    session: Session, ctx: RunContext, sl: Slice, record_key: str, payload: dict[str, Any],
-    result: WriteResult, stats: SliceStats,
-) -> None:
-    """A written record whose associations (HubSpot labels) were refused: ``associate``, keyed by the PRM id."""
-    _record(
-        session, ctx, sl, record_key, "associate", payload, result.error_code or "ASSOCIATION_FAILED",
-        result.error_message or "the remote refused the association", result.error_fields, stats,
+        session, ctx, sl, record_key, operation, payload, result.error_code or code,
+        result.error_message or message, result.error_fields, stats,
     )
 
 
