@@ -211,3 +211,30 @@ def test_a_registration_written_before_its_partner_is_linked_once_the_partner_ex
 
     assert all(_partner_links(env)[rid] for rid in own)
     assert env.run().totals()["updated"] == 0
+
+
+def test_links_are_journaled_parked_and_sent_again_on_either_backend(sync_env_any_db) -> None:
+    """The journal (RETURNING ids, JSON id lists) and the pending marks on SQLite and PostgreSQL."""
+    env = sync_env_any_db
+    seen = _refuse_links(env, calls=1_000)
+
+    def hook(checkpoint: str) -> None:
+        if checkpoint == "push.after_commit" and env.apps["hubspot"].all_records("p_deal_registrations"):
+            raise Crash(checkpoint)
+
+    with pytest.raises(Crash):
+        env.run(crash_hook=hook)  # a batch committed, its links journaled and never sent
+    with env.runtime.store.session(readonly=True) as session:
+        assert pending_links.left_over(session, "deal_registration", "hubspot")
+    env.run()  # the journal becomes pending marks; the links are sent again and refused
+    assert {f.record_key for f in _open_link_failures(env) if f.entity == "deal_registration"} == {
+        r["id"] for r in env.data.registrations
+    }
+
+    seen["calls"] = 10**6  # the cause is fixed
+    env.run()
+
+    assert all(_partner_links(env).values()) and len(_partner_links(env)) == len(env.data.registrations)
+    assert _open_link_failures(env) == []
+    with env.runtime.store.session(readonly=True) as session:
+        assert pending_links.left_over(session, "deal_registration", "hubspot") == {}
