@@ -8,9 +8,8 @@ lost, and a third run that writes nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from fixtures.crash import Crash, crash_at, writes
 
 from prm_sync.errors import RunInProgress
 from prm_sync.store import locks, runs
@@ -18,27 +17,6 @@ from prm_sync.store.db import Store, make_engine
 from prm_sync.sync.engine import SyncScope
 
 CHECKPOINTS = ["push.before_write", "push.after_remote_write", "push.after_commit", "pull.after_commit"]
-
-
-class Crash(Exception):
-    """The process died here."""
-
-
-def crash_at(name: str, *, after: int = 0) -> Any:
-    seen = {"n": 0}
-
-    def hook(checkpoint: str) -> None:
-        if checkpoint == name:
-            if seen["n"] == after:
-                raise Crash(checkpoint)
-            seen["n"] += 1
-
-    return hook
-
-
-def _writes(report: Any) -> int:
-    totals = report.totals()
-    return totals["created"] + totals["updated"] + totals["deleted"]
 
 
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS)
@@ -58,7 +36,7 @@ def test_crash_then_rerun_converges(make_sync_env, converged, checkpoint: str) -
     checked = converged(env)
     assert checked["partner"] and checked["deal_registration"]
     again = env.run()
-    assert _writes(again) == 0, again.totals()
+    assert writes(again) == 0, again.totals()
 
 
 def test_second_run_is_refused_while_one_is_running(make_sync_env, store: Store) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fixtures.crash import Crash
 
 from connectors.base import WriteResult
 from prm_sync.errors import TransientError
@@ -20,10 +21,6 @@ from prm_sync.store import failures, pending_links, state
 from prm_sync.sync.linkstate import LINKS_PENDING
 
 HUBSPOT = ("hubspot",)
-
-
-class Crash(Exception):
-    """The process died here."""
 
 
 def _partner_links(env: Any) -> dict[str, bool]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fixtures.crash import Crash, crash_at, writes
 
 from connectors.sandbox.http import FaultConfig
 from prm_sync.sync.engine import SyncScope
@@ -20,33 +21,12 @@ BOTH = ("salesforce", "hubspot")
 SMALL = 3
 
 
-class Crash(Exception):
-    """The process died here."""
-
-
-def crash_at(name: str, *, after: int) -> Any:
-    seen = {"n": 0}
-
-    def hook(checkpoint: str) -> None:
-        if checkpoint == name:
-            if seen["n"] == after:
-                raise Crash(checkpoint)
-            seen["n"] += 1
-
-    return hook
-
-
 def small_batches(env: Any, *, pipelined: bool) -> None:
     sync = env.runtime.config.sync.model_copy(update={"page_size": SMALL, "pipeline_writes": pipelined})
     env.runtime.config = env.runtime.config.model_copy(update={"sync": sync})
     env.reconnect()
     for connector in env.runtime.connectors(list(BOTH)).values():
         connector.batch_size = SMALL  # an instance attribute shadows the class's API maximum
-
-
-def _writes(report: Any) -> int:
-    totals = report.totals()
-    return totals["created"] + totals["updated"] + totals["deleted"]
 
 
 @pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "sequential"])
@@ -63,7 +43,7 @@ def test_many_small_batches_write_every_record_once(make_sync_env, converged, pi
     assert created == len(env.data.partners) + len(env.data.registrations)
     assert sf_upserts >= -(-len(env.data.registrations) // SMALL)  # the batches really were small
     converged(env)
-    assert _writes(env.run()) == 0
+    assert writes(env.run()) == 0
 
 
 @pytest.mark.parametrize("checkpoint", ["push.after_remote_write", "push.after_commit"])
@@ -78,7 +58,7 @@ def test_crash_with_a_batch_in_flight_converges(make_sync_env, converged, checkp
 
     assert rerun.status == "succeeded", rerun.error
     converged(env)
-    assert _writes(env.run()) == 0
+    assert writes(env.run()) == 0
 
 
 def test_remote_outage_mid_pipeline_stops_the_system_and_resumes(make_sync_env, converged) -> None:
@@ -105,7 +85,7 @@ def test_remote_outage_mid_pipeline_stops_the_system_and_resumes(make_sync_env, 
 
     assert second.status == "succeeded", second.error
     converged(env)
-    assert _writes(env.run()) == 0
+    assert writes(env.run()) == 0
 
 
 def test_a_call_queued_behind_a_failing_one_still_runs() -> None:
