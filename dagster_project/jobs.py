@@ -7,6 +7,7 @@
 * ``expiry_job`` - expire registrations past their window, push the write-back.
 * ``replay_job`` - replay failed records chosen in the launchpad (``ReplayConfig``).
 * ``mapping_plan_job`` - the push plan under the current mappings; writes nothing.
+* ``retention_job`` - delete history older than ``config.retention`` (weekly schedule).
 """
 
 
@@ -18,6 +19,7 @@ from dagster_project.ops import (
     build_plan_op,
     build_reconcile_op,
     build_replay_op,
+    build_retention_op,
     build_targeted_op,
 )
 from dagster_project.runtime import MODE_TAG
@@ -44,6 +46,7 @@ def build_op_jobs(systems: list[str]) -> list[JobDefinition]:
     expire_op, write_back_op = build_expiry_ops(systems)
     plan_op = build_plan_op(systems)
     targeted_op = build_targeted_op(systems)
+    retention_op = build_retention_op()
 
     @job(description="Replay failed records: pick ids, or system / object / error-code filters, or all; "
          "dry_run previews. Launch from the launchpad after fixing the cause.")
@@ -67,4 +70,9 @@ def build_op_jobs(systems: list[str]) -> list[JobDefinition]:
     def targeted_sync_job() -> None:
         targeted_op()
 
-    return [replay_job, reconcile_job, expiry_job, mapping_plan_job, targeted_sync_job]
+    @job(description="Delete ledger, audit, run, inbox and resolved history older than the config's retention "
+         "windows; dry_run counts only.")
+    def retention_job() -> None:
+        retention_op()
+
+    return [replay_job, reconcile_job, expiry_job, mapping_plan_job, targeted_sync_job, retention_job]

@@ -1,8 +1,8 @@
-"""Operational jobs' ops: replay, reconcile, expiry, the mapping plan and inbox-targeted syncs.
+"""Operational jobs' ops: replay, reconcile, expiry, the mapping plan, inbox-targeted syncs, retention.
 
 Each op opens a runtime from the resources and calls one prm-sync entry
 point (``replay_failures``, ``run_reconcile``, ``expire_due``, ``plan_push``,
-``SyncEngine.run``); the op only turns run config into arguments and the
+``SyncEngine.run``, ``prune_history``); the op only turns run config into arguments and the
 result into metadata. Ops are built per set of enabled systems because a
 resource that the config does not define cannot be required.
 """
@@ -191,3 +191,34 @@ def build_targeted_op(systems: list[str]) -> OpDefinition:
         return Output(None, metadata=metadata)
 
     return targeted_op
+
+
+class RetentionRunConfig(Config):
+    dry_run: bool = Field(False, description="count what the retention windows would delete; delete nothing")
+
+
+def build_retention_op() -> OpDefinition:
+    @op(name="prune_history", required_resource_keys={"prm_config", "prm_store"}, out=Out(dict),
+        description="Delete history older than the config's retention windows (prm_sync.store.retention).")
+    def retention_op(context: OpExecutionContext, config: RetentionRunConfig) -> Output[dict]:
+        from prm_sync.store.retention import prune_history
+
+        with friendly_errors():
+            policy = context.resources.prm_config.load().retention
+            store = context.resources.prm_store.open()
+        try:
+            with friendly_errors():
+                report = prune_history(store, policy, dry_run=config.dry_run, actor=f"dagster:{context.run_id}")
+        finally:
+            store.close()
+        rows = [{"history": t.name, "table": t.table, "keep_days": t.keep_days or 0, "rows": t.rows}
+                for t in report.tables]
+        context.log.info(f"retention{' (dry run)' if config.dry_run else ''}: {report.total} rows")
+        return Output(report.model_dump(mode="json"), metadata={
+            "rows": MetadataValue.int(report.total),
+            "dry_run": MetadataValue.bool(config.dry_run),
+            "tables": table(rows, [("history", "string"), ("table", "string"), ("keep_days", "int"),
+                                   ("rows", "int")]),
+        })
+
+    return retention_op

@@ -19,6 +19,7 @@ def build_schedules(cfg: SchedulesConfig, jobs: dict[str, AnyJob]) -> list[Sched
         ("incremental_sync_schedule", "incremental_sync_job", cfg.incremental_cron, "Incremental sync of every slice."),
         ("expiry_schedule", "expiry_job", cfg.expiry_cron, "Expire registrations and push the write-back."),
         ("reconcile_schedule", "reconcile_job", cfg.reconcile_cron, "Nightly reconcile report (no repair)."),
+        ("retention_schedule", "retention_job", cfg.retention_cron, "Weekly: delete history past its retention."),
     ]
     return [
         ScheduleDefinition(name=name, job=jobs[job], cron_schedule=cron, execution_timezone=cfg.timezone,

@@ -97,14 +97,35 @@ class SchedulesConfig(_Strict):
     incremental_cron: str = "0 * * * *"
     reconcile_cron: str = "30 3 * * *"
     expiry_cron: str = "15 0 * * *"
+    retention_cron: str = "45 4 * * 0"
 
-    @field_validator("full_sync_cron", "incremental_cron", "reconcile_cron", "expiry_cron")
+    @field_validator("full_sync_cron", "incremental_cron", "reconcile_cron", "expiry_cron", "retention_cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
         if len(value.split()) != 5:
             msg = f"cron expression {value!r} must have five fields (minute hour day month weekday)"
             raise ValueError(msg)
         return value
+
+
+class RetentionConfig(_Strict):
+    """How many days of each kind of history the store keeps; ``null`` keeps it for ever.
+
+    Applied by ``prm-sync db prune`` and Dagster's ``retention_job``, never
+    during a sync: deleting is an operator's decision, on the operator's schedule.
+    """
+
+    ledger_days: int | None = Field(30, ge=1, description="what prm-sync wrote, per record (forensics)")
+    audit_days: int | None = Field(365, ge=1, description="the field-level audit log")
+    runs_days: int | None = Field(180, ge=1, description="finished sync runs and their statistics")
+    inbox_days: int | None = Field(
+        14, ge=7, description="processed webhook deliveries; CRMs redeliver for days, so at least a week"
+    )
+    resolved_failures_days: int | None = Field(90, ge=1, description="failed records once resolved or discarded")
+    resolved_reviews_days: int | None = Field(365, ge=1, description="review items once resolved")
+    conflict_checks_days: int | None = Field(
+        365, ge=1, description="superseded conflict checks; each registration's latest check is always kept"
+    )
 
 
 class ConflictRules(_Strict):
@@ -231,3 +252,4 @@ class AppConfig(_Strict):
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)

@@ -127,3 +127,28 @@ def test_a_failing_mapping_test_exits_1_with_a_diff(project, capsys, monkeypatch
     code, out = run_cli(["mappings", "test", str(bad)], capsys, monkeypatch)
     assert code == 1
     assert "FAIL" in out and "Silver" in out and "Gold" in out
+
+
+def test_db_prune_previews_then_applies_the_configured_retention(project, capsys, monkeypatch):
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from prm_sync.store.db import Store
+    from prm_sync.store.ledger import LedgerEntry, append_ledger
+
+    config = project / "config" / "prm_sync.yaml"
+    config.write_text(config.read_text().replace("  ledger_days: 30 ", "  ledger_days: 7 "))
+    assert run_cli(["db", "upgrade"], capsys, monkeypatch)[0] == 0
+    now = datetime.now(UTC)
+    with Store.open(data_dir=project / ".data") as store, store.session() as session:
+        append_ledger(session, [LedgerEntry(system="hubspot", remote_object="companies", remote_id=str(i),
+                                            payload_hash="h", written_at=now - timedelta(days=days))
+                                for i, days in enumerate((30, 8, 6))])
+    code, out = run_cli(["db", "prune", "--dry-run", "--json"], capsys, monkeypatch)
+    assert code == 0
+    preview = {t["table"]: (t["keep_days"], t["rows"]) for t in json.loads(out)["tables"]}
+    assert preview["write_ledger"] == (7, 2) and preview["audit_log"] == (365, 0)
+    code, out = run_cli(["db", "prune", "--vacuum"], capsys, monkeypatch)
+    assert code == 0 and "deleted 2 rows; database file compacted" in out
+    code, out = run_cli(["db", "prune", "--dry-run"], capsys, monkeypatch)
+    assert code == 0 and "would delete 0 rows" in out

@@ -26,7 +26,7 @@ EXPECTED_ASSETS = {
     "hubspot/deals", "lms/course_completions", "erp/partners", "erp/invoices", "erp/payments", "erp/payouts",
 }
 JOBS = {"full_sync_job", "incremental_sync_job", "targeted_sync_job", "reconcile_job", "expiry_job", "replay_job",
-        "mapping_plan_job", "failed_records_notification_job", "protection_expiry_notification_job",
+        "mapping_plan_job", "retention_job", "failed_records_notification_job", "protection_expiry_notification_job",
         "run_failure_notification_job"}
 
 
@@ -69,6 +69,7 @@ def test_dagster_definitions_load_from_the_real_config_without_secrets(no_secret
         "incremental_sync_schedule": ("0 * * * *", "UTC"),
         "expiry_schedule": ("15 0 * * *", "UTC"),
         "reconcile_schedule": ("30 3 * * *", "UTC"),
+        "retention_schedule": ("45 4 * * 0", "UTC"),
     }
 
 

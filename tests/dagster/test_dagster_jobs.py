@@ -162,3 +162,30 @@ def test_dagster_inbox_sensor_turns_a_change_notification_into_a_targeted_sync(s
         assert records.get_record(session, "partner", partner_id).phone == "+1 555 0199"
     company = next(c for c in hubspot.all_records("companies") if c.get("prm_id") == partner_id)
     assert company["phone"] == "+1 555 0199"  # pushed on to the other CRM, only that record
+
+
+def test_dagster_retention_job_previews_then_prunes_old_history(dagster_world) -> None:
+    from prm_sync.store.ledger import LedgerEntry, append_ledger
+    from prm_sync.store.orm import WriteLedgerRow
+
+    old = utcnow() - timedelta(days=400)
+    with dagster_world.store() as store, store.session() as session:
+        append_ledger(session, [LedgerEntry(system="salesforce", remote_object="Account", remote_id="001old",
+                                            payload_hash="h", written_at=old),
+                                LedgerEntry(system="salesforce", remote_object="Account", remote_id="001new",
+                                            payload_hash="h")])
+
+    def ledger_ids() -> set[str]:
+        with dagster_world.store() as store, store.session(readonly=True) as session:
+            return {row.remote_id for row in session.query(WriteLedgerRow)}
+
+    preview = dagster_world.run("retention_job", {"ops": {"prune_history": {"config": {"dry_run": True}}}})
+    assert preview.success and ledger_ids() == {"001old", "001new"}
+    counts = {t["table"]: t["rows"] for t in preview.output_for_node("prune_history")["tables"]}
+    assert counts["write_ledger"] == 1
+
+    result = dagster_world.run("retention_job")
+    assert result.success and ledger_ids() == {"001new"}
+    output_meta = next(e for e in result.all_node_events
+                       if e.event_type_value == "STEP_OUTPUT").event_specific_data.metadata
+    assert output_meta["rows"].value == 1 and output_meta["dry_run"].value is False

@@ -103,3 +103,35 @@ def db_current(json_output: bool = typer.Option(False, "--json")) -> None:
     else:
         status = "up to date" if current == head else "behind: run `prm-sync db upgrade`"
         console.print(f"database {render_url(url)}: revision {current or 'none'} (code expects {head}; {status})")
+
+
+@db_app.command("prune")
+def db_prune(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
+    vacuum: bool = typer.Option(False, "--vacuum", help="Afterwards give the space back to the file system (SQLite)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Delete history older than `retention:` in the config (ledger, audit, runs, inbox, resolved items)."""
+    from prm_sync.cli.commands.admin import actor
+    from prm_sync.cli.output import print_table
+    from prm_sync.runtime import open_store
+    from prm_sync.store.retention import prune_history, vacuum_sqlite
+
+    config = state.config()
+    store = open_store(config)
+    try:
+        report = prune_history(store, config.retention, dry_run=dry_run, actor=actor())
+        vacuumed = vacuum_sqlite(store) if vacuum and not dry_run else False
+    finally:
+        store.close()
+    if json_output:
+        print_json({**report.model_dump(mode="json"), "total": report.total, "vacuumed": vacuumed})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    print_table(
+        f"retention ({'dry run' if dry_run else 'applied'})",
+        ["history", "table", "kept", "older than", verb],
+        [(t.name, t.table, f"{t.keep_days} days" if t.keep_days else "for ever",
+          t.cutoff.isoformat(timespec="seconds") if t.cutoff else "-", t.rows) for t in report.tables],
+    )
+    console.print(f"{verb} {report.total} rows" + ("; database file compacted" if vacuumed else ""))

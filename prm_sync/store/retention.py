@@ -1,0 +1,172 @@
+"""Retention: drop history older than the configured windows, in short transactions.
+
+Every write a sync makes leaves a ledger row and an audit row, every run a
+run row, every webhook an inbox row; resolved failures and review items stay
+as history. Nothing removed them, so the store grew with every run for
+ever. ``prune_history`` applies ``config.retention``: each kind of history
+has its own window (``None`` keeps it), and only rows that no running sync
+needs are candidates:
+
+* the write ledger is forensic (echo suppression reads the link state), so a
+  month is plenty;
+* audit entries are the compliance record: a year by default;
+* runs only once finished; failures and review items only once resolved or
+  discarded; inbox events only once processed (a redelivery within the window
+  is still recognised as a duplicate);
+* a registration's latest conflict check is always kept: the rules treat a
+  registration without one as never checked.
+
+Rows go in chunks of ``chunk`` with a commit after each, so that a prune of
+a large store never holds SQLite's write lock for long and a sync can run
+beside it. A real prune is itself audited (action ``store.prune``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select
+from sqlalchemy.orm import aliased
+
+from prm_sync.config.settings import RetentionConfig
+from prm_sync.model import utcnow
+from prm_sync.store.audit import AuditEntry, append_audit
+from prm_sync.store.db import Store
+from prm_sync.store.failures import FailureStatus
+from prm_sync.store.orm import (
+    AuditLogRow,
+    ConflictCheckRow,
+    FailedRecordRow,
+    InboxEventRow,
+    ReviewItemRow,
+    SyncRunRow,
+    WriteLedgerRow,
+)
+from prm_sync.store.review import ReviewStatus
+from prm_sync.store.runs import RunStatus
+
+PRUNE_ACTION = "store.prune"
+
+
+class PrunedTable(BaseModel):
+    """What one kind of history lost (or would lose, in a dry run)."""
+
+    name: str
+    table: str
+    keep_days: int | None  # None: kept for ever
+    cutoff: datetime | None
+    rows: int
+
+
+class PruneReport(BaseModel):
+    dry_run: bool
+    at: datetime
+    tables: list[PrunedTable]
+
+    @property
+    def total(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+
+@dataclass(frozen=True)
+class _History:
+    name: str  # the retention setting's stem, e.g. "ledger" for ledger_days
+    table: Table
+    condition: Callable[[datetime], ColumnElement[bool]]  # rows older than the cutoff that may go
+
+
+def _superseded_check(cutoff: datetime) -> ColumnElement[bool]:
+    newer = aliased(ConflictCheckRow)
+    return and_(
+        ConflictCheckRow.checked_at < cutoff,
+        exists().where(
+            newer.registration_id == ConflictCheckRow.registration_id,
+            or_(newer.checked_at > ConflictCheckRow.checked_at,
+                and_(newer.checked_at == ConflictCheckRow.checked_at, newer.id > ConflictCheckRow.id)),
+        ),
+    )
+
+
+HISTORY: tuple[_History, ...] = (
+    _History("ledger", WriteLedgerRow.__table__, lambda cutoff: WriteLedgerRow.written_at < cutoff),
+    _History("audit", AuditLogRow.__table__, lambda cutoff: AuditLogRow.at < cutoff),
+    _History("runs", SyncRunRow.__table__, lambda cutoff: and_(
+        SyncRunRow.status != RunStatus.running.value,
+        func.coalesce(SyncRunRow.finished_at, SyncRunRow.started_at) < cutoff)),
+    _History("inbox", InboxEventRow.__table__, lambda cutoff: InboxEventRow.processed_at < cutoff),
+    _History("resolved_failures", FailedRecordRow.__table__, lambda cutoff: and_(
+        FailedRecordRow.status != FailureStatus.open.value,
+        func.coalesce(FailedRecordRow.resolved_at, FailedRecordRow.last_seen) < cutoff)),
+    _History("resolved_reviews", ReviewItemRow.__table__, lambda cutoff: and_(
+        ReviewItemRow.status == ReviewStatus.resolved.value,
+        func.coalesce(ReviewItemRow.resolved_at, ReviewItemRow.created_at) < cutoff)),
+    _History("conflict_checks", ConflictCheckRow.__table__, _superseded_check),
+)
+
+
+def _count(store: Store, history: _History, cutoff: datetime) -> int:
+    with store.session(readonly=True) as session:
+        return int(session.scalar(select(func.count()).select_from(history.table).where(history.condition(cutoff)))
+                   or 0)
+
+
+def _delete(store: Store, history: _History, cutoff: datetime, chunk: int) -> int:
+    """Delete matching rows oldest key first, ``chunk`` rows per transaction."""
+    key = history.table.primary_key.columns.values()[0]
+    removed = 0
+    while True:
+        with store.session() as session:
+            ids = select(key).where(history.condition(cutoff)).order_by(key).limit(chunk)
+            gone = session.execute(delete(history.table).where(key.in_(ids.scalar_subquery()))).rowcount or 0
+        removed += gone
+        if gone < chunk:
+            return removed
+
+
+def prune_history(
+    store: Store,
+    policy: RetentionConfig,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    actor: str = "prm-sync",
+    chunk: int = 5000,
+) -> PruneReport:
+    """Apply ``policy``: count (``dry_run``) or delete each kind of history older than its window."""
+    at = now or utcnow()
+    tables: list[PrunedTable] = []
+    for history in HISTORY:
+        days: int | None = getattr(policy, f"{history.name}_days")
+        if days is None:
+            tables.append(PrunedTable(name=history.name, table=history.table.name, keep_days=None, cutoff=None, rows=0))
+            continue
+        cutoff = at - timedelta(days=days)
+        rows = _count(store, history, cutoff) if dry_run else _delete(store, history, cutoff, chunk)
+        tables.append(PrunedTable(name=history.name, table=history.table.name, keep_days=days, cutoff=cutoff, rows=rows))
+    report = PruneReport(dry_run=dry_run, at=at, tables=tables)
+    if not dry_run:
+        with store.session() as session:
+            append_audit(session, [AuditEntry(
+                at=at, actor=actor, action=PRUNE_ACTION,
+                fields_after={t.table: t.rows for t in tables if t.keep_days is not None},
+                reason=f"retention: {report.total} rows older than their window removed",
+            )])
+    return report
+
+
+def vacuum_sqlite(store: Store) -> bool:
+    """Give the space back to the file system (SQLite only; PostgreSQL's autovacuum reuses it in place)."""
+    if store.backend != "sqlite":
+        return False
+    raw = store.engine.raw_connection()  # VACUUM cannot run inside the BEGIN that sessions open
+    try:
+        cursor = raw.cursor()
+        cursor.execute("VACUUM")
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the WAL file shrinks too
+        cursor.close()
+    finally:
+        raw.close()
+    return True
