@@ -71,6 +71,9 @@ T = TypeVar("T")
 SEARCH_LIMIT = 200
 LIST_LIMIT = 100
 MODSTAMP = "hs_lastmodifieddate"
+ASSOCIATION_PREFIX = "associations."  # a read-only field: ``associations.companies`` = the associated company's id
+ASSOCIATION_READ_LIMIT = 1000  # inputs per v4 batch read
+PRIMARY_TYPE_IDS = {5}  # deal -> company "Primary" (HUBSPOT_DEFINED)
 _API_ERRORS = (
     object_exceptions.ApiException,
     property_exceptions.ApiException,
@@ -277,7 +280,52 @@ class HubSpotConnector:
 
     @staticmethod
     def _props(fields: Iterable[str]) -> list[str]:
-        return list(dict.fromkeys([*fields, MODSTAMP, "hs_merged_object_ids"]))
+        properties = [f for f in fields if not f.startswith(ASSOCIATION_PREFIX)]
+        return list(dict.fromkeys([*properties, MODSTAMP, "hs_merged_object_ids"]))
+
+    # -- associations read as fields ----------------------------------------------------------
+    def _with_associations(self, object_type: str, fields: list[str], rows: list[RemoteRecord]) -> list[RemoteRecord]:
+        """Fill ``associations.<object>`` fields of a page: one v4 batch read per page and object.
+
+        Search answers carry no associations, yet a deal's company is what
+        tells the conflict check whose pipeline it is, so a mapping may read it
+        like a property. Deleted records keep ``None``.
+        """
+        wanted = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)]
+        if not wanted or not rows:
+            return rows
+        live = [r.id for r in rows if not r.deleted]
+        for field in wanted:
+            found = self.associated_ids(object_type, field.removeprefix(ASSOCIATION_PREFIX), live) if live else {}
+            for row in rows:
+                row.fields[field] = found.get(row.id)
+        return rows
+
+    @staticmethod
+    def on_demand_fields(fields: Iterable[str]) -> list[str]:
+        """Fields that cost a call of their own: an incremental pull reads them only for records that changed."""
+        return [f for f in fields if f.startswith(ASSOCIATION_PREFIX)]
+
+    def fill_on_demand(self, object_name: str, fields: list[str], records: list[RemoteRecord]) -> None:
+        """Read ``fields`` (``on_demand_fields``) for these records: one batch read per page and object."""
+        self._with_associations(self.object_type(object_name), fields, records)
+
+    def associated_ids(self, from_object: str, to_object: str, ids: list[str]) -> dict[str, str]:
+        """Record id -> the id of its associated ``to_object`` record (the primary one, else the lowest id)."""
+        from_type, to_type = self.object_type(from_object), self.object_type(to_object)
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), ASSOCIATION_READ_LIMIT):
+            inputs = [{"id": i} for i in ids[start : start + ASSOCIATION_READ_LIMIT]]
+
+            def send(inputs: list[dict[str, str]] = inputs) -> dict[str, str]:
+                raw = self._assoc_batch_api.get_page(from_type, to_type, {"inputs": inputs}, _preload_content=False)
+                try:
+                    return _associated_answer(raw.data)
+                finally:
+                    raw.release_conn()
+
+            out.update(self._call("read associations", send))
+        return out
 
     # -- describe ------------------------------------------------------------------------
     def describe(self, object_name: str) -> list[FieldInfo]:
@@ -296,6 +344,11 @@ class HubSpotConnector:
                     picklist_values=[o.value for o in p.options or []],
                 )
             )
+        out.extend(  # read-only pseudo fields filled by a batch read (see ``_with_associations``)
+            FieldInfo(name=f"{ASSOCIATION_PREFIX}{other}", type="reference", label=f"Associated {other}",
+                      updateable=False)
+            for other in ("companies", "contacts", "deals") if other != object_name
+        )
         return out
 
     # -- reads ---------------------------------------------------------------------------
@@ -429,7 +482,7 @@ class HubSpotConnector:
     ) -> Iterator[RemoteRecord]:
         cursor = lo
         while True:
-            rows = [self._record(o, fields) for o in result.results]
+            rows = self._with_associations(object_type, fields, [self._record(o, fields) for o in result.results])
             more = result.has_next
             if not more:
                 yield from sorted(rows, key=_order)
@@ -452,7 +505,7 @@ class HubSpotConnector:
         while True:
             id_filter = {"propertyName": "hs_object_id", "operator": "GT", "value": last_id}
             result = self._search(object_type, props, [*filters, id_filter], "hs_object_id")
-            rows = [self._record(o, fields) for o in result.results]
+            rows = self._with_associations(object_type, fields, [self._record(o, fields) for o in result.results])
             yield from rows
             if not rows or not result.has_next:
                 return
@@ -492,7 +545,16 @@ class HubSpotConnector:
         props = self._props(fields)
         if where:
             return self._by_id(object_type, props, fields, parse_where(where, max_filters=5))
-        return (self._record(obj, fields) for obj in self._list(object_type, props, archived=False))
+        return self._read_list(object_type, props, fields)
+
+    def _read_list(self, object_type: str, props: list[str], fields: list[str]) -> Iterator[RemoteRecord]:
+        page: list[RemoteRecord] = []
+        for obj in self._list(object_type, props, archived=False):
+            page.append(self._record(obj, fields))
+            if len(page) == LIST_LIMIT:
+                yield from self._with_associations(object_type, fields, page)
+                page = []
+        yield from self._with_associations(object_type, fields, page)
 
     # -- writes --------------------------------------------------------------------------
     def upsert(self, object_name: str, key_field: str, records: list[UpsertRequest]) -> list[WriteResult]:
@@ -720,6 +782,26 @@ def _associate_errors(data: bytes) -> list[dict[str, Any]]:
         msg = "Invalid value for `results`, must not be None"
         raise ValueError(msg)
     return _batch_errors(answer)
+
+
+def _associated_answer(data: bytes) -> dict[str, str]:
+    """A v4 batch read answer (200, or 207 listing records without any) -> from id -> chosen target id."""
+    answer = json.loads(data) if data else None
+    if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
+        msg = "Invalid value for `results`, must not be None"
+        raise ValueError(msg)
+    out: dict[str, str] = {}
+    for result in answer["results"]:
+        source = (result.get("from") or {}).get("id") if isinstance(result, dict) else None
+        targets = [t for t in result.get("to") or [] if isinstance(t, dict) and t.get("toObjectId") is not None]
+        if source is None or not targets:
+            continue
+        primary = [t for t in targets if any(
+            (a.get("typeId") in PRIMARY_TYPE_IDS or str(a.get("label") or "").lower() == "primary")
+            for a in t.get("associationTypes") or [] if isinstance(a, dict))]
+        chosen = min(primary or targets, key=lambda t: _id_key(str(t["toObjectId"])))
+        out[str(source)] = str(chosen["toObjectId"])
+    return out
 
 
 def _error_info_raw(err: dict[str, Any]) -> RemoteErrorInfo:

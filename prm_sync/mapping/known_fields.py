@@ -219,6 +219,7 @@ HUBSPOT: dict[str, list[FieldInfo]] = {
         _f("partner_tier", "enumeration", *TIERS_HS),
         _f("attribution_summary"),
         _f("conflict_status", "enumeration", *CONFLICT_HS),
+        _f("associations.companies", "reference", updateable=False),  # read by a v4 batch read, not a property
     ],
     # the custom object answers to its fully qualified name and to its objectTypeId
     "p_deal_registrations": _DEAL_REGISTRATIONS,

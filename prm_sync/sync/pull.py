@@ -36,9 +36,11 @@ def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
     if cursor.modstamp is not None and ctx.config.sync.overlap_seconds:
         since = Cursor(modstamp=cursor.modstamp - timedelta(seconds=ctx.config.sync.overlap_seconds))
     sweep = getattr(connector, "read_deleted", None) if getattr(connector, "deletes_need_extra_call", False) else None
-    changes = connector.read_changes(
-        sl.remote_object, sl.mapping.remote_fields_to_read(), since, where=sl.filter, include_deleted=sweep is None
-    )
+    fields = sl.mapping.remote_fields_to_read()
+    if not ctx.full:  # read on demand in apply_page, for the records that are not echoes
+        later = set(_on_demand(connector, fields))
+        fields = [f for f in fields if f not in later]
+    changes = connector.read_changes(sl.remote_object, fields, since, where=sl.filter, include_deleted=sweep is None)
     page_size = ctx.config.sync.page_size
     if sweep is not None:
         sweep_deletes(ctx, sl, stats)
@@ -92,6 +94,32 @@ def sweep_deletes(ctx: RunContext, sl: Slice, stats: SliceStats, *, force: bool 
     return stats.deleted - before
 
 
+def _on_demand(connector: Any, fields: list[str]) -> list[str]:
+    """Remote fields the connector reads with a call of their own (HubSpot associations), if any."""
+    pick = getattr(connector, "on_demand_fields", None)
+    return list(pick(fields)) if pick is not None else []
+
+
+def _fill_on_demand(ctx: RunContext, sl: Slice, page: list[RemoteRecord]) -> tuple[list[str], set[str]]:
+    """The on-demand fields missing from this page, and the PRM fields that read them.
+
+    An incremental pull leaves fields out that cost a call of their own (a
+    HubSpot deal's company); the page is first compared without them, and only
+    the records that are not echoes have them read, so that re-reading our own
+    writes costs no extra call. A full sync reads them for every record, which
+    is what picks up a change of a deal's company alone.
+    """
+    connector = ctx.connectors[sl.system]
+    live = [r for r in page if not (r.deleted or r.merged_into)]
+    missing = [f for f in _on_demand(connector, sl.mapping.remote_fields_to_read()) if live and f not in live[0].fields]
+    if not missing:
+        return [], set()
+    needs = set(missing)
+    prm = {r.prm for r in sl.mapping.readers
+           if r.prm and needs.intersection(r.from_inputs if r.from_inputs is not None else [r.remote])}
+    return missing, prm
+
+
 def _before_or_equal(record: RemoteRecord, cursor: Cursor) -> bool:
     if cursor.modstamp is None:
         return False
@@ -113,6 +141,7 @@ def apply_page(
     # map the page first: records that read back exactly as their link remembers them (echoes of
     # our own writes, overlap re-reads) need only to exist, not to be loaded
     present = repo.existing_ids(session, sl.entity, [s.record_id for s in states.values() if s.entity == sl.entity])
+    later, unread = _fill_on_demand(ctx, sl, page)
     mapped: dict[str, Mapped | Exception] = {}
     echoes: set[str] = set()
     for remote in page:
@@ -124,8 +153,17 @@ def apply_page(
             mapped[remote.id] = exc
             continue
         state = states.get(remote.id)
-        if state is not None and state.record_id in present and _agrees(state, found.remote_norm):
+        if state is not None and state.record_id in present and _agrees(state, found.remote_norm, unread):
             echoes.add(remote.id)
+    if later:
+        rest = [r for r in page if r.id in mapped and r.id not in echoes]
+        if rest:
+            ctx.connectors[sl.system].fill_on_demand(sl.remote_object, later, rest)
+            for remote in rest:
+                try:
+                    mapped[remote.id] = _map(ctx, sl, remote)
+                except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:
+                    mapped[remote.id] = exc
     # one query puts the other linked records in the session: each get_record below is then an
     # identity-map hit, not a SELECT per record (kept referenced so the map keeps them)
     _preloaded = repo.preload_records(
@@ -179,9 +217,9 @@ def _map(ctx: RunContext, sl: Slice, remote: RemoteRecord) -> Mapped:
     return Mapped(values, pulled, normalize_all(pulled))
 
 
-def _agrees(state: LinkState, remote_norm: dict[str, Any]) -> bool:
+def _agrees(state: LinkState, remote_norm: dict[str, Any], unread: set[str] | frozenset[str] = frozenset()) -> bool:
     seen = state.remote_values
-    return all(seen.get(f) == v for f, v in remote_norm.items())
+    return all(seen.get(f) == v for f, v in remote_norm.items() if f not in unread)
 
 
 def _apply_one(

@@ -244,6 +244,34 @@ def test_associate_by_label_and_delete(hubspot_sandbox: RunningHubSpot) -> None:
     assert deleted[0].ok and app.get_record("companies", customer) is None
 
 
+def test_a_deals_company_is_read_as_a_field_with_one_batch_read_per_page(hubspot_sandbox: RunningHubSpot) -> None:
+    from connectors.sandbox.hubspot.associations import default_definition
+
+    app = hubspot_sandbox.app
+    c1, c2, c3 = app.insert_records("companies", [{"name": n} for n in ("One", "Two", "Three")])
+    only_default, unlinked, with_primary = app.insert_records("deals", [{"dealname": n} for n in ("A", "B", "C")])
+    app.assocs.add(default_definition("deals", "companies"), only_default, c2)
+    app.assocs.add(default_definition("deals", "companies"), with_primary, c1)  # lower id, but not primary
+    connector, _ = _connector(hubspot_sandbox)
+    assert connector.associate([Association(from_object="deals", from_id=with_primary, to_object="companies",
+                                            to_id=c3, label="Primary")])[0].ok
+    app.calls.clear()
+
+    fields = ["dealname", "associations.companies"]
+    read = {r.id: r.fields for r in connector.read_changes("deals", fields, Cursor(), include_deleted=False)}
+    assert read == {only_default: {"dealname": "A", "associations.companies": c2},
+                    unlinked: {"dealname": "B", "associations.companies": None},
+                    with_primary: {"dealname": "C", "associations.companies": c3}}
+    assert app.calls["associations.batch.read"] == 1 and app.calls["objects.search"] == 1
+    assert {r.id: r.fields["associations.companies"] for r in connector.read_all("deals", fields)} == {
+        only_default: c2, unlinked: None, with_primary: c3}
+    app.calls.clear()
+    list(connector.read_changes("deals", ["dealname"], Cursor(), include_deleted=False))
+    assert app.calls["associations.batch.read"] == 0  # only when a mapping asks for it
+    described = {f.name: f for f in connector.describe("deals")}
+    assert not described["associations.companies"].updateable
+
+
 def test_search_answers_are_parsed_raw_and_checked() -> None:
     from connectors.hubspot import _search_answer
 
@@ -274,3 +302,22 @@ def test_association_answers_are_parsed_raw_and_checked() -> None:
     for broken in (b"", b"[]", b'{"status": "COMPLETE"}', b'{"results": [], "errors": [{"message": "m"}]}'):
         with pytest.raises(ValueError, match="Invalid value"):
             _associate_errors(broken)
+
+
+def test_association_read_answers_pick_the_primary_and_are_checked() -> None:
+    from connectors.hubspot import _associated_answer
+
+    answer = (
+        b'{"status": "COMPLETE", "results": ['
+        b'{"from": {"id": "1"}, "to": [{"toObjectId": 7, "associationTypes": [{"category": "HUBSPOT_DEFINED",'
+        b' "typeId": 341, "label": null}]}, {"toObjectId": 9, "associationTypes": [{"category": "HUBSPOT_DEFINED",'
+        b' "typeId": 5, "label": "Primary"}]}]},'
+        b'{"from": {"id": "2"}, "to": [{"toObjectId": 12, "associationTypes": []}, {"toObjectId": 3}]},'
+        b'{"from": {"id": "4"}, "to": []}],'
+        b' "numErrors": 1, "errors": [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "none",'
+        b' "context": {"fromObjectId": ["5"]}}]}'
+    )
+    assert _associated_answer(answer) == {"1": "9", "2": "3"}  # primary first, else the lowest id
+    for broken in (b"", b"[]", b'{"status": "COMPLETE"}'):
+        with pytest.raises(ValueError, match="Invalid value"):
+            _associated_answer(broken)

@@ -72,6 +72,52 @@ def test_first_sync_creates_partners_and_registrations_in_both_crms(sync_env) ->
             assert sf_regs[reg.id]["End_Customer__c"] == customer.external_ids.get("salesforce")
 
 
+def test_a_hubspot_deal_comes_back_with_its_company_as_the_end_customer(sync_env) -> None:
+    """Search answers carry no associations: the deal's company is read with a v4 batch read."""
+    report = sync_env.run()
+    assert report.status == "succeeded", report.error
+    hs = sync_env.apps["hubspot"]
+    customers = {c.external_ids.get("hubspot"): c.id for c in _prm(sync_env, "end_customer")}
+    deals = [o for o in _prm(sync_env, "opportunity") if isinstance(o, Opportunity) and "hubspot" in o.external_ids]
+    assert deals
+    for deal in deals:
+        (company,) = hs.associations("deals", deal.external_ids["hubspot"], "companies")
+        assert deal.end_customer_id == customers[company]
+
+
+def test_a_deal_moved_to_another_company_follows_on_an_edit_or_on_the_full_sync(sync_env) -> None:
+    """Incremental pulls read a deal's company only for deals that changed otherwise (echoes cost no call)."""
+    from connectors.sandbox.hubspot.associations import default_definition
+
+    sync_env.run()
+    hs = sync_env.apps["hubspot"]
+    customers = {c.external_ids.get("hubspot"): c.id for c in _prm(sync_env, "end_customer")}
+    opps = [o for o in _prm(sync_env, "opportunity") if isinstance(o, Opportunity) and "hubspot" in o.external_ids]
+    edited, moved_only = opps[0], opps[1]
+    targets = {}
+    for deal in (edited, moved_only):
+        deal_id = deal.external_ids["hubspot"]
+        (old,) = hs.associations("deals", deal_id, "companies")
+        new = next(c for c in customers if c and c != old)
+        with hs.lock:
+            hs.assocs.remove("deals", deal_id, "companies", old)
+            hs.assocs.add(default_definition("deals", "companies"), deal_id, new)
+        targets[deal.id] = customers[new]
+    hs.update_record("deals", edited.external_ids["hubspot"], {"dealname": "Renamed deal"})
+    hs.calls.clear()
+
+    sync_env.run()
+
+    after = {o.id: o for o in _prm(sync_env, "opportunity")}
+    assert (after[edited.id].name, after[edited.id].end_customer_id) == ("Renamed deal", targets[edited.id])
+    assert after[moved_only.id].end_customer_id == moved_only.end_customer_id  # not re-read: nothing else changed
+    assert hs.calls["associations.batch.read"] == 1  # the edited deal only
+
+    sync_env.run(full=True)
+
+    assert {o.id: o for o in _prm(sync_env, "opportunity")}[moved_only.id].end_customer_id == targets[moved_only.id]
+
+
 def test_closure_in_the_crm_comes_back_to_the_prm_store(sync_env) -> None:
     sync_env.run()
     sf, hs = sync_env.apps["salesforce"], sync_env.apps["hubspot"]
