@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import store_floor  # noqa: E402  (benchmarks/ is on sys.path)
+
 from prm_sync.model import DealRegistration, Partner  # noqa: E402
 
 SYSTEMS = ("salesforce", "hubspot")
@@ -449,6 +451,7 @@ def summarise(args: argparse.Namespace, engine: dict[str, Any], engine_calls: di
         "engine_only_connector_seconds": alone["connector_seconds"],
         "engine_only_record_writes_per_second": round(record_writes / max(alone["engine_seconds"], 1e-9), 1),
         "engine_only_records_per_second": round(n_records / max(alone["engine_seconds"], 1e-9), 1),
+        "store_floor": engine.get("store_floor"),
         "engine_peak_rss_mb": engine["runs"]["incremental"]["peak_rss_mb"],
         "engine_full_peak_rss_mb": full["peak_rss_mb"],
     }
@@ -519,6 +522,18 @@ def targets(m: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _floor_lines(floor: dict[str, Any] | None) -> list[str]:
+    if not floor:
+        return []
+    disk, memory = floor["disk"], floor["memory"]
+    per_table = ", ".join(f"{t} {us} µs" for t, us in disk["us_per_table"].items())
+    return [f"Store floor (the rows that run kept per record and system, inserted with plain sqlite3 "
+            f"executemany, {floor['batch']} per commit, nothing else): {disk['us_per_record_system']} µs per "
+            f"record-write on disk ({per_table}, commit {disk['us_commit']} µs) = at most "
+            f"{disk['ceiling_records_per_second']:,} records/s; {memory['us_per_record_system']} µs in memory = "
+            f"at most {memory['ceiling_records_per_second']:,} records/s."]
+
+
 def markdown(result: dict[str, Any]) -> str:
     m, p = result["metrics"], result["parameters"]
     lines = [f"# Sync benchmark: {p['partners']:,} partners, {p['registrations']:,} registrations, "
@@ -544,6 +559,7 @@ def markdown(result: dict[str, Any]) -> str:
               f"Engine alone (a sequential full run, pipeline_writes off, {m['engine_only_wall_seconds']} s wall "
               f"minus {m['engine_only_connector_seconds']} s in connector calls): {m['engine_only_seconds']} s = "
               f"{m['engine_only_records_per_second']:,.0f} records/s, {m['engine_only_record_writes_per_second']:,.0f} record-writes/s.",
+              *_floor_lines(m.get("store_floor")),
               "", "| system | write calls (full) | batch minimum | per 1,000 | write calls (1 %) | batch minimum (1 %) |",
               "|---|---:|---:|---:|---:|---:|"]
     for system, s in m["per_system"].items():
@@ -607,6 +623,10 @@ def main() -> None:
         print("prm-sync engine alone: a sequential full run (pipeline_writes off) ...", file=sys.stderr)
         throughput, _ = run_phase("throughput", args, work)
         engine["throughput"] = throughput["runs"]["full"]
+        print("store floor: the rows that run kept, inserted with plain sqlite3 ...", file=sys.stderr)
+        engine["store_floor"] = store_floor.measure(work / "throughput" / "data" / "prm_sync.sqlite",
+                                                    (args.partners + args.registrations) * len(SYSTEMS),
+                                                    batch=args.page_size, work=work)
         recon = None
         if args.reconcile_rows:
             print(f"reconcile: comparing two {args.reconcile_rows:,}-record snapshots ...", file=sys.stderr)
