@@ -5,7 +5,11 @@ sentence per field ("Salesforce Account.Partner_Tier__c was set to Gold by
 run R at T from PRM field tier under rule prefer_prm"). The sentences are
 built from what the engine stores per audit entry: ``provenance`` maps each
 remote field to the PRM field and rule behind it (plus the value the remote
-received), ``fields_after`` holds the canonical values.
+received, ``remote_value``), ``fields_after`` holds the canonical values.
+A push stores ``remote_value`` only where it differs from
+``fields_after[prm_field]`` (older entries have it for every field), so a
+missing one is read from ``fields_after``; a ``push.create`` entry's
+``fields_before`` has no null values, which read as blank all the same.
 """
 
 from __future__ import annotations

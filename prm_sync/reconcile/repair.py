@@ -45,6 +45,7 @@ from prm_sync.reconcile.snapshot import encode, is_keyed
 from prm_sync.store import audit as audit_store
 from prm_sync.store import locks, records, state
 from prm_sync.sync.engine import SyncScope
+from prm_sync.sync.linkstate import pack_snapshot, unpack_snapshot
 from prm_sync.sync.values import normalize
 
 ALL = "*"
@@ -88,10 +89,10 @@ def _winner(
         return "prm"
     if direction == "from_remote":
         return "remote"
-    snapshot = (current.snapshot if current else None) or {}
-    remote_changed = encode(snapshot.get("remote", {}).get(diff.field)) != diff.remote_value
+    agreed_remote, agreed_prm = unpack_snapshot(current.snapshot if current else None)  # compact or full
+    remote_changed = encode(agreed_remote.get(diff.field)) != diff.remote_value
     prm_now = normalize(getattr(record, str(diff.field), None)) if record is not None else None
-    prm_changed = snapshot.get("prm", {}).get(diff.field) != prm_now
+    prm_changed = agreed_prm.get(diff.field) != prm_now
     if remote_changed and prm_changed:
         return "both"
     if prm_changed:
@@ -158,11 +159,12 @@ def _forget(session: Session, plan: RepairPlan, run_id: str) -> int:
     for (system, entity), ids in by_slice.items():
         for record_id, current in state.get_states(session, entity, system, ids).items():
             prm_fields, remote_fields = plan.forget[(system, entity, record_id)]
-            snapshot: dict[str, Any] = dict(current.snapshot or {})
-            prm = {} if ALL in prm_fields else {k: v for k, v in snapshot.get("prm", {}).items() if k not in prm_fields}
-            remote = {k: v for k, v in snapshot.get("remote", {}).items() if k not in remote_fields}
+            agreed_remote, agreed_prm = unpack_snapshot(current.snapshot)  # compact (no "prm") or full
+            prm = {} if ALL in prm_fields else {k: v for k, v in agreed_prm.items() if k not in prm_fields}
+            remote = {k: v for k, v in agreed_remote.items() if k not in remote_fields}
+            others = {k: v for k, v in (current.snapshot or {}).items() if k not in ("remote", "prm")}
             changed.append(current.model_copy(update={  # no record_version: the push looks at it again
-                "snapshot": {**snapshot, "prm": prm, "remote": remote}, "record_version": None}))
+                "snapshot": {**others, **pack_snapshot(remote, prm)}, "record_version": None}))
             entries.append(audit_store.AuditEntry(
                 run_id=run_id, actor="prm-sync reconcile", action="reconcile.reset", system=system,
                 remote_object=current.remote_object, entity=entity, record_id=record_id, remote_id=current.remote_id,

@@ -38,7 +38,9 @@ class AuditEntry(BaseModel):
     rule: str | None = None
     fields_before: dict[str, Any] | None = None
     fields_after: dict[str, Any] | None = None
-    provenance: dict[str, Any] | None = None  # remote field -> {"prm_field": ..., "rule": ...}
+    # remote field -> {"prm_field": ..., "rule": ..., "decision": ...}, plus "remote_value" when the remote
+    # got something other than fields_after[prm_field] (older push entries name it for every field)
+    provenance: dict[str, Any] | None = None
     reason: str | None = None
 
 

@@ -288,6 +288,7 @@ class SyncStateRow(Base):
     last_synced_at: Mapped[datetime]
     last_direction: Mapped[str] = mapped_column(ENUM)
     # what we believe the remote holds, as normalised canonical values: the base of the 3-way merge
+    # ({"remote": ..., "prm": ...}, "prm" left out when equal: see ``prm_sync.sync.linkstate.pack_snapshot``)
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     remote_deleted: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     record_version: Mapped[int | None] = mapped_column(BigInteger)  # the record's row_version this link agrees with

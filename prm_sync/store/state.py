@@ -42,7 +42,9 @@ class SyncState(BaseModel):
     remote_modstamp: datetime | None = None
     last_synced_at: datetime
     last_direction: Direction
-    snapshot: dict[str, Any] | None = None  # normalised canonical values we believe the remote holds
+    # normalised canonical values: {"remote": what we believe the remote holds, "prm": what the PRM held at
+    # the last agreement}; "prm" is left out when it equals "remote" (see ``prm_sync.sync.linkstate``)
+    snapshot: dict[str, Any] | None = None
     remote_deleted: bool = False  # deleted (or merged away) remotely: never silently re-created
     record_version: int | None = None  # the record's row_version this link agrees with (None: check it)
     push_fingerprint: str | None = None  # the mapping the agreement was reached under

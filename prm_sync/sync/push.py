@@ -25,11 +25,11 @@ from prm_sync.mapping.values import is_blank
 from prm_sync.model import CanonicalRecord
 from prm_sync.sync import repo
 from prm_sync.sync.context import PushRecord, RunContext
-from prm_sync.sync.linkstate import LINKS_PENDING, LinkState
+from prm_sync.sync.linkstate import LINKS_PENDING, LinkState, pack_snapshot
 from prm_sync.sync.pull import sweep_deletes
 from prm_sync.sync.slice import Slice
 from prm_sync.sync.stats import SliceStats
-from prm_sync.sync.values import hash_normalized, normalize
+from prm_sync.sync.values import hash_normalized, normalize, same_json
 
 Action = Literal["create", "update"]
 T = TypeVar("T")
@@ -391,6 +391,15 @@ def _commit_results(
     Built as plain rows and written with one statement per kind per batch:
     this runs for every record a sync writes, so it avoids a model object or
     a query per record.
+
+    For the same reason the rows are kept small, since SQLite's insert cost
+    and the store's growth follow the bytes: the link's snapshot leaves out
+    its PRM side when it equals the remote side (``pack_snapshot``), a
+    ``push.create`` entry's ``fields_before`` keeps only its non-null values
+    (a created record had no before; readers ``.get`` a field, so a missing
+    one reads as blank), and a provenance entry names the ``remote_value``
+    only when it differs from ``fields_after[prm_field]`` (``same_json``),
+    which is what ``prm-sync audit`` shows when it is absent.
     """
     now = ctx.clock()
     run_id = ctx.run_id
@@ -421,7 +430,7 @@ def _commit_results(
                 "entity": sl.entity, "record_id": record_id, "system": sl.system, "remote_object": sl.remote_object,
                 "remote_id": remote_id, "content_hash": hash_normalized(remote_values),
                 "remote_modstamp": prior.remote_modstamp if prior else None, "last_synced_at": now,
-                "last_direction": "push", "snapshot": {"remote": remote_values, "prm": prm_values},
+                "last_direction": "push", "snapshot": pack_snapshot(remote_values, prm_values),
                 "remote_deleted": False, "record_version": write.version,
                 "push_fingerprint": sl.mapping.push_fingerprint,
             }
@@ -439,21 +448,26 @@ def _commit_results(
             }
         )
         succeeded.append(record_id)
+        after = {f: write.values.get(f) for f in write.changed}
         provenance: dict[str, Any] = {}
         for name in write.changed:
             template = provenance_of.get(name)
             if template is not None:
                 remote_name, entry = template
+                # the value as the remote got it, when it is not the canonical value already in fields_after
                 provenance[remote_name] = (
-                    {**entry, "remote_value": payload[remote_name]} if remote_name in payload else dict(entry)
+                    {**entry, "remote_value": payload[remote_name]}
+                    if remote_name in payload and not same_json(payload[remote_name], after[name])
+                    else dict(entry)
                 )
+        before = {f: v for f, v in write.before.items() if v is not None} if result.created else write.before
         audit_rows.append(
             {
                 "at": now, "run_id": run_id, "actor": "prm-sync", "action": "push.create" if result.created else "push.update",
                 "system": sl.system, "remote_object": sl.remote_object, "entity": sl.entity, "record_id": record_id,
                 "remote_id": remote_id, "mapping_version": ctx.mappings.version,
-                "rule": "to_remote" if write.changed else None, "fields_before": write.before,
-                "fields_after": {f: write.values.get(f) for f in write.changed}, "provenance": provenance,
+                "rule": "to_remote" if write.changed else None, "fields_before": before,
+                "fields_after": after, "provenance": provenance,
                 "reason": None,
             }
         )

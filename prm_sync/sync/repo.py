@@ -21,9 +21,9 @@ from prm_sync.store import audit as audit_store
 from prm_sync.store import failures, ledger, locks, pending_links, records, review, runs, state
 from prm_sync.store.db import Store
 from prm_sync.store.orm import ReviewItemRow
-from prm_sync.sync.linkstate import LinkState
+from prm_sync.sync.linkstate import LinkState, unpack_snapshot
 from prm_sync.sync.stats import FailureSample, RunReport, SliceStats
-from prm_sync.sync.values import content_hash
+from prm_sync.sync.values import content_hash, same_json
 
 if TYPE_CHECKING:
     from prm_sync.sync.context import RunContext
@@ -74,10 +74,10 @@ def find_by_fields(session: Session, entity: str, values: dict[str, Any]) -> str
 
 # -- link states ---------------------------------------------------------------
 def _to_link(s: state.SyncState) -> LinkState:
+    remote_values, prm_values = unpack_snapshot(s.snapshot)  # compact (no "prm") or full
     return LinkState(
         entity=s.entity, record_id=s.record_id, system=s.system, remote_object=s.remote_object,
-        remote_id=s.remote_id, remote_values=(s.snapshot or {}).get("remote", {}),
-        prm_values=(s.snapshot or {}).get("prm", {}), content_hash=s.content_hash,
+        remote_id=s.remote_id, remote_values=remote_values, prm_values=prm_values, content_hash=s.content_hash,
         remote_modstamp=s.remote_modstamp, remote_deleted=s.remote_deleted, last_synced_at=s.last_synced_at,
         direction=s.last_direction, record_version=s.record_version, push_fingerprint=s.push_fingerprint,
     )
@@ -278,7 +278,12 @@ def audit(
     before: dict[str, Any], after: dict[str, Any], decisions: dict[str, str], reason: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    """Field-level provenance: which remote field came from which PRM field under which rule."""
+    """Field-level provenance: which remote field came from which PRM field under which rule.
+
+    As in a push's own rows (``push._commit_results``), ``remote_value`` is
+    kept only when it differs from ``after[name]`` (``same_json``): smaller
+    rows, and readers fall back to ``fields_after`` when it is absent.
+    """
     if ctx.dry_run:
         return
     provenance: dict[str, Any] = {}
@@ -286,7 +291,7 @@ def audit(
         flow = sl.flow(name)
         if flow is not None:
             provenance[flow.remote] = {"prm_field": name, "rule": flow.rule, "decision": decisions.get(name)}
-            if payload is not None and flow.remote in payload:
+            if payload is not None and flow.remote in payload and not same_json(payload[flow.remote], after[name]):
                 provenance[flow.remote]["remote_value"] = payload[flow.remote]  # the value as the remote got it
     entry = audit_store.AuditEntry(
         run_id=ctx.run_id, action=f"{'pull' if action in ('pull', 'remote_delete') else 'push'}.{action}",

@@ -100,3 +100,31 @@ def hash_normalized(values: dict[str, Any]) -> str:
     except orjson.JSONEncodeError:  # integers beyond 64 bits
         payload = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(payload).hexdigest()[:32]
+
+
+_SAME_SCALARS = (type(None), str, bool, int)
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are stored as the same JSON and read back as equal values, with equal types.
+
+    Stricter than ``==``, which holds for ``1``, ``1.0`` and ``True`` alike:
+    types must match exactly at every level, dicts in the same key order.
+    Only ``None``, ``str``, ``bool`` and ``int`` count as scalars (what
+    normalised values are made of); anything else (floats with their ``-0.0``,
+    datetimes equal across time zones, Decimals) is never "the same", so a
+    caller that drops a value equal to another one keeps it in doubt. One
+    object is always the same as itself (the common case, checked first).
+    """
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind in _SAME_SCALARS:
+        return bool(a == b)
+    if kind is list:
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if kind is dict:
+        return list(a) == list(b) and all(same_json(value, b[key]) for key, value in a.items())
+    return False
