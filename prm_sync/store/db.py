@@ -101,6 +101,14 @@ def _json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+SQLITE_PAGE_SIZE = 16384
+"""Page size of a new SQLite store. A sync appends link states (~0.6 KB), ledger (~0.7 KB) and audit
+rows (~2 KB) for every record it writes; with SQLite's 4 KB default an audit row took a page of its
+own and every page reached the disk twice (WAL, then checkpoint), so the store wrote ~4 KB per
+record written. 16 KB pages pack them: the rows of a pushed record cost ~half the time to store
+(``benchmarks/store_floor.py``), while a scattered update still rewrites only one 16 KB page."""
+
+
 def make_engine(
     url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, echo: bool = False
 ) -> Engine:
@@ -134,6 +142,9 @@ def make_engine(
         cursor = dbapi_connection.cursor()
         try:
             if not in_memory:
+                # before WAL: a new file is created with this page size (an existing one keeps its own
+                # until `prm-sync db prune --vacuum`)
+                cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
                 cursor.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL: a commit no longer waits for an fsync (it was ~12 ms of every batch).
                 # Still atomic and never corrupt; a power cut can undo the last commits, cursor and

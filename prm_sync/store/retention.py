@@ -23,6 +23,7 @@ beside it. A real prune is itself audited (action ``store.prune``).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from sqlalchemy.orm import aliased
 from prm_sync.config.settings import RetentionConfig
 from prm_sync.model import utcnow
 from prm_sync.store.audit import AuditEntry, append_audit
-from prm_sync.store.db import Store
+from prm_sync.store.db import SQLITE_PAGE_SIZE, Store
 from prm_sync.store.failures import FailureStatus
 from prm_sync.store.orm import (
     AuditLogRow,
@@ -158,13 +159,26 @@ def prune_history(
 
 
 def vacuum_sqlite(store: Store) -> bool:
-    """Give the space back to the file system (SQLite only; PostgreSQL's autovacuum reuses it in place)."""
+    """Give the space back to the file system (SQLite only; PostgreSQL's autovacuum reuses it in place).
+
+    A store created with an older page size is rebuilt with ``SQLITE_PAGE_SIZE``
+    on the way, which needs it to leave WAL mode for the rebuild: when another
+    process has the store open that is refused, and the VACUUM keeps the old size.
+    """
     if store.backend != "sqlite":
         return False
     raw = store.engine.raw_connection()  # VACUUM cannot run inside the BEGIN that sessions open
     try:
         cursor = raw.cursor()
+        if cursor.execute("PRAGMA page_size").fetchone()[0] != SQLITE_PAGE_SIZE:
+            try:
+                resized = cursor.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+            except sqlite3.OperationalError:  # another connection holds the database
+                resized = False
+            if resized:
+                cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("VACUUM")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the WAL file shrinks too
         cursor.close()
     finally:

@@ -65,6 +65,40 @@ def test_sqlite_engine_creates_its_directory_and_sets_pragmas(tmp_path: Path) ->
     engine.dispose()
 
 
+def test_a_new_sqlite_store_gets_large_pages_and_vacuum_converts_an_old_one(tmp_path: Path) -> None:
+    import sqlite3
+
+    from prm_sync.store.db import SQLITE_PAGE_SIZE, Store
+    from prm_sync.store.migrate import upgrade
+    from prm_sync.store.retention import vacuum_sqlite
+
+    def page_size(path: Path) -> tuple[int, str]:
+        db = sqlite3.connect(path)
+        try:
+            return db.execute("PRAGMA page_size").fetchone()[0], db.execute("PRAGMA journal_mode").fetchone()[0]
+        finally:
+            db.close()
+
+    fresh = make_engine(f"sqlite:///{tmp_path / 'new.sqlite'}")
+    upgrade(fresh)
+    fresh.dispose()
+    assert page_size(tmp_path / "new.sqlite") == (SQLITE_PAGE_SIZE, "wal")
+
+    old = tmp_path / "old.sqlite"  # a store created before: SQLite's 4 KB default
+    sqlite3.connect(old).execute("PRAGMA page_size=4096").connection.execute("VACUUM").connection.close()
+    engine = make_engine(f"sqlite:///{old}")
+    upgrade(engine)
+    engine.dispose()
+    assert page_size(old) == (4096, "wal")  # opening never rewrites a store
+    with Store.open(data_dir=None, url=f"sqlite:///{old}") as store:
+        with store.session() as session:
+            session.execute(text("INSERT INTO run_lock VALUES ('s', 'r', '2026-01-01', '2026-01-01')"))
+        assert vacuum_sqlite(store)
+        with store.session(readonly=True) as session:
+            assert session.execute(text("SELECT run_id FROM run_lock")).scalar() == "r"
+    assert page_size(old) == (SQLITE_PAGE_SIZE, "wal")
+
+
 def test_in_memory_sqlite_is_one_database() -> None:
     engine = make_engine("sqlite://")
     with engine.begin() as conn:
