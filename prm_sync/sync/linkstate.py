@@ -47,10 +47,16 @@ class LinkState(BaseModel):
     # checks this record again (see ``plan_push``)
     record_version: int | None = None
     push_fingerprint: str | None = None
+    # the association targets (link field -> remote id) that went out with the last write, stored in the
+    # snapshot: an update sends only the ones that changed; None (older rows, no associations): send all
+    links: dict[str, str] | None = None
 
     def snapshot(self) -> dict[str, Any]:
         """The stored form (one JSON column): see ``pack_snapshot``."""
-        return pack_snapshot(self.remote_values, self.prm_values)
+        packed = pack_snapshot(self.remote_values, self.prm_values)
+        if self.links is not None:
+            packed["links"] = self.links
+        return packed
 
     @property
     def links_pending(self) -> bool:

@@ -348,6 +348,7 @@ def _link(
         content_hash=content_hash(remote_values), remote_modstamp=remote.modstamp, last_synced_at=ctx.clock(),
         # a record whose links are still owed stays owed: only a push that writes it again clears that
         push_fingerprint=state.push_fingerprint if state is not None and state.links_pending else None,
+        links=state.links if state is not None and state.remote_id == remote.id else None,  # still sent
     )
     repo.put_state(ctx.links.session, new_state)
     ctx.links.remember(new_state)

@@ -80,6 +80,7 @@ def _to_link(s: state.SyncState) -> LinkState:
         remote_id=s.remote_id, remote_values=remote_values, prm_values=prm_values, content_hash=s.content_hash,
         remote_modstamp=s.remote_modstamp, remote_deleted=s.remote_deleted, last_synced_at=s.last_synced_at,
         direction=s.last_direction, record_version=s.record_version, push_fingerprint=s.push_fingerprint,
+        links=(s.snapshot or {}).get("links"),
     )
 
 
