@@ -9,7 +9,8 @@ needs are candidates:
 
 * the write ledger is forensic (echo suppression reads the link state), so a
   month is plenty;
-* audit entries are the compliance record: a year by default;
+* audit entries are the compliance record: a year by default, and those
+  the rules count (a registration's extensions) stay;
 * runs only once finished; failures and review items only once resolved or
   discarded; inbox events only once processed (a redelivery within the window
   is still recognised as a duplicate);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +35,7 @@ from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, se
 from sqlalchemy.orm import aliased
 
 from prm_sync.config.settings import RetentionConfig
+from prm_sync.errors import FatalError
 from prm_sync.model import utcnow
 from prm_sync.store.audit import AuditEntry, append_audit
 from prm_sync.store.db import SQLITE_PAGE_SIZE, Store
@@ -50,6 +53,10 @@ from prm_sync.store.review import ReviewStatus
 from prm_sync.store.runs import RunStatus
 
 PRUNE_ACTION = "store.prune"
+KEPT_AUDIT_ACTIONS = ("registration.extend",)
+"""Audit entries the rules count, kept whatever their age: ``rules.lifecycle.extensions_used`` counts a
+registration's extensions in the audit log, so pruning them would let it be extended past
+``max_extensions``."""
 
 
 class PrunedTable(BaseModel):
@@ -93,7 +100,8 @@ def _superseded_check(cutoff: datetime) -> ColumnElement[bool]:
 
 HISTORY: tuple[_History, ...] = (
     _History("ledger", WriteLedgerRow.__table__, lambda cutoff: WriteLedgerRow.written_at < cutoff),
-    _History("audit", AuditLogRow.__table__, lambda cutoff: AuditLogRow.at < cutoff),
+    _History("audit", AuditLogRow.__table__,
+             lambda cutoff: and_(AuditLogRow.at < cutoff, AuditLogRow.action.not_in(KEPT_AUDIT_ACTIONS))),
     _History("runs", SyncRunRow.__table__, lambda cutoff: and_(
         SyncRunRow.status != RunStatus.running.value,
         func.coalesce(SyncRunRow.finished_at, SyncRunRow.started_at) < cutoff)),
@@ -158,18 +166,28 @@ def prune_history(
     return report
 
 
-def vacuum_sqlite(store: Store) -> bool:
-    """Give the space back to the file system (SQLite only; PostgreSQL's autovacuum reuses it in place).
+class Vacuumed(BaseModel):
+    """What ``vacuum_sqlite`` did: the file was rebuilt, at this page size, converted or not."""
+
+    page_size: int
+    resized: bool
+
+
+def vacuum_sqlite(store: Store) -> Vacuumed | None:
+    """Give the space back to the file system (SQLite only, else None: PostgreSQL's autovacuum reuses it in place).
 
     A store created with an older page size is rebuilt with ``SQLITE_PAGE_SIZE``
     on the way, which needs it to leave WAL mode for the rebuild: when another
-    process has the store open that is refused, and the VACUUM keeps the old size.
+    process has the store open that is refused, and the VACUUM keeps the old
+    size (``resized`` is False). A VACUUM that cannot get the database at all
+    is a ``FatalError`` that says so; the prune before it is committed already.
     """
     if store.backend != "sqlite":
-        return False
+        return None
     raw = store.engine.raw_connection()  # VACUUM cannot run inside the BEGIN that sessions open
     try:
         cursor = raw.cursor()
+        resized = False
         if cursor.execute("PRAGMA page_size").fetchone()[0] != SQLITE_PAGE_SIZE:
             try:
                 resized = cursor.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
@@ -177,10 +195,18 @@ def vacuum_sqlite(store: Store) -> bool:
                 resized = False
             if resized:
                 cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
-        cursor.execute("VACUUM")
+        try:
+            cursor.execute("VACUUM")
+        except sqlite3.OperationalError as exc:
+            with suppress(sqlite3.OperationalError):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            msg = (f"cannot compact the store ({exc}): another process is using it; the prune itself is done, "
+                   "run `prm-sync db prune --vacuum` again while no sync runs")
+            raise FatalError(msg) from exc
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the WAL file shrinks too
+        page_size = int(cursor.execute("PRAGMA page_size").fetchone()[0])
         cursor.close()
     finally:
         raw.close()
-    return True
+    return Vacuumed(page_size=page_size, resized=resized)

@@ -149,6 +149,6 @@ def test_db_prune_previews_then_applies_the_configured_retention(project, capsys
     preview = {t["table"]: (t["keep_days"], t["rows"]) for t in json.loads(out)["tables"]}
     assert preview["write_ledger"] == (7, 2) and preview["audit_log"] == (365, 0)
     code, out = run_cli(["db", "prune", "--vacuum"], capsys, monkeypatch)
-    assert code == 0 and "deleted 2 rows; database file compacted" in out
+    assert code == 0 and "deleted 2 rows; database file compacted (16 KB pages)" in out
     code, out = run_cli(["db", "prune", "--dry-run"], capsys, monkeypatch)
     assert code == 0 and "would delete 0 rows" in out

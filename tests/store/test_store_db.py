@@ -70,7 +70,7 @@ def test_a_new_sqlite_store_gets_large_pages_and_vacuum_converts_an_old_one(tmp_
 
     from prm_sync.store.db import SQLITE_PAGE_SIZE, Store
     from prm_sync.store.migrate import upgrade
-    from prm_sync.store.retention import vacuum_sqlite
+    from prm_sync.store.retention import Vacuumed, vacuum_sqlite
 
     def page_size(path: Path) -> tuple[int, str]:
         db = sqlite3.connect(path)
@@ -93,7 +93,7 @@ def test_a_new_sqlite_store_gets_large_pages_and_vacuum_converts_an_old_one(tmp_
     with Store.open(data_dir=None, url=f"sqlite:///{old}") as store:
         with store.session() as session:
             session.execute(text("INSERT INTO run_lock VALUES ('s', 'r', '2026-01-01', '2026-01-01')"))
-        assert vacuum_sqlite(store)
+        assert vacuum_sqlite(store) == Vacuumed(page_size=SQLITE_PAGE_SIZE, resized=True)
         with store.session(readonly=True) as session:
             assert session.execute(text("SELECT run_id FROM run_lock")).scalar() == "r"
     assert page_size(old) == (SQLITE_PAGE_SIZE, "wal")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from prm_sync.config.settings import RetentionConfig
+from prm_sync.rules.lifecycle import EXTEND_ACTION, extensions_used
 from prm_sync.store import Store
 from prm_sync.store.audit import AuditEntry, append_audit, query_audit
 from prm_sync.store.conflicts import ConflictCheck, latest_conflict_check, save_conflict_check
@@ -50,6 +51,9 @@ def _fill(store: Store) -> None:
             save_conflict_check(session, ConflictCheck(registration_id="reg_1", checked_at=at, decision="clear"))
         # old, but still needed: a running run, an open failure, an unprocessed delivery, an open review,
         # a discarded failure (history like a resolved one), and the only check of another registration
+        # the rules count extensions in the audit log: that entry stays, however old
+        append_audit(session, [AuditEntry(at=OLD, action=EXTEND_ACTION, entity="deal_registration",
+                                          record_id="reg_1")])
         start_run(session, trigger="cli", run_id="run_running", now=OLD)
         record_failure(session, system="hubspot", remote_object="companies", record_key="ptn_open",
                        operation="upsert", error_code="E", error_message="refused", now=OLD)
@@ -96,6 +100,7 @@ def test_prune_removes_only_history_past_its_window_and_audits_itself(store: Sto
         assert latest_conflict_check(session, "reg_1").checked_at == RECENT
         assert latest_conflict_check(session, "reg_2") is not None  # old, but its registration's only check
         assert [e.record_id for e in query_audit(session, entity="partner")] == ["ptn_new"]
+        assert extensions_used(session, "reg_1") == 1
         pruned = [e for e in query_audit(session) if e.action == PRUNE_ACTION]
         assert len(pruned) == 1 and pruned[0].actor == "cli:test"
         assert pruned[0].fields_after == {**expected, "audit_log": 1}
@@ -114,5 +119,5 @@ def test_a_window_set_to_none_keeps_that_history_and_shorter_windows_take_more(s
     assert by_name["ledger"].rows == 2  # both entries are older than a day
     with store.session(readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(WriteLedgerRow)) == 0
-        assert session.scalar(select(func.count()).select_from(AuditLogRow)) == 3  # 2 + the prune entry
+        assert session.scalar(select(func.count()).select_from(AuditLogRow)) == 4  # 3 + the prune entry
         assert session.scalar(select(func.count()).select_from(SyncRunRow)) == 3

@@ -121,11 +121,12 @@ def db_prune(
     store = open_store(config)
     try:
         report = prune_history(store, config.retention, dry_run=dry_run, actor=actor())
-        vacuumed = vacuum_sqlite(store) if vacuum and not dry_run else False
+        vacuumed = vacuum_sqlite(store) if vacuum and not dry_run else None
     finally:
         store.close()
     if json_output:
-        print_json({**report.model_dump(mode="json"), "total": report.total, "vacuumed": vacuumed})
+        print_json({**report.model_dump(mode="json"), "total": report.total,
+                    "vacuumed": vacuumed.model_dump() if vacuumed else None})
         return
     verb = "would delete" if dry_run else "deleted"
     print_table(
@@ -134,4 +135,8 @@ def db_prune(
         [(t.name, t.table, f"{t.keep_days} days" if t.keep_days else "for ever",
           t.cutoff.isoformat(timespec="seconds") if t.cutoff else "-", t.rows) for t in report.tables],
     )
-    console.print(f"{verb} {report.total} rows" + ("; database file compacted" if vacuumed else ""))
+    done = f"{verb} {report.total} rows"
+    if vacuumed is not None:
+        done += f"; database file compacted ({vacuumed.page_size // 1024} KB pages" + (
+            ", converted)" if vacuumed.resized else ")")
+    console.print(done)
