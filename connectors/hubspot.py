@@ -482,17 +482,18 @@ class HubSpotConnector:
     ) -> Iterator[RemoteRecord]:
         cursor = lo
         while True:
-            rows = self._with_associations(object_type, fields, [self._record(o, fields) for o in result.results])
+            rows = [self._record(o, fields) for o in result.results]
             more = result.has_next
             if not more:
-                yield from sorted(rows, key=_order)
+                yield from self._with_associations(object_type, fields, sorted(rows, key=_order))
                 return
             last = _ms(rows[-1].modstamp)
             if _ms(rows[0].modstamp) == last:  # one stamp fills the page: read that stamp by id
                 yield from self._by_id(object_type, props, fields, [*extra, _eq_stamp(last)])
                 cursor = last + 1
             else:  # hold back the last stamp's group: it may continue on the next page
-                yield from sorted((r for r in rows if _ms(r.modstamp) < last), key=_order)
+                kept = sorted((r for r in rows if _ms(r.modstamp) < last), key=_order)
+                yield from self._with_associations(object_type, fields, kept)  # only for the records yielded
                 cursor = last
             if hi is not None and cursor > hi:
                 return
@@ -656,6 +657,30 @@ class HubSpotConnector:
         for (from_object, to_object), items in groups.items():
             for chunk in page(items, self.batch_size):
                 outcome.update(self._associate_chunk(from_object, to_object, chunk))
+        return [outcome[i] for i in range(len(associations))]
+
+    def disassociate(self, associations: list[Association]) -> list[WriteResult]:
+        """v4 batch archive, 100 pairs per call: every link between each pair goes; keys ``unlink from_id->to_id``.
+
+        HubSpot answers 204 without per-pair results, so a refused call fails
+        all of its pairs; removing a link that is already gone is not an error.
+        """
+        outcome: dict[int, WriteResult] = {}
+        groups: dict[tuple[str, str], list[tuple[int, Association]]] = {}
+        for index, a in enumerate(associations):
+            groups.setdefault((a.from_object, a.to_object), []).append((index, a))
+        for (from_object, to_object), items in groups.items():
+            from_type, to_type = self.object_type(from_object), self.object_type(to_object)
+            for chunk in page(items, self.batch_size):
+                keys = {i: f"unlink {a.from_id}->{a.to_id}" for i, a in chunk}
+                inputs = [{"from": {"id": a.from_id}, "to": [{"id": a.to_id}]} for _, a in chunk]
+                try:
+                    self._call("disassociate", self._assoc_batch_api.archive, from_type, to_type, {"inputs": inputs},
+                               on_4xx="record")
+                except RecordError as exc:
+                    outcome.update({i: _failed(keys[i], exc.info) for i, _ in chunk})
+                    continue
+                outcome.update({i: WriteResult(key=keys[i], ok=True, remote_id=a.to_id) for i, a in chunk})
         return [outcome[i] for i in range(len(associations))]
 
     def _associate_chunk(self, from_object: str, to_object: str, chunk: list[tuple[int, Association]]) -> dict[int, WriteResult]:

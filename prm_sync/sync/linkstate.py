@@ -47,7 +47,7 @@ class LinkState(BaseModel):
     # checks this record again (see ``plan_push``)
     record_version: int | None = None
     push_fingerprint: str | None = None
-    # the association targets (link field -> remote id) that went out with the last write, stored in the
+    # the association targets (link field, object and label -> remote id) that went out with the last write, in the
     # snapshot: an update sends only the ones that changed; None (older rows, no associations): send all
     links: dict[str, str] | None = None
 

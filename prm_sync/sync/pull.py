@@ -111,7 +111,7 @@ def _fill_on_demand(ctx: RunContext, sl: Slice, page: list[RemoteRecord]) -> tup
     """
     connector = ctx.connectors[sl.system]
     live = [r for r in page if not (r.deleted or r.merged_into)]
-    missing = [f for f in _on_demand(connector, sl.mapping.remote_fields_to_read()) if live and f not in live[0].fields]
+    missing = [f for f in _on_demand(connector, sl.mapping.remote_fields_to_read()) if any(f not in r.fields for r in live)]
     if not missing:
         return [], set()
     needs = set(missing)

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 from connectors.base import Association, UpsertRequest, WriteResult, page
 from prm_sync.errors import PrmSyncError
 from prm_sync.mapping.context import TransformContext
+from prm_sync.mapping.spec import AssociationSpec
 from prm_sync.mapping.values import is_blank
 from prm_sync.model import CanonicalRecord
 from prm_sync.sync import repo
@@ -231,7 +232,7 @@ def push_slice(
                 if failed_call is not None:
                     raise failed_call  # this batch's links wait, journaled, for the next run
                 if links.links:
-                    links.call = remote.submit(connector.associate, links.links, side=True)  # type: ignore[attr-defined]
+                    links.call = remote.submit(_send_links, connector, links.links, links.removes, side=True)
                     linking.append(links)
                 if not pipelined and following is not None:
                     in_flight = send(following)
@@ -287,6 +288,7 @@ class LinkCall:
     owed: list[str] = field(default_factory=list)  # records with a link whose target has no remote id yet
     done: list[str] = field(default_factory=list)  # records written with no link to send or owe
     sent: dict[str, dict[str, str]] = field(default_factory=dict)  # record -> link field -> target remote id
+    removes: list[bool] = field(default_factory=list)  # per link: True to remove it (a target that changed)
     call: Future[list[WriteResult]] | None = None
     journal: int | None = None  # its ``pending_links`` row, deleted once the links are settled
 
@@ -312,19 +314,21 @@ def _settle_links(ctx: RunContext, session: Any, sl: Slice, linking: LinkCall, s
                         error_message=getattr(info, "message", None) or str(exc))
             for a in linking.links
         ]
-    refused: dict[str, list[tuple[Association, WriteResult]]] = {}
-    for record_id, link, result in zip(linking.owners, linking.links, results, strict=True):
+    refused: dict[str, list[tuple[Association, WriteResult, bool]]] = {}
+    removes = linking.removes or [False] * len(linking.links)
+    for record_id, link, result, remove in zip(linking.owners, linking.links, results, removes, strict=True):
         if not result.ok:
-            refused.setdefault(record_id, []).append((link, result))
+            refused.setdefault(record_id, []).append((link, result, remove))
     linked = list(dict.fromkeys(record_id for record_id in linking.owners if record_id not in refused))
     repo.resolve_failures_many(session, sl.system, sl.remote_object, linked, ("associate",))
     if refused:
         repo.mark_links_pending(session, sl.entity, sl.system, list(refused), LINKS_PENDING + sl.mapping.push_fingerprint)
     for record_id, failed in refused.items():
         stats.failed += 1
-        _, result = failed[0]
+        _, result, _ = failed[0]
         payload = {"links": [{"to_object": a.to_object, "to_id": a.to_id, "label": a.label,
-                              "error": r.error_message} for a, r in failed]}
+                              "error": r.error_message, **({"remove": True} if remove else {})}
+                             for a, r, remove in failed]}
         repo.record_write_failure(session, ctx, sl, record_id, payload, result, stats, operation="associate")
     if linking.journal is not None:
         repo.close_link_journal(session, linking.journal)
@@ -561,16 +565,18 @@ def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], re
         linked = owed = False
         sent = out.sent[record_id] = {}
         already = _links_in_place(ctx, write.state, result.remote_id)
+        targets: dict[str, str | None] = {}
         for spec in specs:
             other = getattr(write.record, spec.prm, None)
+            other_remote = ctx.links.remote_id_for(spec.entity, sl.system, str(other)) if other else None
+            targets[spec.prm] = other_remote
             if not other:
                 continue
-            other_remote = ctx.links.remote_id_for(spec.entity, sl.system, str(other))
             if not other_remote:
                 owed = owed or ours[spec.entity]
                 continue
-            sent[spec.prm] = other_remote
-            if already.get(spec.prm) == other_remote:
+            sent[_link_key(spec)] = other_remote
+            if already.get(_link_key(spec)) == other_remote:
                 continue  # went out with an earlier write and was not refused since: not again
             out.links.append(
                 Association(
@@ -582,6 +588,14 @@ def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], re
                 )
             )
             out.owners.append(record_id)
+            out.removes.append(False)
+            linked = True
+        for spec, stale in _stale_links(write.state, result.remote_id, specs, targets):
+            sent[STALE + _link_key(spec)] = stale  # kept until a write finds it removed (not pending)
+            out.links.append(Association(from_object=sl.remote_object, from_id=result.remote_id,
+                                         to_object=spec.to_object, to_id=stale, label=spec.label))
+            out.owners.append(record_id)
+            out.removes.append(True)
             linked = True
         if owed:
             out.owed.append(record_id)
@@ -603,3 +617,45 @@ def _links_in_place(ctx: RunContext, prior: LinkState | None, remote_id: str) ->
     if ctx.full or prior is None or prior.links is None or prior.links_pending or prior.remote_id != remote_id:
         return {}
     return prior.links
+
+
+STALE = "~"  # ``LinkState.links`` key prefix of a target whose link is being removed
+
+
+def _link_key(spec: AssociationSpec) -> str:
+    """A link's key in ``LinkState.links``: a mapping that changes its object or label sends it again."""
+    return f"{spec.prm}>{spec.to_object}:{spec.label or ''}"
+
+
+def _stale_links(prior: LinkState | None, remote_id: str, specs: list[AssociationSpec],
+                 targets: dict[str, str | None]) -> list[tuple[AssociationSpec, str]]:
+    """Links the last write sent whose target has changed since: they are removed, not left beside the new one.
+
+    A registration moved to another partner was otherwise associated with
+    both partners' companies. A removal refused last time (the record is
+    pending) is tried again. A target still linked through another field (the
+    same company as partner and customer) stays, and so does everything when
+    the remote record is not the one the links were sent to.
+    """
+    if prior is None or not prior.links or prior.remote_id != remote_id:
+        return []
+    keep = {(spec.to_object, targets.get(spec.prm)) for spec in specs}
+    out = []
+    for spec in specs:
+        stale = {prior.links.get(_link_key(spec))}
+        if prior.links_pending:
+            stale.add(prior.links.get(STALE + _link_key(spec)))
+        out.extend((spec, old) for old in sorted(s for s in stale if s) if (spec.to_object, old) not in keep)
+    return out
+
+
+def _send_links(connector: Any, links: list[Association], removes: list[bool]) -> list[WriteResult]:
+    """One batch's association calls: links to create, then links to remove; results in ``links`` order."""
+    create = [i for i, remove in enumerate(removes) if not remove]
+    remove = [i for i, remove in enumerate(removes) if remove]
+    results: dict[int, WriteResult] = {}
+    if create:
+        results.update(zip(create, connector.associate([links[i] for i in create]), strict=True))
+    if remove:
+        results.update(zip(remove, connector.disassociate([links[i] for i in remove]), strict=True))
+    return [results[i] for i in range(len(links))]

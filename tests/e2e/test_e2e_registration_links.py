@@ -47,7 +47,7 @@ def test_hubspot_registration_is_associated_with_partner_customer_and_deal(make_
     assert hs.get_record("deals", deal)["registered_partner_id"] == "ptn_links"
 
 
-def test_an_update_sends_only_the_links_that_changed_and_a_full_sync_resends_them(make_sync_env) -> None:
+def test_an_update_sends_only_changed_links_removes_the_old_ones_and_a_full_sync_resends_them(make_sync_env) -> None:
     env = make_sync_env(systems=("hubspot",), seed_data=False)
     hs = env.apps["hubspot"]
     with env.runtime.store.session() as session:
@@ -73,14 +73,14 @@ def test_an_update_sends_only_the_links_that_changed_and_a_full_sync_resends_the
     assert float(hs.get_record("p_deal_registrations", reg)["amount"]) == 2000
     assert hs.calls["associations.batch.create"] == 0
 
-    update(partner_id="ptn_b")  # a new partner: that one link goes out
+    update(partner_id="ptn_b")  # a new partner: that one link goes out, and the old partner's is removed
     env.run()
-    assert hs.calls["associations.batch.create"] == 1
-    assert second in hs.associations("p_deal_registrations", reg, "companies")
+    assert (hs.calls["associations.batch.create"], hs.calls["associations.batch.archive"]) == (1, 1)
+    assert hs.associations("p_deal_registrations", reg, "companies") == [second]
 
     with hs.lock:  # someone removes the link in HubSpot; a full sync that writes the record puts it back
         hs.assocs.remove("p_deal_registrations", reg, "companies", second)
     update(amount=Decimal("3000"))
     env.run(full=True)
-    assert hs.calls["associations.batch.create"] == 1
-    assert second in hs.associations("p_deal_registrations", reg, "companies")
+    assert (hs.calls["associations.batch.create"], hs.calls["associations.batch.archive"]) == (1, 0)
+    assert hs.associations("p_deal_registrations", reg, "companies") == [second]

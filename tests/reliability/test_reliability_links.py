@@ -235,3 +235,47 @@ def test_links_are_journaled_parked_and_sent_again_on_either_backend(sync_env_an
     assert _open_link_failures(env) == []
     with env.runtime.store.session(readonly=True) as session:
         assert pending_links.left_over(session, "deal_registration", "hubspot") == {}
+
+
+def test_a_refused_removal_of_an_old_link_is_parked_and_tried_again(make_sync_env) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from prm_sync.model import DealRegistration, Partner
+    from prm_sync.store import records
+
+    env = make_sync_env(systems=HUBSPOT, seed_data=False)
+    hs = env.apps["hubspot"]
+    with env.runtime.store.session() as session:
+        records.save_records(session, [
+            Partner(id="ptn_old", name="Old Partners"), Partner(id="ptn_new", name="New Partners"),
+            DealRegistration(id="reg_moved", partner_id="ptn_old", customer_name="Globex", product_lines=["platform"],
+                             amount=Decimal("10"), submitted_at=datetime.now(UTC)),
+        ])
+    env.run()
+    reg = hs.find_record("p_deal_registrations", "prm_id", "reg_moved")["hs_object_id"]
+    old, new = (hs.find_record("companies", "prm_id", p)["hs_object_id"] for p in ("ptn_old", "ptn_new"))
+    connector = env.runtime.connectors(list(HUBSPOT))["hubspot"]
+    real = connector.disassociate
+    connector.disassociate = lambda links: [WriteResult(key=f"{a.from_id}->{a.to_id}", ok=False, error_code="LOCKED",
+                                                        error_message="removal refused") for a in links]
+    with env.runtime.store.session() as session:
+        moved = records.get_record(session, "deal_registration", "reg_moved")
+        records.save_records(session, [moved.model_copy(update={"partner_id": "ptn_new"})])
+
+    env.run()
+
+    assert sorted(hs.associations("p_deal_registrations", reg, "companies"), key=int) == sorted([old, new], key=int)
+    (failure,) = _open_link_failures(env)
+    assert failure.record_key == "reg_moved" and failure.payload["links"][0]["remove"] is True
+    assert failure.payload["links"][0]["to_id"] == old
+    with env.runtime.store.session(readonly=True) as session:
+        assert state.get_state(session, "deal_registration", "reg_moved", "hubspot").push_fingerprint.startswith(LINKS_PENDING)
+
+    connector.disassociate = real
+    env.run()  # pending: written again, the removal goes through
+
+    assert hs.associations("p_deal_registrations", reg, "companies") == [new]
+    assert _open_link_failures(env) == []
+    with env.runtime.store.session(readonly=True) as session:
+        assert not state.get_state(session, "deal_registration", "reg_moved", "hubspot").push_fingerprint.startswith(LINKS_PENDING)
