@@ -15,6 +15,7 @@ by id before yielding, whatever order the LRS returned the tie in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -32,8 +33,11 @@ RESULT_VERBS = ("completed", "passed", "failed")
 VOIDED = VERB_PREFIX + "voided"
 PRODUCT_LINE_EXT = "https://prm-sync.dev/xapi/product-line"
 OBJECT = "statements"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 STATEMENT_FIELDS: list[FieldInfo] = [
+    FieldInfo(name="learner", type="string", label="Learner (email, or LMS account when it has none)",
+              updateable=False),
     FieldInfo(name="learner_email", type="email", label="Learner email (actor mbox)", updateable=False),
     FieldInfo(name="learner_name", type="string", label="Learner name", updateable=False),
     FieldInfo(
@@ -97,6 +101,24 @@ def _lang(names: dict[str, str] | None) -> str | None:
     if not names:
         return None
     return names.get("en-US") or names.get("en") or next(iter(names.values()))
+
+
+def _learner_email(actor: dict[str, Any]) -> str | None:
+    """The learner's email: the ``mbox`` (any case of ``mailto:``), or an LMS account named by an email."""
+    mbox = str(actor.get("mbox") or "").strip()
+    if mbox[:7].lower() == "mailto:":
+        mbox = mbox[7:]
+    account = actor.get("account") if isinstance(actor.get("account"), dict) else {}
+    name = str(account.get("name") or "").strip()
+    return mbox.strip() or (name if _EMAIL.match(name) else None)
+
+
+def _account_key(actor: dict[str, Any]) -> str | None:
+    """An account agent without an email, as ``account:<homePage>|<name>``: kept, never mistaken for an email."""
+    account = actor.get("account") if isinstance(actor.get("account"), dict) else {}
+    if not account.get("name"):
+        return None
+    return f"account:{account.get('homePage') or ''}|{account['name']}"
 
 
 class LmsConnector:
@@ -301,7 +323,6 @@ class LmsConnector:
 
     def _flatten(self, statement: dict[str, Any], verb: str, stored: datetime) -> dict[str, Any]:
         actor = statement.get("actor") or {}
-        mbox = str(actor.get("mbox") or "")
         obj = statement.get("object") or {}
         definition = obj.get("definition") or {}
         course = _Course(
@@ -315,8 +336,10 @@ class LmsConnector:
             )
         result = statement.get("result") or {}
         timestamp = statement.get("timestamp")
+        email = _learner_email(actor)
         return {
-            "learner_email": mbox.removeprefix("mailto:").strip() or None,
+            "learner": email or _account_key(actor),
+            "learner_email": email,
             "learner_name": actor.get("name"),
             "verb": verb,
             "course_id": obj.get("id"),

@@ -24,7 +24,7 @@ from connectors.sandbox.cluster import SandboxCluster
 from connectors.sandbox.seed import DemoData, generate
 from connectors.sandbox.seeding import seed_sandboxes
 from prm_sync.config import AppConfig, apply_sandbox_state, load_config
-from prm_sync.model import DealRegistration, Opportunity, Partner, PartnerContact
+from prm_sync.model import CourseCompletion, DealRegistration, Opportunity, Partner, PartnerContact
 from prm_sync.runtime import Runtime, open_runtime
 from prm_sync.store import failures, records
 from prm_sync.sync.stats import RunReport
@@ -158,6 +158,22 @@ def run_demo(
     finally:
         cluster.stop()
     return summary
+
+
+def learner_coverage(runtime: Runtime, data: DemoData) -> dict[str, Any]:
+    """How many stored completions by a partner contact are credited to that contact's partner.
+
+    The demo generator knows whose learner each statement was; the product
+    only saw the email. This is the check that the two agree.
+    """
+    expected = {c["email"].strip().lower(): c["partner_id"] for c in data.partner_contacts if c.get("email")}
+    with runtime.store.session(readonly=True) as session:
+        stored = [c for c in records.list_records(session, CourseCompletion.entity) if isinstance(c, CourseCompletion)]
+    by_contacts = [c for c in stored if c.learner_email.strip().lower() in expected]
+    credited = sum(1 for c in by_contacts if c.partner_id == expected[c.learner_email.strip().lower()])
+    share = round(100.0 * credited / len(by_contacts), 2) if by_contacts else 100.0
+    return {"completions": len(stored), "by_partner_contacts": len(by_contacts),
+            "credited_to_their_partner": credited, "share_pct": share}
 
 
 def _first(items: Iterable[dict[str, Any]]) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from prm_sync.config.settings import CertificationRules, TierRules
@@ -60,11 +60,11 @@ def certification_id(person: str, product_line: str) -> str:
 
 
 def _existing(session: Session, completion: CourseCompletion, line: str) -> Certification | None:
-    query = select(CertificationRow).where(CertificationRow.product_line == line)
+    """The person's certification for the line: by contact, or by email (issued before the contact was known)."""
+    same_person = CertificationRow.learner_email == completion.learner_email
     if completion.contact_id:
-        query = query.where(CertificationRow.contact_id == completion.contact_id)
-    else:
-        query = query.where(CertificationRow.learner_email == completion.learner_email)
+        same_person = or_(CertificationRow.contact_id == completion.contact_id, same_person)
+    query = select(CertificationRow).where(CertificationRow.product_line == line, same_person)
     row = session.scalars(query.order_by(CertificationRow.expires_at.desc())).first()
     record = to_record(row) if row is not None else None
     return record if isinstance(record, Certification) else None

@@ -1,6 +1,7 @@
 """The engine hook: apply every channel rule once per run, between pulls and pushes.
 
-Order matters: certifications first (the registration gate reads them), then
+Order matters: learners resolved to their partner contacts first (whose
+certification is it?), then certifications (the registration gate reads them), then
 status changes pulled from a CRM through the lifecycle (an approval there
 starts the protection window; an illegal move is undone), the gate and
 conflict checks, expiry, linking approved registrations to their customer's
@@ -24,6 +25,7 @@ from prm_sync.rules.attribution import attribute_opportunity, closure_id, write_
 from prm_sync.rules.certifications import apply_tier, issue_certifications, refresh_statuses
 from prm_sync.rules.conflict import check_registrations
 from prm_sync.rules.crm_moves import apply_crm_moves
+from prm_sync.rules.learners import count_unmatched_learners, resolve_learners
 from prm_sync.rules.lifecycle import apply_certification_gate, expire_due
 from prm_sync.rules.linking import link_registrations
 from prm_sync.rules.payouts import compute_payouts, period_of
@@ -73,6 +75,7 @@ def _paid_opportunities_changed(session: Session, pulled: dict[str, set[str]]) -
 def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[str, set[str]], *, now: datetime, run_id: str | None) -> Counter[str]:
     """Every rule over one session; the counts the run report shows."""
     counts: Counter[str] = Counter()
+    counts.update(resolve_learners(session, now=now, run_id=run_id))  # before anything counts certified people
     completions = pulled.get("course_completion", set())
     if completions:
         counts["certified"] += len(issue_certifications(session, sorted(completions), rules.certification, now, run_id=run_id))
@@ -125,5 +128,8 @@ def apply_rules(ctx: RunContext, report: RunReport) -> None:
     """``SyncEngine.rule_hooks`` entry: one transaction, counts merged into the report."""
     with ctx.transaction() as session:
         counts = apply_rules_in_session(session, ctx.config.rules, ctx.pulled, now=ctx.clock(), run_id=ctx.run_id)
+        unmatched = count_unmatched_learners(session)
     for key, value in counts.items():
         report.rule_decisions[key] = report.rule_decisions.get(key, 0) + value
+    if unmatched:
+        report.unmatched["lms_learners"] = unmatched

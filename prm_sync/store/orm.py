@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Date, Double, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import JSON, BigInteger, Date, Double, Index, Integer, MetaData, String, Text, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from prm_sync.store.types import Money, UTCDateTime
@@ -97,6 +97,10 @@ class PartnerContactRow(EntityRow):
     email: Mapped[str | None] = mapped_column(index=True)
     title: Mapped[str | None]
     phone: Mapped[str | None]
+
+
+# learners are matched to contacts by email whatever its case or stray spaces (prm_sync.rules.learners)
+Index("ix_partner_contact_email_key", func.lower(func.trim(PartnerContactRow.email)))
 
 
 class EndCustomerRow(EntityRow):

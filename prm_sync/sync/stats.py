@@ -68,6 +68,9 @@ class RunReport(BaseModel):
     mapping_version: str
     slices: list[SliceStats] = Field(default_factory=list)
     rule_decisions: dict[str, int] = Field(default_factory=dict)
+    # what the run saw but could not tie to a PRM record, by kind ("lms_learners": learners who are no
+    # partner contact): facts, not changes; each kind has a command that lists them
+    unmatched: dict[str, int] = Field(default_factory=dict)
     error: str | None = None
 
     def slice(self, system: str, entity: str) -> SliceStats:

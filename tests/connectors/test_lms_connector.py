@@ -77,6 +77,7 @@ def test_flattened_fields_use_activity_definition_when_statement_lacks_it(lms_sa
     )
     (record,) = LmsConnector(lms_sandbox.settings()).read_changes("statements", [], Cursor())
     assert record.fields == {
+        "learner": "ana@acme.test",
         "learner_email": "ana@acme.test",
         "learner_name": "Ana",
         "verb": "passed",
@@ -87,6 +88,22 @@ def test_flattened_fields_use_activity_definition_when_statement_lacks_it(lms_sa
         "success": True,
         "completed_at": done,
     }
+
+
+def test_learner_is_the_email_of_an_mbox_or_an_email_named_account_else_the_account(lms_sandbox: Any) -> None:
+    agents = {
+        "mbox": {"objectType": "Agent", "mbox": "MAILTO:Ana@Acme.test"},
+        "email account": {"objectType": "Agent", "account": {"homePage": "https://lms.test", "name": "bo@acme.test"}},
+        "lms account": {"objectType": "Agent", "account": {"homePage": "https://lms.test", "name": "u-1842"}},
+    }
+    for label, agent in agents.items():
+        statement = make_statement("x@acme.test", f"{COURSE}/{label.replace(' ', '-')}", verb="passed")
+        lms_sandbox.app.insert_statements([{**statement, "actor": agent}])
+    read = {r.fields["course_id"].rsplit("/", 1)[1]: r.fields
+            for r in LmsConnector(lms_sandbox.settings()).read_changes("statements", ["learner", "learner_email", "course_id"], Cursor())}
+    assert (read["mbox"]["learner"], read["mbox"]["learner_email"]) == ("Ana@Acme.test", "Ana@Acme.test")
+    assert (read["email-account"]["learner"], read["email-account"]["learner_email"]) == ("bo@acme.test", "bo@acme.test")
+    assert (read["lms-account"]["learner"], read["lms-account"]["learner_email"]) == ("account:https://lms.test|u-1842", None)
 
 
 def test_other_verbs_are_skipped_and_where_filters_one_verb(lms_sandbox: Any) -> None:
@@ -180,7 +197,7 @@ def test_lms_is_read_only(lms_sandbox: Any) -> None:
 
 def test_describe_and_bad_names_are_config_errors(lms_sandbox: Any) -> None:
     connector = LmsConnector(lms_sandbox.settings())
-    assert [f.name for f in connector.describe("statements")][:3] == ["learner_email", "learner_name", "verb"]
+    assert [f.name for f in connector.describe("statements")][:4] == ["learner", "learner_email", "learner_name", "verb"]
     with pytest.raises(ConfigError, match="only 'statements'"):
         connector.describe("courses")
     with pytest.raises(ConfigError, match="grade"):

@@ -27,13 +27,15 @@ story says.
 * ``world.cli(*args)`` - the real ``prm-sync`` entry point, in-process, on this world's config;
 * ``world.env`` - the underlying ``SyncEnv`` (sandboxes as ``env.apps``, ``env.runtime``).
 
-``world`` is all four systems on SQLite; ``world_any_db`` is the same world on each backend of
-the ``store`` fixture (SQLite and PostgreSQL) for stories that must hold on both.
+``world`` is all four systems on SQLite. A story that must hold on both backends asks for the
+``store`` fixture too (SQLite and PostgreSQL) and passes it: ``make_world(systems=..., store=store)``.
+Ask only for the systems the story needs: each one is a sandbox started and synced every run.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,7 +54,7 @@ from sqlalchemy import func, select
 from connectors.sandbox.cluster import SYSTEMS
 from prm_sync.model import CanonicalRecord
 from prm_sync.store import records
-from prm_sync.store.db import Store
+from prm_sync.store.db import ENV_DATABASE_URL, Store
 from prm_sync.store.orm import WriteLedgerRow
 from prm_sync.sync.engine import SyncScope
 from prm_sync.sync.stats import RunReport
@@ -292,7 +294,17 @@ class World:
         return report
 
     def cli(self, *args: str) -> CliResult:
-        return self.env.cli(*args)
+        """``prm-sync ARGS`` on this world's config and store (``PRM_SYNC_DATABASE_URL`` names the store)."""
+        url = self.env.runtime.store.engine.url.render_as_string(hide_password=False)
+        previous = os.environ.get(ENV_DATABASE_URL)
+        os.environ[ENV_DATABASE_URL] = url
+        try:
+            return self.env.cli(*args)
+        finally:
+            if previous is None:
+                os.environ.pop(ENV_DATABASE_URL, None)
+            else:
+                os.environ[ENV_DATABASE_URL] = previous
 
     def set_rule(self, system: str, entity: str, prm_field: str, rule: str) -> None:
         """RevOps changes one field's conflict rule in ``mappings/<system>.yaml`` (a copy), effective next run."""
@@ -328,9 +340,3 @@ def make_world(make_sync_env: MakeSyncEnv) -> Iterator[MakeWorld]:
 def world(make_world: MakeWorld) -> World:
     """All four systems, empty, on a SQLite store."""
     return make_world()
-
-
-@pytest.fixture
-def world_any_db(make_world: MakeWorld, store: Store) -> World:
-    """All four systems, empty, once on SQLite and once on PostgreSQL (the ``store`` fixture)."""
-    return make_world(store=store)

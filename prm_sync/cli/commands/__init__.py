@@ -4,6 +4,7 @@ from prm_sync.cli.commands import (  # noqa: F401
     admin,
     conflicts,
     core,
+    learners,
     mappings,
     reconcile,
     sandbox,
