@@ -12,24 +12,18 @@ partner told "conflict" will ask why.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from pydantic import BaseModel, Field
-from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session
 
 from prm_sync.config.settings import ConflictRules
 from prm_sync.model import ConflictDecision, DealRegistration, RegistrationStatus
 from prm_sync.rules.candidates import Candidate, CandidateIndex, CandidateKind, RegistrationQuery
-from prm_sync.rules.normalize import GENERIC_WORDS, STOPWORDS, CustomerProfile
+from prm_sync.rules.evidence import HARD_SCORE, Evidence, PairScore, score_pair
 from prm_sync.rules.recording import changed_fields, record_decision
 from prm_sync.store.conflicts import ConflictCheck, save_conflict_check
 from prm_sync.store.records import list_records, save_record
-
-HARD = 100.0
-WEAK = 60.0  # below any sensible review threshold: similar words, no corroboration
 
 
 class MatchedRecord(BaseModel):
@@ -49,104 +43,6 @@ class ConflictResult(BaseModel):
     def summary(self) -> str:
         """One line for ``DealRegistration.conflict_reason`` and the CRM."""
         return "; ".join(self.reasons) if self.reasons else "no matching customer, registration or opportunity"
-
-
-@dataclass(frozen=True, slots=True)
-class _Score:
-    score: float
-    fields: list[str]
-    evidence: str
-
-
-@lru_cache(maxsize=65536)
-def generic_form(token: str) -> str | None:
-    """The generic word a token is, allowing one typo in longer words ("robotcs" -> robotics)."""
-    if token in GENERIC_WORDS:
-        return token
-    if len(token) < 6:
-        return None
-    found = process.extractOne(token, GENERIC_WORDS, scorer=fuzz.ratio, score_cutoff=85)
-    return found[0] if found else None
-
-
-def _split_generic(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
-    generic = {t: g for t in tokens if (g := generic_form(t))}
-    core = tuple(t for t in tokens if t not in generic and t not in STOPWORDS)
-    return (core or tokens), frozenset(generic.values())
-
-
-def name_similarity(a: CustomerProfile, b: CustomerProfile) -> tuple[float, str]:
-    """0-100 and how: exact, acronym, core (same distinctive words) or fuzzy.
-
-    Generic words ("Systems", "Group") are compared apart from the distinctive
-    ones: "Klofurlot Networks" and "Cimkeax Networks" share a long suffix that a
-    whole-string ratio would reward, yet they are different firms.
-    """
-    if not a.norm or not b.norm:
-        return 0.0, ""
-    if a.norm == b.norm:
-        return 100.0, "exact"
-    if (a.short_form and a.tokens[0] == b.acronym) or (b.short_form and b.tokens[0] == a.acronym):
-        return 86.0, "acronym"
-    core_a, generic_a = _split_generic(a.tokens)
-    core_b, generic_b = _split_generic(b.tokens)
-    penalty = 20.0 if generic_a and generic_b and not generic_a & generic_b else 0.0
-    if core_a == core_b:
-        return 92.0 - penalty, "core"
-    left, right = " ".join(core_a), " ".join(core_b)
-    fuzzy = max(fuzz.ratio(left, right), fuzz.token_sort_ratio(left, right))
-    # a typo inside a generic word ("Robotix") hides it from the split; the whole name still shows it
-    whole = fuzz.ratio(a.norm, b.norm) - 10.0 if bool(generic_a) != bool(generic_b) else 0.0
-    return max(float(fuzzy) - penalty, whole), "fuzzy"
-
-
-def score_pair(query: CustomerProfile, cand: CustomerProfile) -> _Score:
-    """Evidence that two profiles are one customer, on the 0-100 scale of the thresholds."""
-    if query.domain and query.domain == cand.domain:
-        return _Score(HARD, ["domain"], f"same domain {query.domain}")
-    sim, how = name_similarity(query, cand)
-    fields: list[str] = []
-    same_country = bool(query.country and query.country == cand.country)
-    other_country = bool(query.country and cand.country and query.country != cand.country)
-    if how == "exact" and same_country:
-        return _Score(HARD, ["name", "country"], f"same name {query.norm!r} in {query.country}")
-    if sim < 60:
-        return _Score(0.0, [], "")
-    if how:
-        fields.append("name" if how != "acronym" else "acronym")
-    score = sim
-    phone = bool(query.phone and query.phone == cand.phone)
-    street = bool(query.street and cand.street and fuzz.ratio(query.street, cand.street) >= 90)
-    city = bool(query.city and query.city == cand.city)
-    other_city = bool(query.city and cand.city and query.city != cand.city)
-    for flag, name, boost in ((phone, "phone", 12.0), (street, "street", 8.0), (city, "city", 4.0)):
-        if flag:
-            score += boost
-            fields.append(name)
-    if same_country:
-        fields.append("country")
-    if other_country:
-        score -= 30.0
-    elif other_city and not (phone or street):
-        score -= 8.0
-    if how != "exact" and not (phone or street):
-        # a near name needs place evidence: none caps it below review unless the name is very close,
-        # and the city alone (tens of thousands of firms share one) backs only a close name
-        if not city:
-            score = min(score, 79.0 if sim >= 88 else WEAK)
-        elif sim < 75:
-            score = min(score, WEAK)
-    if how == "exact" and not query.country:
-        score = max(score, 85.0)
-    if how != "exact" and not (phone or (street and sim >= 90)):
-        # a conflict on a near name needs the phone, or the street behind a very close name
-        score = min(score, 89.0)
-    score = max(0.0, min(score, 99.0))
-    evidence = f"similar name {cand.name!r} ({how} {sim:.0f})"
-    extra = [f for f in fields if f not in {"name", "acronym"}]
-    if extra:
-        evidence += " with same " + "/".join(extra)
-    return _Score(round(score, 1), fields, evidence)
 
 
 def _describe(candidate: Candidate) -> str:
@@ -191,16 +87,20 @@ class ConflictChecker:
             if not self._eligible(query, cand):
                 continue
             if cand.kind is CandidateKind.customer and cand.record_id == query.end_customer_id:
-                scored = _Score(HARD, ["end_customer_id"], "same end customer record")
+                same = Evidence("end_customer_id", "same", 0.0, "same end customer record")
+                scored = PairScore(HARD_SCORE, 0.0, (same,), hard=True)
             else:
                 scored = score_pair(query.profile, cand.profile)
-            if scored.score < self.rules.review_threshold:
+            score = scored.score
+            if scored.at_most_review and score >= self.rules.conflict_threshold:
+                score = round(self.rules.conflict_threshold - 0.1, 1)
+            if score < self.rules.review_threshold:
                 continue
             match = MatchedRecord(
                 kind=cand.kind, record_id=cand.record_id, partner_id=cand.partner_id,
-                score=scored.score, matched_fields=scored.fields,
+                score=score, matched_fields=scored.fields if not scored.hard else [scored.evidence[0].field],
             )
-            matches.append((scored.score, match, f"{scored.evidence} as {_describe(cand)}"))
+            matches.append((score, match, f"{scored.explain()} as {_describe(cand)}"))
         matches.sort(key=lambda m: (-m[0], m[1].record_id))
         if not matches:
             return ConflictResult(decision=ConflictDecision.clear, score=0.0)

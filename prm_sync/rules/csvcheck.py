@@ -71,7 +71,7 @@ def _read(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     yield from rows
 
 
-def _candidate(row: dict[str, str], rules: ConflictRules) -> Candidate:
+def csv_candidate(row: dict[str, str], rules: ConflictRules) -> Candidate:
     prof = profile(row["company_name"], domain=row["domain"], emails=[row["email"]], street=row["street"],
                    city=row["city"], country=row["country"], phone=row["phone"], public_domains=rules.public_mail_domains)
     return Candidate(kind=CandidateKind.customer, record_id=row["id"], profile=prof, label=row["company_name"])
@@ -88,11 +88,11 @@ def check_csv(registrations_csv: Path, accounts_csv: Path | None, session: Sessi
     registrations = list(_read(registrations_csv))
     index = build_index(session, rules, now) if session is not None else CandidateIndex()
     if accounts_csv is not None:
-        index.extend(_candidate(row, rules) for _, row in _read(accounts_csv))
+        index.extend(csv_candidate(row, rules) for _, row in _read(accounts_csv))
     checker = ConflictChecker(rules, index)
     out: list[CsvCheckRow] = []
     for position, (_, row) in enumerate(registrations):
-        base = _candidate(row, rules)
+        base = csv_candidate(row, rules)
         products = frozenset(p.strip() for p in row["product"].replace(";", ",").split(",") if p.strip())
         stamp = now + timedelta(microseconds=position)  # file order is submission order, after the store's
         result = checker.check(RegistrationQuery(profile=base.profile, record_id=row["id"], partner_id=f"csv:{row['id']}",

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from rapidfuzz import fuzz
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -31,8 +32,8 @@ from prm_sync.config.settings import RulesConfig
 from prm_sync.model import ConflictDecision, DealRegistration, Opportunity, RegistrationStatus
 from prm_sync.rules.attribution import write_back
 from prm_sync.rules.candidates import Candidate, CandidateIndex, CandidateKind
-from prm_sync.rules.conflict import name_similarity
-from prm_sync.rules.normalize import CustomerProfile, profile
+from prm_sync.rules.evidence import generic_form
+from prm_sync.rules.normalize import STOPWORDS, CustomerProfile, profile
 from prm_sync.rules.recording import changed_fields, record_decision
 from prm_sync.rules.sources import customer_profile, registration_profile
 from prm_sync.store.orm import DealRegistrationRow, EndCustomerRow, OpportunityRow
@@ -68,6 +69,37 @@ def deal_customer_name(opportunity_name: str) -> str:
         if separator in opportunity_name:
             return opportunity_name.split(separator, 1)[0]
     return opportunity_name
+
+
+def _split_generic(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    generic = {t: g for t in tokens if (g := generic_form(t))}
+    core = tuple(t for t in tokens if t not in generic and t not in STOPWORDS)
+    return (core or tokens), frozenset(generic.values())
+
+
+def name_similarity(a: CustomerProfile, b: CustomerProfile) -> tuple[float, str]:
+    """0-100 and how: exact, acronym, core (same distinctive words) or fuzzy.
+
+    Generic words ("Systems", "Group") are compared apart from the distinctive
+    ones: "Klofurlot Networks" and "Cimkeax Networks" share a long suffix that a
+    whole-string ratio would reward, yet they are different firms.
+    """
+    if not a.norm or not b.norm:
+        return 0.0, ""
+    if a.norm == b.norm:
+        return 100.0, "exact"
+    if (a.short_form and a.tokens[0] == b.acronym) or (b.short_form and b.tokens[0] == a.acronym):
+        return 86.0, "acronym"
+    core_a, generic_a = _split_generic(a.tokens)
+    core_b, generic_b = _split_generic(b.tokens)
+    penalty = 20.0 if generic_a and generic_b and not generic_a & generic_b else 0.0
+    if core_a == core_b:
+        return 92.0 - penalty, "core"
+    left, right = " ".join(core_a), " ".join(core_b)
+    fuzzy = max(fuzz.ratio(left, right), fuzz.token_sort_ratio(left, right))
+    # a typo inside a generic word ("Robotix") hides it from the split; the whole name still shows it
+    whole = fuzz.ratio(a.norm, b.norm) - 10.0 if bool(generic_a) != bool(generic_b) else 0.0
+    return max(float(fuzzy) - penalty, whole), "fuzzy"
 
 
 def customer_match(reg: CustomerProfile, opp: CustomerProfile, *, name_only: bool = False) -> str | None:

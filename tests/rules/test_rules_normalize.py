@@ -6,6 +6,7 @@ import pytest
 
 from prm_sync.rules.normalize import (
     acronym,
+    e164_phone,
     name_tokens,
     normalize_city,
     normalize_country,
@@ -13,6 +14,7 @@ from prm_sync.rules.normalize import (
     normalize_name,
     normalize_phone,
     normalize_street,
+    street_parts,
 )
 
 PUBLIC = ["gmail.com", "outlook.com"]
@@ -107,3 +109,52 @@ def test_city_and_street_forms() -> None:
     assert normalize_city("München") == normalize_city("Munich") == "munich"
     assert normalize_street("123 Main St.") == normalize_street("123 main street")
     assert normalize_street("Hauptstr. 5") == normalize_street("Hauptstrasse 5")
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        pytest.param("404/237-2663", "US", "+14042372663", id="us-slash"),
+        pytest.param("+44 (0)20 7946 0321", None, "+442079460321", id="uk-with-trunk-in-parentheses"),
+        pytest.param("020 7946 0018", "GB", "+442079460018", id="uk-national"),
+        pytest.param("(412) 555-0170 ext. 12", "US", "+14125550170", id="extension-dropped"),
+        pytest.param("01.55.50.01.23", "FR", "+33155500123", id="fr-dotted"),
+        pytest.param("404/237-2663", None, None, id="no-country-no-plus"),
+        pytest.param("310/788-", "US", None, id="truncated"),
+    ],
+)
+def test_e164_phone(raw: str, country: str | None, expected: str | None) -> None:
+    assert e164_phone(raw, country) == expected
+
+
+def test_phone_key_ignores_an_extension_without_a_country() -> None:
+    assert normalize_phone("(412) 555-0170 ext. 12") == normalize_phone("+1 412 555 0170")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("3130 piedmont rd. ne", ("3130", ("piedmont", "road")), id="directional-dropped"),
+        pytest.param("3000 W. Paradise Rd.", ("3000", ("paradise", "road")), id="leading-directional"),
+        pytest.param("854 7th ave.  between 54th and 55th sts.", ("854", ("7th", "avenue")), id="description-cut"),
+        pytest.param("1433 Third St. Promenade", ("1433", ("3rd", "street", "promenade")), id="ordinal-word"),
+        pytest.param("2424 Main St. Suite 200", ("2424", ("main", "street")), id="suite-cut"),
+        pytest.param("Hauptstr. 5", ("5", ("hauptstrasse",)), id="number-after-name"),
+        pytest.param("200-250 Vesey St.", ("200", ("vesey", "street")), id="range"),
+        pytest.param("North Ave.", (None, ("north", "avenue")), id="direction-as-the-name"),
+    ],
+)
+def test_street_parts(raw: str, expected: tuple[str | None, tuple[str, ...]]) -> None:
+    assert street_parts(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("Palm, The", "palm", id="inverted-the"),
+        pytest.param("palm  the (los angeles)", "palm", id="qualifier-in-parentheses"),
+        pytest.param("(Acme)", "acme", id="parentheses-are-all-there-is"),
+    ],
+)
+def test_directory_name_forms(raw: str, expected: str) -> None:
+    assert normalize_name(raw) == expected
