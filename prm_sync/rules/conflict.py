@@ -41,8 +41,26 @@ class ConflictResult(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
-        """One line for ``DealRegistration.conflict_reason`` and the CRM."""
-        return "; ".join(self.reasons) if self.reasons else "no matching customer, registration or opportunity"
+        """The full reason, naming the records matched: for the store, the audit log and admins only."""
+        return "; ".join(self.reasons) if self.reasons else NO_MATCH
+
+    def partner_notice(self) -> str:
+        """What the registering partner may read on its registration (``DealRegistration.conflict_reason``)."""
+        return partner_notice(self.decision)
+
+
+NO_MATCH = "no matching customer, registration or opportunity"
+# Registrations are what partners see in a partner portal or community: the text written onto them says
+# what happens next and never whose registration, which partner, when, or which direct deal matched.
+PARTNER_NOTICES = {
+    ConflictDecision.conflict: "conflict: customer already registered or in direct pipeline; under review",
+    ConflictDecision.review: "possible conflict: customer may already be registered or in direct pipeline; under review",
+    ConflictDecision.clear: NO_MATCH,
+}
+
+
+def partner_notice(decision: ConflictDecision) -> str:
+    return PARTNER_NOTICES[decision]
 
 
 def _describe(candidate: Candidate) -> str:
@@ -154,7 +172,7 @@ def check_registrations(
         updated = reg.model_copy()
         updated.conflict_decision = result.decision
         updated.conflict_score = result.score
-        updated.conflict_reason = result.summary()[:2000]
+        updated.conflict_reason = result.partner_notice()
         if reg.status == RegistrationStatus.submitted and result.decision != ConflictDecision.clear:
             updated.status = RegistrationStatus.under_review
         before, after = changed_fields(reg, updated, ["status", "conflict_decision", "conflict_score", "conflict_reason"])

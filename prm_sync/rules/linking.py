@@ -32,6 +32,7 @@ from prm_sync.config.settings import RulesConfig
 from prm_sync.model import ConflictDecision, DealRegistration, Opportunity, RegistrationStatus
 from prm_sync.rules.attribution import write_back
 from prm_sync.rules.candidates import Candidate, CandidateIndex, CandidateKind
+from prm_sync.rules.conflict import partner_notice
 from prm_sync.rules.evidence import generic_form
 from prm_sync.rules.normalize import STOPWORDS, CustomerProfile, profile
 from prm_sync.rules.recording import changed_fields, record_decision
@@ -193,10 +194,15 @@ def _work(session: Session, rules: RulesConfig, now: datetime, registration_ids:
 
 
 def _record_conflict(session: Session, reg: DealRegistration, reason: str, now: datetime, run_id: str | None) -> bool:
-    """Put the conflict on the registration (it reaches the CRM) once; True when it was new."""
-    if reg.conflict_reason == reason and reg.conflict_decision == ConflictDecision.conflict:
+    """Put the conflict on the registration (it reaches the CRM) once; True when it was new.
+
+    The registration gets the partner notice; ``reason`` names the other
+    partner's registration and goes to the audit log only.
+    """
+    notice = partner_notice(ConflictDecision.conflict)
+    if reg.conflict_reason == notice and reg.conflict_decision == ConflictDecision.conflict:
         return False
-    updated = reg.model_copy(update={"conflict_decision": ConflictDecision.conflict, "conflict_reason": reason[:2000],
+    updated = reg.model_copy(update={"conflict_decision": ConflictDecision.conflict, "conflict_reason": notice,
                                      "updated_at": now})
     save_record(session, updated)
     before, after = changed_fields(reg, updated, ["conflict_decision", "conflict_reason"])

@@ -40,12 +40,17 @@ def save_conflict_check(session: Session, check: ConflictCheck) -> ConflictCheck
     return ConflictCheck.model_validate(row)
 
 
-def latest_conflict_check(session: Session, registration_id: str) -> ConflictCheck | None:
+def conflict_checks(session: Session, registration_id: str, limit: int | None = None) -> list[ConflictCheck]:
+    """A registration's checks, newest first."""
     query = (
         select(ConflictCheckRow)
         .where(ConflictCheckRow.registration_id == registration_id)
         .order_by(ConflictCheckRow.checked_at.desc(), ConflictCheckRow.id.desc())
-        .limit(1)
+        .limit(limit)
     )
-    row = session.scalars(query).first()
-    return None if row is None else ConflictCheck.model_validate(row)
+    return [ConflictCheck.model_validate(row) for row in session.scalars(query)]
+
+
+def latest_conflict_check(session: Session, registration_id: str) -> ConflictCheck | None:
+    found = conflict_checks(session, registration_id, limit=1)
+    return found[0] if found else None

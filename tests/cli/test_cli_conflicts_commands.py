@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from fixtures.cli import CliResult, invoke
 
+from prm_sync.config.settings import ConflictRules
 from prm_sync.model import DealRegistration, Opportunity, Partner
+from prm_sync.rules.conflict import check_registrations
 from prm_sync.store.db import Store
 from prm_sync.store.records import get_record, save_records
 
@@ -146,3 +148,24 @@ def test_override_and_dispute(config: Path, seeded_store: Store) -> None:
     assert overridden.exit_code == 0 and "under_review -> approved" in overridden.stdout
     bad = cli(config, "registrations", "override", "reg_rej", "--to", "nonsense", "--reason", "x")
     assert bad.exit_code == 2 and "nonsense" in bad.stderr
+
+
+def test_show_gives_the_admin_the_full_reason_the_crm_never_gets(config: Path, seeded_store: Store) -> None:
+    now = datetime.now(UTC)
+    with seeded_store.session() as session:
+        save_records(session, [
+            Partner(id="ptn_b", name="Beta"),
+            DealRegistration(id="reg_late", partner_id="ptn_b", customer_name="ACME Inc", submitted_at=now + timedelta(hours=1)),
+        ])
+        check_registrations(session, ["reg_late"], ConflictRules(), now + timedelta(hours=2))
+        late = get_record(session, "deal_registration", "reg_late")
+    assert isinstance(late, DealRegistration) and "reg_sub" not in (late.conflict_reason or "")
+
+    shown = cli(config, "conflicts", "show", "reg_late")
+    assert shown.exit_code == 0, shown.stderr
+    assert "conflict" in shown.stdout and "registration reg_sub by partner ptn_a" in shown.stdout
+    as_json = cli(config, "conflicts", "show", "reg_late", "--json")
+    [check] = json.loads(as_json.stdout)
+    assert check["matches"][0]["record_id"] == "reg_sub" and check["matches"][0]["partner_id"] == "ptn_a"
+    missing = cli(config, "conflicts", "show", "reg_sub")
+    assert missing.exit_code == 2 and missing.stderr.strip() == "error: no conflict check recorded for registration 'reg_sub'"

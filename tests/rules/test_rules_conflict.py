@@ -135,9 +135,14 @@ def test_check_registrations_stores_decision_history_and_audit(session: Session)
     second = get_record(session, "deal_registration", "reg_second")
     assert isinstance(second, DealRegistration)
     assert (second.status, second.conflict_decision, second.conflict_score) == ("under_review", "conflict", 100.0)
-    assert "registration reg_first by partner ptn_a" in (second.conflict_reason or "")
+    # the registration (partner-visible in both CRMs) says what happens, not whose registration matched
+    assert second.conflict_reason == "conflict: customer already registered or in direct pipeline; under review"
     check = latest_conflict_check(session, "reg_second")
     assert check is not None and check.matches[0]["record_id"] == "reg_first"
-    assert query_audit(session, record_id="reg_second")[0].rule == "conflict.conflict"
+    assert "registration reg_first by partner ptn_a" in check.reasons[0]
+    [audit] = query_audit(session, record_id="reg_second")
+    assert audit.rule == "conflict.conflict" and "registration reg_first by partner ptn_a" in (audit.reason or "")
+    direct = get_record(session, "deal_registration", "reg_direct")
+    assert isinstance(direct, DealRegistration) and "opp_direct" not in (direct.conflict_reason or "")
     first = get_record(session, "deal_registration", "reg_first")
     assert isinstance(first, DealRegistration) and first.status == "submitted"

@@ -72,7 +72,9 @@ def test_another_partners_protected_opportunity_is_a_conflict_reported_once(sess
     assert outcome.action == "link_conflict"
     late = reg(session, "reg_b")
     assert late.opportunity_id is None and late.conflict_decision == "conflict"
-    assert "opportunity opp_1 is already protected by registration reg_a of partner ptn_a" in (late.conflict_reason or "")
+    assert late.conflict_reason == "conflict: customer already registered or in direct pipeline; under review"
+    [audit] = [e for e in query_audit(session, record_id="reg_b") if e.action == "registration.link_conflict"]
+    assert "opportunity opp_1 is already protected by registration reg_a of partner ptn_a" in (audit.reason or "")
     assert opp(session, "opp_1").registration_id == "reg_a"
     # the same finding is not reported (or audited) again on the next run
     assert link_registrations(session, rules, NOW, registration_ids=["reg_b"]) == []

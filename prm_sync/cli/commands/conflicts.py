@@ -1,7 +1,9 @@
-"""``conflicts check`` and ``registrations``: the channel manager's commands.
+"""``conflicts check|show`` and ``registrations``: the channel manager's commands.
 
 ``conflicts check`` runs the conflict check over a CSV of registrations
 before anything reaches the store (a partner's batch, or threshold tuning);
+``conflicts show`` prints a registration's checks with the full reasons (the
+records matched, their partners, the evidence), which the CRMs never get;
 ``registrations approve|reject|extend|override|dispute`` records one
 decision through the lifecycle, so an illegal move is refused with the moves
 that are allowed, and the linked opportunity is updated for the next sync.
@@ -61,6 +63,45 @@ def check(
     print_table(f"conflict check of {registrations.name}", ["id", "decision", "score", "matches", "reason"], table)
     flagged = sum(1 for r in rows if r.decision != "clear")
     console.print(f"{len(rows)} registrations: {flagged} flagged (conflict or review), {len(rows) - flagged} clear")
+
+
+@conflicts_app.command("show")
+def show(
+    registration_id: str = typer.Argument(..., metavar="ID", help="PRM id of the registration."),
+    history: int = typer.Option(5, "--history", min=1, max=1000, help="How many checks to show, newest first."),
+    json_output: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    """A registration's conflict checks with the full reasons and matches (for admins, not partners).
+
+    The registration in Salesforce and HubSpot carries only the partner
+    notice; which registration, partner or direct deal matched is here.
+    """
+    from prm_sync.errors import UsageError
+    from prm_sync.runtime import open_store
+    from prm_sync.store.conflicts import conflict_checks
+
+    config = state.config()
+    store = open_store(config)
+    try:
+        with store.session(readonly=True) as session:
+            checks = conflict_checks(session, registration_id, limit=history)
+    finally:
+        store.close()
+    if not checks:
+        msg = f"no conflict check recorded for registration {registration_id!r}"
+        raise UsageError(msg)
+    if json_output:
+        print_json([c.model_dump(mode="json") for c in checks])
+        return
+    for c in checks:
+        console.print(f"{c.checked_at.isoformat(timespec='seconds')}  {c.decision}  score {c.score or 0:.1f}",
+                      markup=False, highlight=False)
+        for reason in c.reasons:
+            console.print(f"  - {reason}", markup=False, highlight=False)
+        rows = [(m.get("kind"), m.get("record_id"), m.get("partner_id") or "", m.get("score"),
+                 ", ".join(m.get("matched_fields") or [])) for m in c.matches]
+        if rows:
+            print_table("matches", ["kind", "record", "partner", "score", "fields"], rows)
 
 
 def _decide(action: str, registration_id: str, reason: str, actor: str | None, to: RegistrationStatus | None,
