@@ -295,7 +295,7 @@ def main() -> None:
         print(f"\nmistakes in {args.errors}:")
         for o in (o for s in suites for o in s.outcomes if o.split == args.errors):
             wrong = (o.truth and not o.correct_flag) or (not o.truth and o.decision != "clear")
-            if wrong or (o.decision == "conflict" and not o.correct_flag):
+            if (wrong or (o.decision == "conflict" and not o.correct_flag)) and not (o.review_ok and o.decision == "review"):
                 print(f"  {o.suite} {o.query_id}: {o.decision} {o.score:.1f} {o.label} :: {o.reason}")
 
 

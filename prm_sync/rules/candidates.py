@@ -2,22 +2,29 @@
 
 Scoring every account with fuzzy matching is O(n) per registration; at a
 million accounts that is seconds. The index files each candidate under a
-handful of cheap keys (exact domain, phone, exact name, first token, an
-anagram of the first token for transposition typos, a 4-letter prefix pair
-for other typos, acronym + country) and a check scores only the union of
-the blocks its own keys hit. Blocks that grow past ``max_block`` (a first
-token like "global") are skipped for name keys: they say nothing.
+handful of cheap keys (exact domain, phone and its switchboard block, exact
+name, house number and street in a city, first word and first distinctive
+word, an anagram of the first word for transposition typos, prefix and suffix
+pairs for other typos, distinctive later words, acronym + country) and a
+check scores only the union of the blocks its own keys hit. Blocks that grow
+past ``max_block`` (a first word like "global") are skipped for name keys:
+they say nothing. ``CandidateIndex`` keeps them in memory (the CSV check);
+``prm_sync.rules.account_index`` keeps them in the store between runs.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
+from prm_sync.rules.evidence import generic_form
 from prm_sync.rules.normalize import STOPWORDS, CustomerProfile
+
+EXACT_KEYS = frozenset({"d:", "p:", "n:"})
 
 
 class CandidateKind(StrEnum):
@@ -65,26 +72,40 @@ def blocking_keys(p: CustomerProfile, *, as_query: bool = False) -> Iterator[str
         yield f"d:{p.domain}"
     if p.phone:
         yield f"p:{p.phone}"
+        yield f"b:{p.phone[:-3]}"  # one block of a switchboard: "212/632-5000" and "212/632-5100"
     if p.norm:
         yield f"n:{p.norm}"
+    if p.street_number and p.street_name:  # one address: a renamed or re-described business
+        yield f"s:{p.street_number}|{p.street_name[0]}|{p.city or ''}"
     first = _first_word(p.tokens)
+    distinctive = next((t for t in p.tokens if t not in STOPWORDS and generic_form(t) is None), None)
+    if distinctive and distinctive != first:
+        yield f"f:{distinctive}"  # "Restaurant Contoso", "Cafe Woodgrove" are filed under their own word
     if first:
         yield f"f:{first}"
         if len(first) >= 4:
             yield f"a:{''.join(sorted(first))}"
         words = [t for t in p.tokens if t not in STOPWORDS]
-        if len(words) >= 2 and len(words[1]) >= 4:
-            yield f"q:{words[0][:2]}{words[1][:4]}"  # survives a typo late in the first word
+        if len(words) >= 2 and len(words[1]) >= 4 and len(words[0]) >= 6:
+            # a typo in a long first word spares its first three letters or its last three
+            yield f"q:{words[0][:3]}|{words[1][:4]}"
+            yield f"q:|{words[0][-3:]}|{words[1][:4]}"
         for token in words[1:3]:
-            if len(token) >= 5:
+            if len(token) >= 5 and generic_form(token) is None:  # "t:systems" would file half the accounts together
                 yield f"t:{token}"
-    if p.acronym and p.country:
-        yield f"x:{p.acronym}|{p.country}"
+    if p.acronym and p.country and not as_query:
+        yield f"x:{p.acronym}|{p.country}"  # found by a query that is an acronym ("IBM"), not by other initials
     if as_query and p.short_form and p.tokens and p.country:
         # the query's name may itself be the acronym of an indexed name
         yield f"x:{p.tokens[0]}|{p.country}"
     if as_query and p.acronym:
         yield f"n:{p.acronym}"  # an indexed "IBM" against a query "International Business Machines"
+
+
+class CandidateSource(Protocol):
+    """Where a check finds candidates: the in-memory ``CandidateIndex`` or the stored account index."""
+
+    def lookup_many(self, queries: Sequence[CustomerProfile]) -> list[list[Candidate]]: ...
 
 
 @dataclass
@@ -115,8 +136,11 @@ class CandidateIndex:
             positions = self.blocks.get(key)
             if not positions:
                 continue
-            exact = key[0] in "dpn"  # domain, phone and exact name blocks are never too big to read
+            exact = key[:2] in EXACT_KEYS  # domain, phone and exact name blocks are never too big to read
             if not exact and len(positions) > self.max_block:
                 continue
             seen.update(positions)
         return [self.candidates[i] for i in sorted(seen)]
+
+    def lookup_many(self, queries: Sequence[CustomerProfile]) -> list[list[Candidate]]:
+        return [self.lookup(q) for q in queries]

@@ -11,7 +11,7 @@ partner told "conflict" will ask why.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -19,11 +19,18 @@ from sqlalchemy.orm import Session
 
 from prm_sync.config.settings import ConflictRules
 from prm_sync.model import ConflictDecision, DealRegistration, RegistrationStatus
-from prm_sync.rules.candidates import Candidate, CandidateIndex, CandidateKind, RegistrationQuery
+from prm_sync.rules.candidates import (
+    Candidate,
+    CandidateIndex,
+    CandidateKind,
+    CandidateSource,
+    RegistrationQuery,
+)
 from prm_sync.rules.evidence import HARD_SCORE, Evidence, PairScore, score_pair
-from prm_sync.rules.recording import changed_fields, record_decision
-from prm_sync.store.conflicts import ConflictCheck, save_conflict_check
-from prm_sync.store.records import list_records, save_record
+from prm_sync.rules.recording import changed_fields, decision_entry
+from prm_sync.store.audit import AuditEntry, append_audit
+from prm_sync.store.conflicts import ConflictCheck, save_conflict_checks
+from prm_sync.store.records import list_records, save_records
 
 
 class MatchedRecord(BaseModel):
@@ -73,11 +80,18 @@ def _describe(candidate: Candidate) -> str:
 
 
 class ConflictChecker:
-    """Scores a registration against the indexed candidates and decides conflict/review/clear."""
+    """Scores a registration against the indexed candidates and decides conflict/review/clear.
 
-    def __init__(self, rules: ConflictRules, index: CandidateIndex | None = None) -> None:
+    Candidates come from ``index`` (in memory; ``add`` files more, as the CSV
+    check does with each row it checked) and from any ``sources`` (the stored
+    account index), each record once.
+    """
+
+    def __init__(self, rules: ConflictRules, index: CandidateIndex | None = None,
+                 sources: Sequence[CandidateSource] = ()) -> None:
         self.rules = rules
         self.index = index if index is not None else CandidateIndex()
+        self.sources = list(sources)
 
     def add(self, candidate: Candidate) -> None:
         self.index.add(candidate)
@@ -100,8 +114,20 @@ class ConflictChecker:
         return self.rules.check_existing_customers
 
     def check(self, query: RegistrationQuery) -> ConflictResult:
+        return self.check_many([query])[0]
+
+    def check_many(self, queries: Sequence[RegistrationQuery]) -> list[ConflictResult]:
+        """Each query's result; the stored index is read once for the whole batch."""
+        found = [self.index.lookup(q.profile) for q in queries]
+        for source in self.sources:
+            for mine, more in zip(found, source.lookup_many([q.profile for q in queries]), strict=True):
+                known = {(c.kind, c.record_id) for c in mine}
+                mine.extend(c for c in more if (c.kind, c.record_id) not in known)
+        return [self._decide(q, candidates) for q, candidates in zip(queries, found, strict=True)]
+
+    def _decide(self, query: RegistrationQuery, candidates: list[Candidate]) -> ConflictResult:
         matches: list[tuple[float, MatchedRecord, str]] = []
-        for cand in self.index.lookup(query.profile):
+        for cand in candidates:
             if not self._eligible(query, cand):
                 continue
             if cand.kind is CandidateKind.customer and cand.record_id == query.end_customer_id:
@@ -142,33 +168,36 @@ def check_registrations(
     now: datetime,
     *,
     run_id: str | None = None,
-    index: CandidateIndex | None = None,
 ) -> dict[str, ConflictResult]:
     """Check, store and audit the decision for each registration; returns results by id.
 
-    Each check appends a ``conflict_check`` row (history), copies the decision
+    The stored account index first catches up with what was saved since the
+    last check (``refresh_index``). Each check appends a ``conflict_check`` row
+    (history) with the full reason, copies the decision and the partner notice
     onto the registration (so it reaches the CRM), and moves a submitted
     registration with a conflict or review to ``under_review``: a person must
     look before it can be approved.
     """
-    # imported here: sources builds candidates and must not depend on the scorer
-    from prm_sync.rules.sources import build_index, registration_query
+    # imported here: the index builds candidates and must not depend on the scorer
+    from prm_sync.rules.account_index import StoreIndex, refresh_index
+    from prm_sync.rules.sources import registration_query
 
     regs = [r for r in list_records(session, DealRegistration.entity, ids=list(registration_ids)) if isinstance(r, DealRegistration)]
     if not regs:
         return {}
-    checker = ConflictChecker(rules, index if index is not None else build_index(session, rules, now))
+    refresh_index(session, rules)
+    checker = ConflictChecker(rules, sources=[StoreIndex(session, now)])
+    regs.sort(key=lambda r: (r.submitted_at or now, r.id))
     results: dict[str, ConflictResult] = {}
-    for reg in sorted(regs, key=lambda r: (r.submitted_at or now, r.id)):
-        result = checker.check(registration_query(reg, rules))
+    checks: list[ConflictCheck] = []
+    changed: list[DealRegistration] = []
+    entries: list[AuditEntry] = []
+    for reg, result in zip(regs, checker.check_many([registration_query(reg, rules) for reg in regs]), strict=True):
         results[reg.id] = result
-        save_conflict_check(
-            session,
-            ConflictCheck(
-                registration_id=reg.id, checked_at=now, decision=result.decision, score=result.score,
-                matches=[m.model_dump(mode="json") for m in result.matches], reasons=result.reasons,
-            ),
-        )
+        checks.append(ConflictCheck(
+            registration_id=reg.id, checked_at=now, decision=result.decision, score=result.score,
+            matches=[m.model_dump(mode="json") for m in result.matches], reasons=result.reasons,
+        ))
         updated = reg.model_copy()
         updated.conflict_decision = result.decision
         updated.conflict_score = result.score
@@ -178,10 +207,13 @@ def check_registrations(
         before, after = changed_fields(reg, updated, ["status", "conflict_decision", "conflict_score", "conflict_reason"])
         if before or after:
             updated.updated_at = now
-            save_record(session, updated)
-        record_decision(
-            session, action="registration.conflict_check", entity=DealRegistration.entity, record_id=reg.id,
+            changed.append(updated)
+        entries.append(decision_entry(
+            action="registration.conflict_check", entity=DealRegistration.entity, record_id=reg.id,
             rule=f"conflict.{result.decision}", reason=result.summary(), now=now, run_id=run_id,
             before=before, after=after,
-        )
+        ))
+    save_conflict_checks(session, checks)
+    save_records(session, changed)
+    append_audit(session, entries)
     return results

@@ -2,7 +2,8 @@
 
 Lets a channel manager test a partner's batch (or tune thresholds) before
 anything reaches the store. Candidates are the accounts CSV, the store's
-active registrations/opportunities/customers, or both. A bad file raises one
+active registrations/opportunities/customers (its stored account index,
+brought up to date by the caller), or both. A bad file raises one
 ``ConfigError`` listing every problem with file and line.
 """
 
@@ -19,10 +20,10 @@ from sqlalchemy.orm import Session
 from prm_sync.config.settings import ConflictRules
 from prm_sync.errors import ConfigError, Problem
 from prm_sync.model import ConflictDecision
+from prm_sync.rules.account_index import StoreIndex
 from prm_sync.rules.candidates import Candidate, CandidateIndex, CandidateKind, RegistrationQuery
 from prm_sync.rules.conflict import ConflictChecker
 from prm_sync.rules.normalize import profile
-from prm_sync.rules.sources import build_index
 
 COLUMNS = ["id", "company_name", "domain", "email", "street", "city", "country", "phone", "product"]
 REQUIRED = ["id", "company_name"]
@@ -86,13 +87,18 @@ def check_csv(registrations_csv: Path, accounts_csv: Path | None, session: Sessi
     """
     now = now or datetime.now(UTC)
     registrations = list(_read(registrations_csv))
-    index = build_index(session, rules, now) if session is not None else CandidateIndex()
+    index = CandidateIndex()
     if accounts_csv is not None:
         index.extend(csv_candidate(row, rules) for _, row in _read(accounts_csv))
-    checker = ConflictChecker(rules, index)
+    bases = [csv_candidate(row, rules) for _, row in registrations]
+    sources = []
+    if session is not None:
+        stored = StoreIndex(session, now)
+        stored.prefetch([b.profile for b in bases])  # one read of the stored index for the whole file
+        sources.append(stored)
+    checker = ConflictChecker(rules, index, sources)
     out: list[CsvCheckRow] = []
-    for position, (_, row) in enumerate(registrations):
-        base = csv_candidate(row, rules)
+    for position, ((_, row), base) in enumerate(zip(registrations, bases, strict=True)):
         products = frozenset(p.strip() for p in row["product"].replace(";", ",").split(",") if p.strip())
         stamp = now + timedelta(microseconds=position)  # file order is submission order, after the store's
         result = checker.check(RegistrationQuery(profile=base.profile, record_id=row["id"], partner_id=f"csv:{row['id']}",

@@ -104,6 +104,7 @@ class _Words:
     typo_fixed: bool
 
 
+@lru_cache(maxsize=65536)  # a check compares one query with many candidates, and candidates recur
 def _words(p: CustomerProfile) -> _Words:
     place = frozenset(p.city.split()) if p.city else frozenset()
     words: list[str] = []

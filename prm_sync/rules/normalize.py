@@ -115,6 +115,8 @@ _DIGITS = re.compile(r"\D+")
 
 def fold(text: str) -> str:
     """Lowercase ASCII-ish text: accents removed (``Müller`` -> ``muller``), ``ß`` -> ``ss``."""
+    if text.isascii():  # most names and addresses: nothing to decompose
+        return text.lower()
     text = text.replace("ß", "ss").replace("ẞ", "ss").replace("Æ", "AE").replace("æ", "ae")
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()

@@ -33,16 +33,28 @@ def record_decision(
     after: Mapping[str, Any] | None = None,
 ) -> None:
     """Append one audit entry; ``before``/``after`` hold only the fields the rule changed."""
-    append_audit(
-        session,
-        [
-            AuditEntry(
-                at=now, run_id=run_id, actor=actor, action=action, entity=entity, record_id=record_id,
-                rule=rule, reason=reason,
-                fields_before=dict(before) if before is not None else None,
-                fields_after=dict(after) if after is not None else None,
-            )
-        ],
+    append_audit(session, [decision_entry(action=action, entity=entity, record_id=record_id, rule=rule, reason=reason,
+                                          now=now, actor=actor, run_id=run_id, before=before, after=after)])
+
+
+def decision_entry(
+    *,
+    action: str,
+    entity: str,
+    record_id: str,
+    rule: str,
+    reason: str,
+    now: datetime,
+    actor: str = RULES_ACTOR,
+    run_id: str | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """The entry ``record_decision`` appends, for a rule that appends many at once."""
+    return AuditEntry(
+        at=now, run_id=run_id, actor=actor, action=action, entity=entity, record_id=record_id, rule=rule, reason=reason,
+        fields_before=dict(before) if before is not None else None,
+        fields_after=dict(after) if after is not None else None,
     )
 
 

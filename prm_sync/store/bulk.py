@@ -65,7 +65,10 @@ def _prepare_insert(
         module = postgresql if dialect.name == "postgresql" else sqlite
         statement = module.insert(table).values(values)
         updates = {name: statement.excluded[name] for name in columns if name not in conflict}
-        statement = statement.on_conflict_do_update(index_elements=list(conflict), set_=updates)
+        if updates:
+            statement = statement.on_conflict_do_update(index_elements=list(conflict), set_=updates)
+        else:  # every column is the key: a row already there is the row
+            statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
     return _finish(statement.compile(dialect=dialect), dialect, table, {name: name for name in columns})
 
 
@@ -129,7 +132,7 @@ def insert_rows(
     """Insert ``rows`` (all with the same keys); with ``conflict`` (the primary key) update existing rows instead.
 
     ``conflict`` turns the statement into ``INSERT ... ON CONFLICT (...) DO
-    UPDATE`` on both backends: one round of the driver for inserts and
+    UPDATE`` (``DO NOTHING`` when every column is in the key) on both backends: one round of the driver for inserts and
     updates alike, no existence check first. Rows loaded into the ORM
     session are not refreshed; callers that keep ORM rows of this table
     expire them.

@@ -7,11 +7,12 @@ a customer renamed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from prm_sync.model import ConflictDecision, utcnow
@@ -38,6 +39,17 @@ def save_conflict_check(session: Session, check: ConflictCheck) -> ConflictCheck
     session.add(row)
     session.flush()
     return ConflictCheck.model_validate(row)
+
+
+def save_conflict_checks(session: Session, checks: Sequence[ConflictCheck]) -> None:
+    """Many checks in one executemany (a run checks what it pulled: thousands at a time)."""
+    rows = []
+    for check in checks:
+        values = check.model_dump(exclude={"id"})
+        values["matches"] = jsonable(values["matches"])
+        rows.append(values)
+    if rows:
+        session.execute(insert(ConflictCheckRow.__table__), rows)
 
 
 def conflict_checks(session: Session, registration_id: str, limit: int | None = None) -> list[ConflictCheck]:

@@ -472,3 +472,65 @@ class RunLockRow(Base):
     run_id: Mapped[str] = mapped_column(ID)
     acquired_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+
+
+class ConflictIndexEntryRow(Base):
+    """One conflict candidate (an active registration, an open direct deal, a customer), profiled.
+
+    Derived from the entity tables and kept between runs, so a check reads a
+    handful of candidates by key instead of profiling every account again.
+    ``source_hash`` covers the source fields the entry was made from: an
+    unchanged record is not profiled again.
+    """
+
+    __tablename__ = "conflict_index_entry"
+    __table_args__ = (Index("uq_conflict_index_entry_record", "kind", "record_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(ENUM)
+    record_id: Mapped[str] = mapped_column(ID)
+    source_hash: Mapped[str] = mapped_column(String(32))
+    partner_id: Mapped[str | None] = mapped_column(ID)
+    product_lines: Mapped[list[str]]
+    submitted_at: Mapped[datetime | None]
+    status: Mapped[str | None] = mapped_column(ENUM)
+    expires_at: Mapped[datetime | None]
+    label: Mapped[str] = mapped_column(Text)
+    profile: Mapped[list[Any]]
+
+
+class ConflictIndexKeyRow(Base):
+    """Blocking keys (hashed to 64 bits) of each entry: a check looks up its own keys here."""
+
+    __tablename__ = "conflict_index_key"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ConflictIndexBigBlockRow(Base):
+    """Name keys shared by too many entries to say anything ("global", "first"): skipped by checks."""
+
+    __tablename__ = "conflict_index_big_block"
+
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ConflictIndexDirtyRow(Base):
+    """Registrations, opportunities and customers saved since the index last caught up with them."""
+
+    __tablename__ = "conflict_index_dirty"
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(ENTITY)
+    record_id: Mapped[str] = mapped_column(ID)
+
+
+class ConflictIndexMetaRow(Base):
+    """``fingerprint``: the index format and the settings its profiles depend on; another one rebuilds it."""
+
+    __tablename__ = "conflict_index_meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from prm_sync.errors import UsageError
 from prm_sync.model import ENTITIES, CanonicalRecord
 from prm_sync.store import bulk
+from prm_sync.store.conflict_index import mark_dirty
 from prm_sync.store.orm import ENTITY_ROWS, EntityRow, RecordExternalIdRow
 
 # stay well under SQLite's and PostgreSQL's bound-parameter limits
@@ -88,6 +89,7 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
             existing.update((row.id, row) for row in session.scalars(select(cls).where(cls.id.in_(part))))
         # record id -> (had mirrored ids before, the ids to mirror now); applied once per group
         id_changes: dict[str, tuple[bool, dict[str, str]]] = {}
+        changed: list[str] = []
         for record in group:
             values = _column_values(record)
             row = existing.get(record.id)
@@ -96,17 +98,20 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
                 row = cls(**values, row_version=1)
                 session.add(row)
                 existing[record.id] = row
+                changed.append(record.id)
             else:
                 old_ids = dict(row.external_ids)
                 if any(getattr(row, name) != value for name, value in values.items()):
                     # in SQL, so two writers in separate transactions cannot both write the same version
                     row.row_version = cls.row_version + 1  # type: ignore[assignment]
+                    changed.append(record.id)
                 for name, value in values.items():
                     setattr(row, name, value)
             if old_ids != values["external_ids"]:
                 had = id_changes.get(record.id, (False, {}))[0] or bool(old_ids)
                 id_changes[record.id] = (had, dict(values["external_ids"]))
         _sync_external_ids_many(session, entity, id_changes)
+        mark_dirty(session, entity, changed)  # the conflict index catches up before its next check
         # make the mirrored external ids visible to the next save of the same record
         session.flush()
 
@@ -260,5 +265,6 @@ def delete_record(session: Session, entity: str, record_id: str) -> bool:
     if row is None:
         return False
     session.delete(row)
+    mark_dirty(session, entity, [record_id])
     session.flush()
     return True

@@ -45,10 +45,13 @@ def check(
     config = state.config()
     rules = config.rules.conflict
     if against_store:
+        from prm_sync.rules.account_index import refresh_index
         from prm_sync.runtime import open_store
 
         store = open_store(config)
         try:
+            with store.session() as session:
+                refresh_index(session, rules)  # the stored account index catches up first
             with store.session(readonly=True) as session:
                 rows = check_csv(registrations, accounts, session, rules)
         finally:
