@@ -123,13 +123,22 @@ def _entity_key(query_id: str, pairs: dict[str, str]) -> str:
     return f"listing:{query_id}"
 
 
-def restaurant_suites(rules: ConflictRules, workdir: Path) -> list[Suite]:
+Direction = tuple[str, list[dict[str, str]], list[dict[str, str]], dict[str, str]]
+
+
+def _directions() -> tuple[list[Direction], dict[str, str]]:
+    """Both ways of checking one guide against the other: (name, registrations, accounts, twin of each), pairs."""
     fodors, zagats, pairs = _restaurants()
     reverse = {z: f for f, z in pairs.items()}
     f_rows = [_as_csv_row("f", r) for r in fodors]
     z_rows = [_as_csv_row("z", r) for r in zagats]
+    return [("fodors->zagat", f_rows, z_rows, pairs), ("zagat->fodors", z_rows, f_rows, reverse)], pairs
+
+
+def restaurant_suites(rules: ConflictRules, workdir: Path) -> list[Suite]:
+    directions, pairs = _directions()
     suites = []
-    for name, regs, accounts, truth in (("fodors->zagat", f_rows, z_rows, pairs), ("zagat->fodors", z_rows, f_rows, reverse)):
+    for name, regs, accounts, truth in directions:
         reg_csv = _write(workdir / f"{name}-registrations.csv", regs)
         acc_csv = _write(workdir / f"{name}-accounts.csv", accounts)
         suite = Suite(name)
@@ -191,12 +200,9 @@ def rapidfuzz_rule(reg: dict[str, str], acc: dict[str, str]) -> float:
 
 
 def baseline_suites() -> list[Suite]:
-    fodors, zagats, pairs = _restaurants()
-    reverse = {z: f for f, z in pairs.items()}
-    f_rows = [_as_csv_row("f", r) for r in fodors]
-    z_rows = [_as_csv_row("z", r) for r in zagats]
+    directions, pairs = _directions()
     suites = []
-    for name, regs, accounts, truth in (("fodors->zagat", f_rows, z_rows, pairs), ("zagat->fodors", z_rows, f_rows, reverse)):
+    for name, regs, accounts, truth in directions:
         suite = Suite(name)
         for reg in regs:
             scored = max(((rapidfuzz_rule(reg, acc), acc["id"]) for acc in accounts), default=(0.0, None))

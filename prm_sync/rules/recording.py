@@ -18,23 +18,10 @@ from prm_sync.store.audit import AuditEntry, append_audit
 RULES_ACTOR = "prm-sync.rules"
 
 
-def record_decision(
-    session: Session,
-    *,
-    action: str,
-    entity: str,
-    record_id: str,
-    rule: str,
-    reason: str,
-    now: datetime,
-    actor: str = RULES_ACTOR,
-    run_id: str | None = None,
-    before: Mapping[str, Any] | None = None,
-    after: Mapping[str, Any] | None = None,
-) -> None:
-    """Append one audit entry; ``before``/``after`` hold only the fields the rule changed."""
-    append_audit(session, [decision_entry(action=action, entity=entity, record_id=record_id, rule=rule, reason=reason,
-                                          now=now, actor=actor, run_id=run_id, before=before, after=after)])
+def record_decision(session: Session, **fields: Any) -> None:
+    """Append one audit entry (the fields of ``decision_entry``); ``before``/``after`` hold only the
+    fields the rule changed."""
+    append_audit(session, [decision_entry(**fields)])
 
 
 def decision_entry(
