@@ -134,8 +134,10 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        refused_hint: str = "credentials rejected; check the access token",
     ) -> None:
         self.system = system
+        self.refused_hint = refused_hint
         self.settings = settings
         self.session = session or requests.Session()
         self.headers = dict(headers or {})
@@ -234,6 +236,6 @@ class HttpClient:
             raise QuotaExhausted(self._info(status, "QUOTA_EXHAUSTED", snippet))
         if status in (401, 403):
             raise AuthError(
-                self._info(status, "UNAUTHORIZED", "credentials rejected; check the access token")
+                self._info(status, "UNAUTHORIZED", self.refused_hint)
             )
         raise RemoteError(self._info(status, f"HTTP_{status}", snippet))

@@ -15,13 +15,14 @@ by id before yielding, whatever order the LRS returned the tie in.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from connectors.base import Cursor, FieldInfo, Quota, RemoteRecord, UpsertRequest, WriteResult
 from connectors.httpclient import HttpClient, HttpSettings, load_settings
@@ -54,9 +55,42 @@ _FIELD_NAMES = [f.name for f in STATEMENT_FIELDS]
 
 
 class LmsSettings(HttpSettings):
-    """Where the LRS is and how to authenticate (bearer token)."""
+    """Where the LRS is and how to authenticate.
+
+    xAPI 1.0.3 LRSs issue each client a key and secret for HTTP Basic (the
+    default here); ``auth="bearer"`` sends ``access_token`` instead.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    auth: Literal["basic", "bearer"] = "basic"
+    key: str | None = Field(None, description="basic: the key the LRS issued (the user name)")
+    secret: SecretStr | None = Field(None, description="basic: the secret the LRS issued")
+    access_token: SecretStr | None = Field(None, description="bearer: the token; never logged")  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _credentials(self) -> LmsSettings:
+        if self.auth == "basic" and (not self.key or self.secret is None):
+            msg = "HTTP Basic needs the LRS key and secret"
+            raise ValueError(msg)
+        if self.auth == "bearer" and self.access_token is None:
+            msg = "bearer auth needs access_token"
+            raise ValueError(msg)
+        return self
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value."""
+        if self.auth == "basic":
+            assert self.key is not None and self.secret is not None
+            pair = f"{self.key}:{self.secret.get_secret_value()}".encode()
+            return "Basic " + base64.b64encode(pair).decode("ascii")
+        assert self.access_token is not None
+        return f"Bearer {self.access_token.get_secret_value()}"
+
+    def refused_hint(self) -> str:
+        if self.auth == "basic":
+            return "credentials rejected; check the LRS key and secret (systems.lms.key_env, secret_env)"
+        return "credentials rejected; check the LRS token (systems.lms.access_token_env)"
 
     @classmethod
     def load(cls, data: dict[str, Any], *, source: str | None = None) -> LmsSettings:
@@ -133,10 +167,11 @@ class LmsConnector:
             self.system,
             settings,
             headers={
-                "Authorization": f"Bearer {settings.access_token.get_secret_value()}",
+                "Authorization": settings.authorization(),
                 "X-Experience-API-Version": XAPI_VERSION,
                 "Accept": "application/json",
             },
+            refused_hint=settings.refused_hint(),
         )
         self._courses: dict[str, _Course] = {}
 

@@ -16,6 +16,13 @@ query pages and bulk polls alike.
 * Quota: every ``Sforce-Limit-Info`` header updates ``quota()``; once the
   remaining budget is at or below ``quota_reserve_pct`` the session raises
   ``QuotaExhausted`` before sending, leaving the rest for other integrations.
+* Sign-in (``salesforce_auth``): the connector signs in when it is built
+  (static token, JWT bearer or client credentials) and talks to the
+  ``instance_url`` the token answer names. Every request that carries a
+  bearer token gets the current one, so Bulk 2.0 handlers built before a
+  renewal keep working; a ``401 INVALID_SESSION_ID`` renews the session once
+  and resends the interrupted call (``salesforce_decisions`` holds that row
+  with the others). simple-salesforce never renews a session it was handed.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -34,16 +41,9 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import (
-    SalesforceError,
-    SalesforceExpiredSession,
-    SalesforceMalformedRequest,
-    SalesforceOperationError,
-    SalesforceRefusedRequest,
-    SalesforceResourceNotFound,
-)
+from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest, SalesforceOperationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -53,7 +53,9 @@ from tenacity import (
 )
 
 from connectors.base import Cursor, FieldInfo, Quota, RemoteRecord, UpsertRequest, WriteResult, page
+from connectors.salesforce_auth import Credentials, SessionToken, SignIn, SignInRefused, StaticToken
 from connectors.salesforce_bulk import bulk_upsert, typed_csv_rows
+from connectors.salesforce_decisions import Action, Failure, decide
 from connectors.salesforce_soql import soql_datetime, soql_field, soql_quote
 from prm_sync.errors import (
     AuthError,
@@ -71,10 +73,15 @@ _RETRYABLE_RECORD_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_
 
 
 class SalesforceSettings(BaseModel):
-    """How to reach one org; secrets stay in ``SecretStr``."""
+    """How to reach one org; secrets stay in ``SecretStr``.
 
-    instance_url: str
-    access_token: SecretStr
+    Either ``access_token`` (a static session id, with ``instance_url``) or
+    ``auth`` (OAuth 2.0 credentials; the token answer names the instance).
+    """
+
+    instance_url: str | None = None
+    access_token: SecretStr | None = Field(None, description="a static session id (no renewal)")
+    auth: Credentials | None = Field(None, description="OAuth 2.0 credentials: JWT bearer or client credentials")
     api_version: str = "59.0"
     ca_bundle: str | None = None
     bulk_threshold: int = Field(2000, ge=1)
@@ -86,9 +93,27 @@ class SalesforceSettings(BaseModel):
     retry_wait_max: float = Field(30.0, ge=0, description="longest single wait, Retry-After included")
     bulk_poll_seconds: float = Field(1.0, ge=0, description="Bulk API 2.0 job polling interval")
 
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SalesforceSettings:
+        if (self.access_token is None) == (self.auth is None):
+            msg = "give either access_token (a static session id) or auth (OAuth 2.0 credentials)"
+            raise ValueError(msg)
+        if self.access_token is not None and self.instance_url is None:
+            msg = "a static access_token needs instance_url"
+            raise ValueError(msg)
+        return self
+
+    def credentials(self) -> Credentials:
+        if self.auth is not None:
+            return self.auth
+        assert self.access_token is not None
+        return StaticToken(access_token=self.access_token)
+
     @field_validator("instance_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in {"https", "http"} or not parts.hostname:
             msg = f"instance_url must look like https://host[:port], got {value!r}"
@@ -127,9 +152,15 @@ def _response_info(response: requests.Response) -> RemoteErrorInfo:
     return _error_info(response.status_code, content, f"HTTP_{response.status_code}")
 
 
-def _is_concurrency_limit(response: requests.Response) -> bool:
-    """403 REQUEST_LIMIT_EXCEEDED is either the daily budget (stop) or too many concurrent calls (wait)."""
-    return response.status_code == 403 and "ConcurrentPerOrg" in response.text
+def _decision(response: requests.Response) -> Action:
+    """What the decision table says about an answer (successes are returned as they are)."""
+    if response.status_code < 400:
+        return Action.RETURN
+    try:
+        parsed = response.json()
+    except ValueError:
+        parsed = None
+    return decide(response.status_code, parsed, response.text).action
 
 
 class _SalesforceSession(requests.Session):
@@ -142,6 +173,57 @@ class _SalesforceSession(requests.Session):
         self.limit: int | None = None
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self.signer = SignIn(settings.credentials(), settings.instance_url)
+        self.token: SessionToken | None = None
+        self.sign_ins = 0
+        self.renewals = 0
+        self.on_renew: Callable[[SessionToken], None] | None = None
+        self._renew_lock = threading.Lock()
+
+    # -- sessions -------------------------------------------------------------
+    def connect(self) -> SessionToken:
+        """Sign in (a refused sign-in is a ``SignInRefused`` naming the setting to fix)."""
+        self.token = self._sign_in()
+        return self.token
+
+    def _sign_in(self) -> SessionToken:
+        token = self.signer.sign_in(self._post_form)
+        with self._lock:
+            self.sign_ins += 1
+        return token
+
+    def _post_form(self, url: str, data: dict[str, str], headers: dict[str, str]) -> requests.Response:
+        """The token request: same TLS and retry rules, not an API call (no quota, not counted)."""
+        kwargs: dict[str, Any] = {"data": data, "headers": headers, "verify": self.verify_setting,
+                                  "timeout": self.settings.timeout_seconds}
+        return self._send("POST", url, kwargs, api_call=False)
+
+    def _authorize(self, kwargs: dict[str, Any]) -> str | None:
+        """Put the current session on a request that carries a bearer token; return the token sent."""
+        headers = kwargs.get("headers") or {}
+        if self.token is None or not str(headers.get("Authorization", "")).startswith("Bearer "):
+            return None
+        current = self.token.access_token.get_secret_value()
+        kwargs["headers"] = {**headers, "Authorization": f"Bearer {current}"}
+        return current
+
+    def _renew(self, stale: str) -> None:
+        """Sign in again, once for all threads that saw ``stale`` refused."""
+        with self._renew_lock:
+            if self.token is not None and self.token.access_token.get_secret_value() != stale:
+                return  # another call renewed it meanwhile
+            try:
+                token = self._sign_in()
+            except SignInRefused as exc:
+                info = RemoteErrorInfo(SYSTEM, 401, f"SESSION_RENEWAL_REFUSED_{exc.error.upper()}", exc.line)
+                raise AuthError(info) from None
+            if self.token is not None and token.instance_url != self.token.instance_url:
+                log.warning("salesforce: the renewed session names another instance (%s); keeping %s",
+                            token.instance_url, self.token.instance_url)
+            self.token = token
+            self.renewals += 1
+            if self.on_renew is not None:
+                self.on_renew(token)
 
     # -- guards ---------------------------------------------------------------
     def _check_quota(self) -> None:
@@ -184,23 +266,36 @@ class _SalesforceSession(requests.Session):
         log.info("salesforce: retrying after %.2fs (attempt %d): %s", seconds, state.attempt_number, exc)
         return seconds
 
-    def _send_once(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
-        self._check_quota()
-        self._throttle()
-        with self._lock:
-            self.calls += 1
+    def _send_once(self, method: str, url: str, kwargs: dict[str, Any], api_call: bool) -> requests.Response:
+        if api_call:
+            self._check_quota()
+            self._throttle()
+            with self._lock:
+                self.calls += 1
         response = super().request(method, url, **kwargs)
         self._record_usage(response)
-        if response.status_code >= 500 or _is_concurrency_limit(response):
+        if _decision(response) is Action.RETRY:
             raise _RetryableResponse(response)
         return response
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Every API request: current session, retries, and one renewal when the session is over."""
         kwargs["verify"] = self.verify_setting  # explicit: the environment's CA bundle must not win
         kwargs.setdefault("timeout", self.settings.timeout_seconds)
         if args:
             msg = "pass request options by keyword"
             raise TypeError(msg)
+        sent_with = self._authorize(kwargs)
+        response = self._send(str(method), str(url), kwargs, api_call=True)
+        if sent_with is not None and self.signer.renewable and _decision(response) is Action.RENEW_SESSION_THEN_RETRY:
+            log.info("salesforce: session refused (%s %s): signing in again and resending",
+                     method, urlsplit(str(url)).path)
+            self._renew(sent_with)
+            self._authorize(kwargs)
+            response = self._send(str(method), str(url), kwargs, api_call=True)
+        return response
+
+    def _send(self, method: str, url: str, kwargs: dict[str, Any], *, api_call: bool) -> requests.Response:
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=self._wait,
@@ -212,7 +307,7 @@ class _SalesforceSession(requests.Session):
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send_once(str(method), str(url), kwargs)
+                    return self._send_once(method, url, kwargs, api_call)
         except requests.exceptions.SSLError as exc:
             msg = f"TLS verification of {urlsplit(str(url)).netloc} failed; check ca_bundle ({exc.__class__.__name__})"
             raise ConfigError(msg) from None
@@ -273,14 +368,27 @@ class SalesforceConnector:
     def __init__(self, settings: SalesforceSettings) -> None:
         self.settings = settings
         self.session = _SalesforceSession(settings)
+        token = self.session.connect()
         self.sf = Salesforce(
-            instance_url=settings.instance_url,
-            session_id=settings.access_token.get_secret_value(),
+            instance_url=token.instance_url,
+            session_id=token.access_token.get_secret_value(),
             version=settings.api_version,
             session=self.session,
             object_pairs_hook=dict,  # plain dicts: OrderedDict parsing cost more than the answer's JSON itself
         )
+        self.session.on_renew = self._adopt
         self._describe_cache: dict[str, list[FieldInfo]] = {}
+
+    def _adopt(self, token: SessionToken) -> None:
+        """Keep simple-salesforce's own copy of the session current (the session rewrites headers anyway)."""
+        self.sf.session_id = token.access_token.get_secret_value()
+        self.sf.headers["Authorization"] = f"Bearer {self.sf.session_id}"
+
+    @property
+    def instance_url(self) -> str:
+        """Where the org's API lives (for OAuth, what the token answer said)."""
+        assert self.session.token is not None
+        return self.session.token.instance_url
 
     @property
     def api_calls(self) -> int:
@@ -291,14 +399,18 @@ class SalesforceConnector:
 
     # -- error translation ----------------------------------------------------------
     def _translate(self, exc: SalesforceError) -> Exception:
+        """The exception class the decision table's ``failure`` names for an answer simple-salesforce raised."""
         info = _error_info(exc.status, exc.content, f"HTTP_{exc.status}")
-        if isinstance(exc, SalesforceExpiredSession):
+        failure = decide(exc.status, exc.content, str(exc.content)).failure
+        if failure is Failure.AUTH:
+            if exc.status == 401:
+                info.message = f"{info.message}; {self.session.signer.expired_hint()}"
             return AuthError(info)
-        if isinstance(exc, SalesforceRefusedRequest):
-            return QuotaExhausted(info) if info.code == "REQUEST_LIMIT_EXCEEDED" else AuthError(info)
-        if isinstance(exc, SalesforceMalformedRequest | SalesforceResourceNotFound):
+        if failure is Failure.QUOTA:
+            return QuotaExhausted(info)
+        if failure is Failure.CONFIG:
             return ConfigError(f"salesforce refused the request: {info.code}: {info.message}")
-        if exc.status >= 500:
+        if failure is Failure.TRANSIENT:
             return TransientError(info)
         return FatalError(f"salesforce: HTTP {exc.status} {info.code}: {info.message}")
 

@@ -25,10 +25,17 @@ from prm_sync.store.db import Store, resolve_database_url
 
 
 class SalesforceResource(ConfigurableResource):
-    """One Salesforce org (REST, sObject Collections, Bulk 2.0)."""
+    """One Salesforce org (REST, sObject Collections, Bulk 2.0).
 
-    instance_url: str
-    access_token: str = Field(description="set from an EnvVar; never stored in the run config")
+    ``auth`` is the config's ``systems.salesforce.auth`` as written (names of
+    environment variables and files, no secrets); the OAuth methods read
+    their secrets when a run builds the connector. A static token comes
+    through ``access_token`` (an ``EnvVar``).
+    """
+
+    instance_url: str | None = None
+    access_token: str | None = Field(None, description="static_token: set from an EnvVar; never stored in the run config")
+    auth: dict[str, str] = Field(default_factory=dict, description="systems.salesforce.auth (no secrets)")
     api_version: str = "59.0"
     ca_bundle: str | None = None
     bulk_threshold: int = 2000
@@ -39,11 +46,18 @@ class SalesforceResource(ConfigurableResource):
 
     def connector(self) -> Connector:
         from connectors.salesforce import SalesforceConnector, SalesforceSettings
+        from prm_sync.config.settings import SalesforceAuthConfig
+        from prm_sync.sync.connections import salesforce_credentials
 
+        auth = SalesforceAuthConfig.model_validate(self.auth)
+        credentials = (
+            {"access_token": SecretStr(self.access_token or "")} if auth.method == "static_token"
+            else salesforce_credentials(auth, "")
+        )
         return SalesforceConnector(
             SalesforceSettings(
                 instance_url=self.instance_url,
-                access_token=SecretStr(self.access_token),
+                **credentials,
                 api_version=self.api_version,
                 ca_bundle=self.ca_bundle,
                 bulk_threshold=self.bulk_threshold,
@@ -83,10 +97,13 @@ class HubSpotResource(ConfigurableResource):
 
 
 class LmsResource(ConfigurableResource):
-    """The LMS's xAPI learning record store."""
+    """The LMS's xAPI learning record store: HTTP Basic (key and secret) or a bearer token, from EnvVars."""
 
     base_url: str
-    access_token: str = Field(description="set from an EnvVar; never stored in the run config")
+    auth: str = "basic"
+    key: str | None = Field(None, description="basic: set from an EnvVar")
+    secret: str | None = Field(None, description="basic: set from an EnvVar; never stored in the run config")
+    access_token: str | None = Field(None, description="bearer: set from an EnvVar; never stored in the run config")
     ca_bundle: str | None = None
     timeout_seconds: float = 30.0
     max_retries: int = 5
@@ -97,7 +114,10 @@ class LmsResource(ConfigurableResource):
         return LmsConnector(
             LmsSettings(
                 base_url=self.base_url,
-                access_token=SecretStr(self.access_token),
+                auth=self.auth,
+                key=self.key,
+                secret=SecretStr(self.secret) if self.secret is not None else None,
+                access_token=SecretStr(self.access_token) if self.access_token is not None else None,
                 ca_bundle=self.ca_bundle,
                 timeout_seconds=self.timeout_seconds,
                 max_retries=self.max_retries,
@@ -232,8 +252,10 @@ def system_resources(config: AppConfig) -> dict[str, SystemResource]:
     enabled = systems.enabled()
     out: dict[str, SystemResource] = {}
     if "salesforce" in enabled and (sf := systems.salesforce) is not None:
+        static = sf.auth.method == "static_token"
         out["salesforce"] = SalesforceResource(
-            instance_url=sf.instance_url, access_token=EnvVar(sf.access_token_env), api_version=sf.api_version,
+            instance_url=sf.instance_url, access_token=EnvVar(sf.access_token_env) if static else None,
+            auth=sf.auth.model_dump(mode="json", exclude_unset=True, exclude_none=True), api_version=sf.api_version,
             ca_bundle=_ca(sf.ca_bundle), bulk_threshold=sf.bulk_threshold, quota_reserve_pct=sf.quota_reserve_pct,
             max_requests_per_second=sf.max_requests_per_second, timeout_seconds=sf.timeout_seconds,
             max_retries=sf.max_retries,
@@ -245,8 +267,11 @@ def system_resources(config: AppConfig) -> dict[str, SystemResource]:
             timeout_seconds=hs.timeout_seconds, max_retries=hs.max_retries,
         )
     if "lms" in enabled and (lms := systems.lms) is not None:
+        basic = lms.auth == "basic"
         out["lms"] = LmsResource(
-            base_url=lms.base_url, access_token=EnvVar(lms.access_token_env), ca_bundle=_ca(lms.ca_bundle),
+            base_url=lms.base_url, auth=lms.auth, key=EnvVar(lms.key_env) if basic else None,
+            secret=EnvVar(lms.secret_env) if basic else None,
+            access_token=None if basic else EnvVar(lms.access_token_env), ca_bundle=_ca(lms.ca_bundle),
             timeout_seconds=lms.timeout_seconds, max_retries=lms.max_retries,
         )
     if "erp" in enabled and (erp := systems.erp) is not None:

@@ -26,7 +26,7 @@ ERP_DATABASE = "prm"
 ERP_LOGIN = "prm-sync"
 
 
-def build_app(system: str, *, strict: bool, access_token: str) -> SandboxApp:
+def build_app(system: str, *, strict: bool, access_token: str, lms_basic: tuple[str, str] | None = None) -> SandboxApp:
     """The sandbox app for one system (imported lazily: each is a sizeable module)."""
     if system == "salesforce":
         from connectors.sandbox.salesforce import SalesforceSandbox
@@ -39,7 +39,8 @@ def build_app(system: str, *, strict: bool, access_token: str) -> SandboxApp:
     if system == "lms":
         from connectors.sandbox.lms import LmsSandbox
 
-        return LmsSandbox(strict=strict, access_token=access_token)
+        key, secret = lms_basic or ("sandbox-key", "sandbox-secret")
+        return LmsSandbox(strict=strict, access_token=access_token, key=key, secret=secret)
     if system == "erp":
         from connectors.sandbox.erp import ErpSandbox
 
@@ -61,13 +62,14 @@ class SandboxCluster:
         persist: bool = False,
         host: str = "127.0.0.1",
     ) -> None:
-        self.work_dir = work_dir
+        self.work_dir = work_dir.resolve()  # the state file names files here: absolute, for any process
         self.systems = systems
         self.strict = strict
         self.ports = ports or {}
         self.persist = persist
         self.host = host
         self.tokens = {name: f"sbx-{name}-{secrets.token_urlsafe(18)}" for name in systems}
+        self.lms_basic = (f"sbx-lms-key-{secrets.token_hex(6)}", f"sbx-lms-secret-{secrets.token_urlsafe(18)}")
         self.apps: dict[str, SandboxApp] = {}
         self.servers: dict[str, SandboxServer] = {}
 
@@ -76,7 +78,9 @@ class SandboxCluster:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         tls = make_sandbox_ca(self.work_dir / "tls")
         for name in self.systems:
-            app = build_app(name, strict=self.strict, access_token=self.tokens[name])
+            app = build_app(name, strict=self.strict, access_token=self.tokens[name], lms_basic=self.lms_basic)
+            if name == "salesforce":
+                self._connected_app(app)
             saved = self._state_path(name)
             if self.persist and saved.exists():
                 app.load_state(json.loads(saved.read_text()))
@@ -87,6 +91,15 @@ class SandboxCluster:
             self.servers[name] = SandboxServer(app, **kwargs).start()
         self._ca_bundle = str(tls.ca_bundle)
         return self
+
+    def _connected_app(self, app: SandboxApp) -> None:
+        """The org's connected app for OAuth: its certificate uploaded, its private key left for clients."""
+        from connectors.sandbox.salesforce import SalesforceSandbox
+        from connectors.sandbox.salesforce.oauth import make_connected_app_files
+
+        assert isinstance(app, SalesforceSandbox)
+        self.app_files = make_connected_app_files(self.work_dir / "oauth")
+        self.connected_app = app.oauth.new_app(self.app_files.certificate)
 
     def stop(self) -> None:
         if self.persist:
@@ -114,12 +127,24 @@ class SandboxCluster:
         for name, server in self.servers.items():
             entry: dict[str, Any] = {"access_token": self.tokens[name]}
             if name == "salesforce":
+                oauth = self.apps[name].oauth  # type: ignore[attr-defined]
                 entry["instance_url"] = server.url
                 entry["ca_bundle"] = self._ca_bundle
+                entry["oauth"] = {
+                    "login_url": server.url,
+                    "audience": "https://login.salesforce.com",  # the sandbox is a production org
+                    "consumer_key": self.connected_app.consumer_key,
+                    "consumer_secret": self.connected_app.consumer_secret,
+                    "username": oauth.integration_user.username,
+                    "private_key_file": str(self.app_files.private_key),
+                    "certificate_file": str(self.app_files.certificate),
+                }
             else:
                 entry["base_url"] = server.url
             if name == "erp":
                 entry.update(database=ERP_DATABASE, login=ERP_LOGIN)
+            if name == "lms":
+                entry.update(key=self.lms_basic[0], secret=self.lms_basic[1])
             systems[name] = entry
         return {"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat(), "systems": systems}
 

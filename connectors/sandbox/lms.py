@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hmac
 import json
 import uuid
 from datetime import UTC, datetime
@@ -134,8 +135,18 @@ class LmsSandbox(SandboxApp):
 
     system = "lms"
 
-    def __init__(self, *, strict: bool = False, access_token: str = "sandbox-token") -> None:
-        super().__init__(strict=strict, access_token=access_token)
+    def __init__(
+        self,
+        *,
+        strict: bool = False,
+        access_token: str | None = "sandbox-token",
+        key: str = "sandbox-key",
+        secret: str = "sandbox-secret",
+    ) -> None:
+        super().__init__(strict=strict, access_token=access_token or "")
+        self.bearer_enabled = access_token is not None  # an LRS may also accept a bearer token it issued
+        self.key = key  # HTTP Basic credentials issued to the client
+        self.secret = secret
         self.clock: datetime | None = None  # set to freeze `stored`; None = wall clock
         self.statements: dict[str, dict[str, Any]] = {}
         self.voided: set[str] = set()
@@ -148,11 +159,12 @@ class LmsSandbox(SandboxApp):
 
     # -- SandboxApp hooks ------------------------------------------------------
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:
-        """Bearer token or Basic (any user, the token as password); then the version header."""
+        """HTTP Basic with the issued key and secret (or the bearer token, if enabled); then the version header."""
         if request.path == "/xAPI/about":  # the about resource is public and version-agnostic
             return None
         auth = request.header("authorization", "") or ""
-        if not (auth == f"Bearer {self.access_token}" or self._basic_ok(auth)):
+        bearer_ok = self.bearer_enabled and hmac.compare_digest(auth.encode(), f"Bearer {self.access_token}".encode())
+        if not (bearer_ok or self._basic_ok(auth)):
             return self._error(
                 401, "invalid or missing credentials", {"WWW-Authenticate": 'Basic realm="LRS"'}
             )
@@ -177,8 +189,9 @@ class LmsSandbox(SandboxApp):
             decoded = base64.b64decode(auth[6:], validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        _, sep, password = decoded.partition(":")
-        return bool(sep) and password == self.access_token
+        user, sep, password = decoded.partition(":")
+        return (bool(sep) and hmac.compare_digest(user.encode(), self.key.encode())
+                and hmac.compare_digest(password.encode(), self.secret.encode()))
 
     @staticmethod
     def _error(

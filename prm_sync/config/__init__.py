@@ -6,6 +6,7 @@ from prm_sync.config.loader import (
     apply_sandbox_state,
     default_config_path,
     load_config,
+    point_at_sandboxes,
     read_sandbox_state,
     resolve_secret,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "apply_sandbox_state",
     "default_config_path",
     "load_config",
+    "point_at_sandboxes",
     "read_sandbox_state",
     "resolve_secret",
 ]

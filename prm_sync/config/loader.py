@@ -1,8 +1,16 @@
-"""Load ``config/prm_sync.yaml``, point it at sandboxes when asked, resolve secrets.
+"""Find and load ``prm_sync.yaml``, point it at sandboxes when asked, resolve secrets.
 
-Relative paths in the file (data directory, mappings, CA bundles) are read
-relative to the file's own directory, so the same config works from any
-working directory (the CLI, ``dagster dev``, CI).
+Which file: ``--config PATH``, else ``$PRM_SYNC_CONFIG``, else
+``config/prm_sync.yaml`` in the working directory when there is one (a
+checkout, or a folder made by ``prm-sync init``), else the packaged default
+(a template for real systems, enough for ``validate`` and ``demo`` anywhere).
+
+Relative paths in the file (data directory, mappings, CA bundles, key files)
+are read relative to the file's own directory, so the same config works from
+any working directory (the CLI, ``dagster dev``, CI). The one exception is
+the ``data_dir`` of a config inside an installed wheel: it is read as if the
+shipped ``config/`` folder sat in the working directory (``../.data`` is
+``./.data``), because site-packages is no place to write data.
 """
 
 from __future__ import annotations
@@ -14,17 +22,24 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from prm_sync.config.settings import AppConfig
+from prm_sync import defaults
+from prm_sync.config.settings import AppConfig, SalesforceConfig
 from prm_sync.errors import ConfigError, MissingSecretError, Problem
 from prm_sync.yaml_source import load_yaml, validate_document
 
 CONFIG_ENV = "PRM_SYNC_CONFIG"
 SANDBOX_STATE_ENV = "PRM_SYNC_SANDBOX_STATE"
-DEFAULT_CONFIG = Path("config/prm_sync.yaml")
+WORKING_DIR_CONFIG = Path("config/prm_sync.yaml")
 
 
 def default_config_path() -> Path:
-    return Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+    """The file used when no ``--config`` is given (see the module docstring for the order)."""
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    if WORKING_DIR_CONFIG.is_file():
+        return WORKING_DIR_CONFIG
+    return defaults.config_file()
 
 
 def load_config(path: Path | None = None, *, sandbox_state: Path | None = None) -> AppConfig:
@@ -39,7 +54,10 @@ def load_config(path: Path | None = None, *, sandbox_state: Path | None = None) 
     if problems or config is None:
         raise ConfigError(problems or [Problem("configuration is empty", file=str(path))])
     assert isinstance(config, AppConfig)
-    config = _resolve_paths(config, path.parent.resolve())
+    data_base = path.parent.resolve()
+    if defaults.is_installed_copy(path):  # as if the shipped layout (config/, mappings/) sat in the working directory
+        data_base = Path.cwd() / data_base.relative_to(defaults.PACKAGED)
+    config = _resolve_paths(config, path.parent.resolve(), data_base)
     state = sandbox_state or _env_path(SANDBOX_STATE_ENV)
     if state is not None:
         config = apply_sandbox_state(config, state)
@@ -51,14 +69,14 @@ def _env_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _resolve_paths(config: AppConfig, base: Path) -> AppConfig:
-    def resolve(p: Path | None) -> Path | None:
+def _resolve_paths(config: AppConfig, base: Path, data_base: Path) -> AppConfig:
+    def resolve(p: Path | None, against: Path = base) -> Path | None:
         if p is None:
             return None
-        return p if p.is_absolute() else (base / p).resolve()
+        return p if p.is_absolute() else (against / p).resolve()
 
     update: dict[str, Any] = {
-        "data_dir": resolve(config.data_dir),
+        "data_dir": resolve(config.data_dir, data_base),
         "mappings": [resolve(p) for p in config.mappings],
     }
     systems = config.systems.model_copy()
@@ -66,6 +84,10 @@ def _resolve_paths(config: AppConfig, base: Path) -> AppConfig:
         system = getattr(systems, name)
         if system is not None and system.ca_bundle is not None:
             setattr(systems, name, system.model_copy(update={"ca_bundle": resolve(system.ca_bundle)}))
+    sf = systems.salesforce
+    if sf is not None and sf.auth.private_key_file is not None:
+        auth = sf.auth.model_copy(update={"private_key_file": resolve(sf.auth.private_key_file)})
+        systems.salesforce = sf.model_copy(update={"auth": auth})
     update["systems"] = systems
     return config.model_copy(update=update)
 
@@ -91,15 +113,20 @@ def read_sandbox_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def apply_sandbox_state(config: AppConfig, path: Path) -> AppConfig:
-    """Point every system at the sandboxes described in a state file.
+def point_at_sandboxes(config: AppConfig, path: Path) -> tuple[AppConfig, dict[str, str]]:
+    """The config pointed at the sandboxes in a state file, and the secrets for its env vars.
 
-    The sandboxes' tokens are throwaway values written by ``prm-sync sandbox
-    up``; they are exported into the environment variables the config names,
-    so the connectors still read their secrets from the environment.
+    Nothing is exported here (``apply_sandbox_state`` does that; tests set
+    the variables through their own fixtures). Each system keeps the sign-in
+    method its config chose: the state file holds what every method needs
+    (the static tokens, the connected app's keys and the path of its private
+    key for Salesforce OAuth, the LRS key and secret). Relative paths in an
+    older state file are read against the state file's folder.
     """
     state = read_sandbox_state(path)
+    base = path.parent.resolve()
     systems = config.systems.model_copy()
+    env: dict[str, str] = {}
     for name, info in state["systems"].items():
         current = getattr(systems, name, None)
         if current is None:
@@ -108,10 +135,52 @@ def apply_sandbox_state(config: AppConfig, path: Path) -> AppConfig:
         url_key = "instance_url" if name == "salesforce" else "base_url"
         update[url_key] = info[url_key]
         if info.get("ca_bundle"):
-            update["ca_bundle"] = Path(info["ca_bundle"])
-        os.environ[current.access_token_env] = info["access_token"]
+            update["ca_bundle"] = (base / info["ca_bundle"]).resolve()
+        if name == "salesforce":
+            update.update(_salesforce_sandbox_auth(current, info, base, env, path))
+        elif name == "lms" and current.auth == "basic":
+            env[current.key_env], env[current.secret_env] = info["key"], info["secret"]
+        else:
+            env[current.access_token_env] = info["access_token"]
         setattr(systems, name, current.model_copy(update=update))
-    return config.model_copy(update={"systems": systems})
+    return config.model_copy(update={"systems": systems}), env
+
+
+def _salesforce_sandbox_auth(
+    current: SalesforceConfig, info: dict[str, Any], base: Path, env: dict[str, str], path: Path
+) -> dict[str, Any]:
+    auth = current.auth
+    if auth.method == "static_token":
+        env[current.access_token_env] = info["access_token"]
+        return {}
+    oauth = info.get("oauth")
+    if not isinstance(oauth, dict):
+        msg = "the sandbox state file has no OAuth details for Salesforce"
+        raise ConfigError([Problem(msg, file=str(path), hint="restart the sandboxes with this version of prm-sync")])
+    env[auth.consumer_key_env] = oauth["consumer_key"]
+    changes: dict[str, Any] = {"login_url": oauth["login_url"]}
+    if auth.method == "client_credentials":
+        env[auth.consumer_secret_env] = oauth["consumer_secret"]
+    else:
+        key_file = (base / oauth["private_key_file"]).resolve()
+        changes.update(username=oauth["username"], audience=oauth["audience"])
+        if auth.private_key_env:
+            env[auth.private_key_env] = key_file.read_text()
+        else:
+            changes["private_key_file"] = key_file
+    return {"auth": auth.model_copy(update=changes)}
+
+
+def apply_sandbox_state(config: AppConfig, path: Path) -> AppConfig:
+    """Point every system at the sandboxes described in a state file.
+
+    The sandboxes' credentials are throwaway values written by ``prm-sync
+    sandbox up``; they are exported into the environment variables the config
+    names, so the connectors still read their secrets from the environment.
+    """
+    config, env = point_at_sandboxes(config, path)
+    os.environ.update(env)
+    return config
 
 
 def resolve_secret(env_var: str, purpose: str) -> SecretStr:

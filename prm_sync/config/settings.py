@@ -1,8 +1,9 @@
 """The shape of ``config/prm_sync.yaml``: systems, schedules, sync and rule parameters.
 
 Validated with pydantic before any I/O. Secrets are never in this file: each
-system names the environment variable that holds its token
-(``access_token_env``), resolved only when a connector is built.
+system names the environment variables that hold its credentials
+(``access_token_env``, ``auth.consumer_key_env``, ``key_env``...), read only
+when a connector is built; a JWT private key may also live in a file named here.
 """
 
 from __future__ import annotations
@@ -10,18 +11,99 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_LOGIN_HOSTS = {"login.salesforce.com", "test.salesforce.com"}
+_AUTH_KEYS: dict[str, set[str]] = {
+    "static_token": set(),
+    "jwt_bearer": {"login_url", "audience", "username", "consumer_key_env", "private_key_file", "private_key_env"},
+    "client_credentials": {"login_url", "consumer_key_env", "consumer_secret_env"},
+}
+
+
+class SalesforceAuthConfig(_Strict):
+    """How prm-sync signs in to Salesforce.
+
+    ``static_token`` reads a session id from ``access_token_env`` (sessions
+    end after the org's timeout, and nothing renews them); ``jwt_bearer`` and
+    ``client_credentials`` are OAuth 2.0 flows for unattended runs that sign
+    in at connect time and again whenever the session ends mid-run. Secrets
+    come from environment variables (or, for the JWT key, a file); never
+    from this file.
+    """
+
+    method: Literal["static_token", "jwt_bearer", "client_credentials"] = "static_token"
+    login_url: str | None = Field(
+        None,
+        description="token endpoint host: https://login.salesforce.com (production, the JWT default), "
+        "https://test.salesforce.com (sandboxes) or your My Domain (required for client_credentials)",
+    )
+    audience: str | None = Field(None, description="JWT aud; by default derived from login_url")
+    username: str | None = Field(None, description="jwt_bearer: the integration user's username")
+    consumer_key_env: str = Field("SALESFORCE_CONSUMER_KEY", description="env var holding the connected app's consumer key")
+    consumer_secret_env: str = Field("SALESFORCE_CONSUMER_SECRET", description="client_credentials: env var holding the consumer secret")
+    private_key_file: Path | None = Field(None, description="jwt_bearer: PEM private key file (relative to this file)")
+    private_key_env: str | None = Field(None, description="jwt_bearer: env var holding the PEM private key")
+
+    @field_validator("login_url", "audience")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.path.strip("/"):
+            msg = f"must look like https://host (no path), got {value!r}"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _fits_method(self) -> SalesforceAuthConfig:
+        fields = type(self).model_fields
+        unused = sorted(k for k in (self.model_fields_set - {"method"}) - _AUTH_KEYS[self.method]
+                        if getattr(self, k) != fields[k].default)  # a dumped default is harmless
+        if unused:
+            msg = f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used by method {self.method}"
+            raise ValueError(msg)
+        if self.method == "jwt_bearer":
+            if not self.username:
+                msg = "jwt_bearer needs username (the integration user's Salesforce username)"
+                raise ValueError(msg)
+            if (self.private_key_file is None) == (self.private_key_env is None):
+                msg = "jwt_bearer needs exactly one of private_key_file or private_key_env"
+                raise ValueError(msg)
+        if self.method == "client_credentials":
+            host = urlsplit(self.login_url or "").hostname
+            if not self.login_url or host in _LOGIN_HOSTS:
+                msg = ("client_credentials needs login_url set to your My Domain "
+                       "(https://yourcompany.my.salesforce.com); login and test.salesforce.com refuse this flow")
+                raise ValueError(msg)
+        return self
+
+    def secret_envs(self, access_token_env: str) -> list[str]:
+        """The environment variables this method reads."""
+        if self.method == "static_token":
+            return [access_token_env]
+        if self.method == "client_credentials":
+            return [self.consumer_key_env, self.consumer_secret_env]
+        return [self.consumer_key_env, *([self.private_key_env] if self.private_key_env else [])]
+
+
 class SalesforceConfig(_Strict):
     enabled: bool = True
-    instance_url: str = Field(description="https://yourdomain.my.salesforce.com (My Domain or sandbox URL)")
-    access_token_env: str = "SALESFORCE_ACCESS_TOKEN"
+    instance_url: str | None = Field(
+        None,
+        description="https://yourcompany.my.salesforce.com; needed for static_token "
+        "(the OAuth methods take it from the token answer)",
+    )
+    auth: SalesforceAuthConfig = Field(default_factory=SalesforceAuthConfig)
+    access_token_env: str = Field("SALESFORCE_ACCESS_TOKEN", description="static_token: env var holding the session id")
     api_version: str = "59.0"
     ca_bundle: Path | None = None
     bulk_threshold: int = Field(2000, ge=1)
@@ -29,6 +111,16 @@ class SalesforceConfig(_Strict):
     max_requests_per_second: float | None = Field(None, gt=0)
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _instance_for_static_token(self) -> SalesforceConfig:
+        if self.auth.method == "static_token" and not self.instance_url:
+            msg = "instance_url is required with auth method static_token"
+            raise ValueError(msg)
+        return self
+
+    def secret_envs(self) -> list[str]:
+        return self.auth.secret_envs(self.access_token_env)
 
 
 class HubSpotConfig(_Strict):
@@ -41,14 +133,25 @@ class HubSpotConfig(_Strict):
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
 
+    def secret_envs(self) -> list[str]:
+        return [self.access_token_env]
+
 
 class LmsConfig(_Strict):
+    """An xAPI 1.0.3 LRS: HTTP Basic with the key and secret it issued (the xAPI default), or a bearer token."""
+
     enabled: bool = True
     base_url: str
-    access_token_env: str = "LMS_ACCESS_TOKEN"
+    auth: Literal["basic", "bearer"] = "basic"
+    key_env: str = Field("LMS_KEY", description="basic: env var holding the LRS key (the user name)")
+    secret_env: str = Field("LMS_SECRET", description="basic: env var holding the LRS secret")
+    access_token_env: str = Field("LMS_ACCESS_TOKEN", description="bearer: env var holding the token")
     ca_bundle: Path | None = None
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
+
+    def secret_envs(self) -> list[str]:
+        return [self.key_env, self.secret_env] if self.auth == "basic" else [self.access_token_env]
 
 
 class ErpConfig(_Strict):
@@ -60,6 +163,9 @@ class ErpConfig(_Strict):
     ca_bundle: Path | None = None
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
+
+    def secret_envs(self) -> list[str]:
+        return [self.access_token_env]
 
 
 class SystemsConfig(_Strict):
@@ -74,6 +180,10 @@ class SystemsConfig(_Strict):
             for name in ("salesforce", "hubspot", "lms", "erp")
             if (cfg := getattr(self, name)) and cfg.enabled
         ]
+
+    def secret_envs(self) -> dict[str, list[str]]:
+        """The environment variables each enabled system reads its credentials from."""
+        return {name: getattr(self, name).secret_envs() for name in self.enabled()}
 
 
 class SyncConfig(_Strict):

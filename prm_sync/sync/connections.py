@@ -7,9 +7,84 @@ are read from the environment variables the config names, here and only here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import SecretStr
+
 from connectors.base import Connector
 from prm_sync.config import AppConfig, resolve_secret
+from prm_sync.config.settings import LmsConfig, SalesforceAuthConfig
 from prm_sync.errors import ConfigError, Problem
+
+T = TypeVar("T")
+AUTH = "systems.salesforce.auth"
+
+
+def _collect(problems: list[Problem], read: Callable[[], T]) -> T | None:
+    """Run ``read``; a ConfigError's problems are kept so every missing secret is reported at once."""
+    try:
+        return read()
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def _read_key_file(auth: SalesforceAuthConfig) -> SecretStr:
+    assert auth.private_key_file is not None
+    try:
+        return SecretStr(auth.private_key_file.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"cannot read the Salesforce JWT private key file {auth.private_key_file}: {exc.__class__.__name__}"
+        raise ConfigError([Problem(msg, hint=f"fix {AUTH}.private_key_file")]) from None
+
+
+def salesforce_credentials(auth: SalesforceAuthConfig, access_token_env: str) -> dict[str, Any]:
+    """``SalesforceSettings`` keywords for the configured sign-in, secrets read from the environment now."""
+    problems: list[Problem] = []
+    if auth.method == "static_token":
+        return {"access_token": resolve_secret(access_token_env, "Salesforce access token")}
+    from connectors.salesforce_auth import PRODUCTION_LOGIN, ClientCredentials, JwtBearer
+
+    key = _collect(problems, lambda: resolve_secret(auth.consumer_key_env, "Salesforce connected app consumer key"))
+    sources = {"consumer_key": f"{AUTH}.consumer_key_env (${auth.consumer_key_env})",
+               "login_url": f"{AUTH}.login_url", "audience": f"{AUTH}.audience (or login_url)",
+               "username": f"{AUTH}.username", "method": f"{AUTH}.method"}
+    credentials: Any = None
+    if auth.method == "jwt_bearer":
+        if auth.private_key_file is not None:
+            private = _collect(problems, lambda: _read_key_file(auth))
+            sources["private_key"] = f"{AUTH}.private_key_file ({auth.private_key_file})"
+        else:
+            assert auth.private_key_env is not None
+            env = auth.private_key_env
+            private = _collect(problems, lambda: resolve_secret(env, "Salesforce JWT private key (PEM)"))
+            sources["private_key"] = f"{AUTH}.private_key_env (${env})"
+        if not problems:
+            credentials = JwtBearer(login_url=auth.login_url or PRODUCTION_LOGIN, audience=auth.audience,
+                                    consumer_key=key, username=auth.username, private_key=private, sources=sources)
+    else:
+        secret = _collect(problems, lambda: resolve_secret(auth.consumer_secret_env, "Salesforce consumer secret"))
+        sources["consumer_secret"] = f"{AUTH}.consumer_secret_env (${auth.consumer_secret_env})"
+        if not problems:
+            credentials = ClientCredentials(login_url=auth.login_url, consumer_key=key, consumer_secret=secret,
+                                            sources=sources)
+    if problems:
+        raise ConfigError(problems)
+    return {"auth": credentials}
+
+
+def lms_credentials(lms: LmsConfig) -> dict[str, Any]:
+    """``LmsSettings`` keywords: HTTP Basic key and secret, or a bearer token."""
+    if lms.auth == "bearer":
+        return {"auth": "bearer", "access_token": resolve_secret(lms.access_token_env, "LMS (xAPI LRS) token")}
+    problems: list[Problem] = []
+    key = _collect(problems, lambda: resolve_secret(lms.key_env, "LMS (xAPI LRS) key"))
+    secret = _collect(problems, lambda: resolve_secret(lms.secret_env, "LMS (xAPI LRS) secret"))
+    if problems:
+        raise ConfigError(problems)
+    assert key is not None
+    return {"auth": "basic", "key": key.get_secret_value(), "secret": secret}
 
 
 def build_connector(config: AppConfig, system: str) -> Connector:
@@ -21,7 +96,7 @@ def build_connector(config: AppConfig, system: str) -> Connector:
         return SalesforceConnector(
             SalesforceSettings(
                 instance_url=sf.instance_url,
-                access_token=resolve_secret(sf.access_token_env, "Salesforce access token"),
+                **salesforce_credentials(sf.auth, sf.access_token_env),
                 api_version=sf.api_version,
                 ca_bundle=str(sf.ca_bundle) if sf.ca_bundle else None,
                 bulk_threshold=sf.bulk_threshold,
@@ -53,7 +128,7 @@ def build_connector(config: AppConfig, system: str) -> Connector:
         return LmsConnector(
             LmsSettings(
                 base_url=lms.base_url,
-                access_token=resolve_secret(lms.access_token_env, "LMS (xAPI LRS) token"),
+                **lms_credentials(lms),
                 ca_bundle=str(lms.ca_bundle) if lms.ca_bundle else None,
                 timeout_seconds=lms.timeout_seconds,
                 max_retries=lms.max_retries,

@@ -74,12 +74,12 @@ def test_yaml_syntax_error_names_file_and_line(project, capsys, monkeypatch):
 
 
 def test_missing_secret_names_the_environment_variable(project, capsys, monkeypatch):
-    monkeypatch.delenv("SALESFORCE_ACCESS_TOKEN", raising=False)
-    monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
+    for name in ("SALESFORCE_CONSUMER_KEY", "SALESFORCE_PRIVATE_KEY", "HUBSPOT_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     code, out = run_cli(["sync", "--system", "salesforce"], capsys, monkeypatch)
     assert code == 2
-    assert "SALESFORCE_ACCESS_TOKEN" in out
-    assert "export SALESFORCE_ACCESS_TOKEN" in out
+    assert "2 problems found" in out  # both of the JWT sign-in's secrets, at once
+    assert "export SALESFORCE_CONSUMER_KEY" in out and "export SALESFORCE_PRIVATE_KEY" in out
     assert "Traceback" not in out
 
 

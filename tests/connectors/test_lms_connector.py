@@ -165,12 +165,32 @@ def test_gives_up_with_transient_error_after_max_retries(lms_sandbox: Any) -> No
     assert connector.api_calls == 3
 
 
-def test_wrong_token_is_auth_error_without_retry(lms_sandbox: Any) -> None:
-    connector = LmsConnector(lms_sandbox.settings(access_token=SecretStr("wrong")))
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        pytest.param({"secret": SecretStr("wrong-secret")}, "key and secret", id="basic-wrong-secret"),
+        pytest.param({"key": "wrong-key"}, "key and secret", id="basic-wrong-key"),
+        pytest.param({"auth": "bearer", "access_token": SecretStr("wrong-token")}, "token", id="bearer-wrong"),
+    ],
+)
+def test_wrong_credentials_are_an_auth_error_without_retry(lms_sandbox: Any, overrides: dict, names: str) -> None:
+    connector = LmsConnector(lms_sandbox.settings(**overrides))
     with pytest.raises(AuthError) as caught:
         list(connector.read_changes("statements", [], Cursor()))
-    assert "wrong" not in str(caught.value)
+    assert "wrong" not in str(caught.value) and lms_sandbox.secret not in str(caught.value)
+    assert names in str(caught.value)
     assert connector.api_calls == 1
+
+
+def test_http_basic_is_the_default_and_bearer_an_option(lms_sandbox: Any) -> None:
+    _seed_ties(lms_sandbox.app, total=2, per_tick=1)
+    basic = LmsConnector(lms_sandbox.settings())
+    bearer = LmsConnector(lms_sandbox.settings(auth="bearer", access_token=SecretStr(lms_sandbox.access_token)))
+    assert basic.settings.auth == "basic"
+    assert len(list(basic.read_changes("statements", [], Cursor()))) == 2
+    assert len(list(bearer.read_changes("statements", [], Cursor()))) == 2
+    with pytest.raises(ConfigError, match="key and secret"):
+        LmsSettings.load({"base_url": "https://lrs.test"})
 
 
 def test_exhausted_quota_is_not_retried(lms_sandbox: Any) -> None:
@@ -210,10 +230,10 @@ def test_settings_report_every_problem_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
         LmsSettings.load({"base_url": "lms.example.com", "timeout_seconds": 0}, source="config/lms.yaml")
     text = str(caught.value)
-    assert "base_url" in text and "access_token" in text and "timeout_seconds" in text
+    assert "base_url" in text and "timeout_seconds" in text
     with pytest.raises(ConfigError, match="CA bundle"):
         LmsSettings.load(
-            {"base_url": "https://lrs.test", "access_token": "t", "ca_bundle": "/nonexistent/ca.pem"}
+            {"base_url": "https://lrs.test", "key": "k", "secret": "s", "ca_bundle": "/nonexistent/ca.pem"}
         )
     assert text.startswith("config/lms.yaml: ")
 
@@ -223,7 +243,7 @@ BASE = "https://lrs.example.com/lrs"
 
 
 def _unit_connector(sleeps: list[float], **overrides: Any) -> LmsConnector:
-    settings = LmsSettings(base_url=BASE, access_token=SecretStr("t0k"), **overrides)
+    settings = LmsSettings(base_url=BASE, auth="bearer", access_token=SecretStr("t0k"), **overrides)
     http = HttpClient(
         "lms",
         settings,

@@ -9,7 +9,6 @@ in-memory instance (nothing is written under the real home).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from connectors.sandbox.cluster import SandboxCluster
 from connectors.sandbox.seed import DemoData, generate
 from connectors.sandbox.seeding import seed_sandboxes
 from dagster_project.project import build_definitions
-from prm_sync.config import load_config
+from prm_sync.config import load_config, point_at_sandboxes
 from prm_sync.demo import seed_store
 from prm_sync.runtime import Runtime, open_runtime
 from prm_sync.store.db import Store
@@ -105,9 +104,9 @@ def _world(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterWorld
     cluster = SandboxCluster(work / "sandbox", strict=True).start()
     try:
         state_file = cluster.write_state(work / "sandbox.json")
-        for system, info in json.loads(state_file.read_text())["systems"].items():
-            monkeypatch.setenv(TOKEN_ENVS[system], info["access_token"])  # restored at teardown
         config_path = write_config(work / "prm_sync.yaml", work / "data", REPO / "mappings")
+        for env_var, value in point_at_sandboxes(load_config(config_path), state_file)[1].items():
+            monkeypatch.setenv(env_var, value)  # restored at teardown (the LRS key and secret too)
         monkeypatch.setenv("PRM_SYNC_CONFIG", str(config_path))
         monkeypatch.setenv("PRM_SYNC_SANDBOX_STATE", str(state_file))
         data = generate(seed=5, scale=0.02)

@@ -60,9 +60,11 @@ def test_dagster_definitions_load_from_the_real_config_without_secrets(no_secret
     assert _deps(defs, "prm/attributions") >= {"salesforce/opportunities", "hubspot/deals"}
     assert _deps(defs, "prm/payouts") >= {"prm/attributions", "erp/invoices", "erp/payments"}
     assert _deps(defs, "erp/payouts") >= {"prm/payouts", "erp/partners"}
-    token = defs.resources["salesforce"].access_token
-    assert isinstance(token, EnvVar) and token.env_var_name == "SALESFORCE_ACCESS_TOKEN"
-    assert defs.resources["salesforce"].instance_url == "https://yourcompany.my.salesforce.com"
+    salesforce = defs.resources["salesforce"]  # JWT bearer: names of env vars only, no secret, no token yet
+    assert salesforce.access_token is None and salesforce.auth["method"] == "jwt_bearer"
+    assert salesforce.auth["consumer_key_env"] == "SALESFORCE_CONSUMER_KEY"
+    lms_key = defs.resources["lms"].key
+    assert isinstance(lms_key, EnvVar) and lms_key.env_var_name == "LMS_KEY"
     schedules = {s.name: (s.cron_schedule, s.execution_timezone) for s in defs.get_repository_def().schedule_defs}
     assert schedules == {
         "full_sync_schedule": ("0 2 * * *", "UTC"),

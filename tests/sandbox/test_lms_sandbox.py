@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.sandbox.http import SandboxServer
 from connectors.sandbox.lms import VERB_PREFIX, LmsSandbox, make_statement
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -65,17 +66,34 @@ def test_bearer_auth(lms_sandbox: Any, auth: Any, status: int) -> None:
     assert response.status_code == status
 
 
-def test_basic_auth_with_token_as_password(lms_sandbox: Any) -> None:
-    ok = requests.get(
-        f"{lms_sandbox.url}/xAPI/statements",
-        auth=("anyone", lms_sandbox.access_token),
-        headers=HEADERS_VERSION,
-        timeout=5,
+@pytest.mark.parametrize(
+    ("credentials", "status"),
+    [
+        pytest.param(lambda s: (s.key, s.secret), 200, id="issued-key-and-secret"),
+        pytest.param(lambda s: (s.key, "nope"), 401, id="wrong-secret"),
+        pytest.param(lambda s: ("anyone", s.secret), 401, id="wrong-key"),
+        pytest.param(lambda s: ("anyone", s.access_token), 401, id="token-as-password"),
+    ],
+)
+def test_basic_auth_with_the_issued_key_and_secret(lms_sandbox: Any, credentials: Any, status: int) -> None:
+    response = requests.get(
+        f"{lms_sandbox.url}/xAPI/statements", auth=credentials(lms_sandbox), headers=HEADERS_VERSION, timeout=5
     )
-    bad = requests.get(
-        f"{lms_sandbox.url}/xAPI/statements", auth=("anyone", "nope"), headers=HEADERS_VERSION, timeout=5
-    )
-    assert (ok.status_code, bad.status_code) == (200, 401)
+    assert response.status_code == status
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Basic realm=")
+
+
+def test_bearer_is_refused_when_the_lrs_issued_none() -> None:
+    app = LmsSandbox(access_token=None, key="k", secret="s")
+    server = SandboxServer(app).start()
+    try:
+        bearer = requests.get(f"{server.url}/xAPI/statements", headers={"Authorization": "Bearer ", **HEADERS_VERSION},
+                              timeout=5)
+        basic = requests.get(f"{server.url}/xAPI/statements", auth=("k", "s"), headers=HEADERS_VERSION, timeout=5)
+    finally:
+        server.stop()
+    assert (bearer.status_code, basic.status_code) == (401, 200)
 
 
 def test_about_is_public(lms_sandbox: Any) -> None:

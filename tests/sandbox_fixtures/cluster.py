@@ -40,8 +40,7 @@ from connectors.sandbox.cluster import SYSTEMS, SandboxCluster
 from connectors.sandbox.http import SandboxApp
 from connectors.sandbox.seed import DemoData, generate
 from connectors.sandbox.seeding import seed_sandboxes
-from prm_sync.config import AppConfig, apply_sandbox_state, load_config
-from prm_sync.config.loader import read_sandbox_state
+from prm_sync.config import AppConfig, load_config, point_at_sandboxes
 from prm_sync.demo import seed_store
 from prm_sync.mapping.apply import load_mappings
 from prm_sync.runtime import Runtime
@@ -162,7 +161,10 @@ MakeSyncEnv = Callable[..., SyncEnv]
 def make_sync_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[MakeSyncEnv]:
-    """Factory: ``make_sync_env(systems=("salesforce",), mappings=path, store=store, seed_data=True)``."""
+    """Factory: ``make_sync_env(systems=("salesforce",), mappings=path, store=store, seed_data=True)``.
+
+    ``config_update`` changes the demo config before it is pointed at the sandboxes (e.g. another sign-in).
+    """
     started: list[tuple[SandboxCluster, Runtime, bool]] = []
 
     def make(
@@ -174,6 +176,7 @@ def make_sync_env(
         seed: int = 3,
         scale: float = 0.02,
         timeout_seconds: float = 5.0,
+        config_update: Callable[[AppConfig], AppConfig] | None = None,
     ) -> SyncEnv:
         work = tmp_path / f"env{len(started)}"
         cluster = SandboxCluster(work / "sandbox", systems=systems, strict=True)
@@ -195,10 +198,11 @@ def make_sync_env(
             if config.systems.hubspot is not None:
                 hubspot = config.systems.hubspot.model_copy(update={"requests_per_10s": 1000})
                 config = config.model_copy(update={"systems": config.systems.model_copy(update={"hubspot": hubspot})})
-            for name, info in read_sandbox_state(state_file)["systems"].items():
-                system_config = getattr(config.systems, name)
-                monkeypatch.setenv(system_config.access_token_env, info["access_token"])  # restored at teardown
-            config = apply_sandbox_state(config, state_file)
+            if config_update is not None:
+                config = config_update(config)
+            config, secrets = point_at_sandboxes(config, state_file)
+            for env_var, value in secrets.items():
+                monkeypatch.setenv(env_var, value)  # restored at teardown
             if store is None:
                 path = work / "data" / "prm_sync.sqlite"  # where the CLI looks for data_dir
                 path.parent.mkdir(parents=True, exist_ok=True)

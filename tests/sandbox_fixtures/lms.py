@@ -13,6 +13,8 @@ from connectors.sandbox.http import SandboxServer
 from connectors.sandbox.lms import LmsSandbox
 
 TOKEN = "lms-test-token"
+KEY = "lms-test-key"
+SECRET = "lms-test-secret"
 
 
 @dataclass
@@ -20,12 +22,15 @@ class RunningLms:
     app: LmsSandbox
     url: str
     access_token: str
+    key: str = KEY
+    secret: str = SECRET
 
     def settings(self, **overrides: object) -> LmsSettings:
-        """Connector settings for this sandbox, with fast backoff so retry tests stay quick."""
+        """Connector settings for this sandbox (HTTP Basic), with fast backoff so retry tests stay quick."""
         values: dict[str, object] = {
             "base_url": self.url,
-            "access_token": SecretStr(self.access_token),
+            "key": self.key,
+            "secret": SecretStr(self.secret),
             "timeout_seconds": 5.0,
             "max_retries": 3,
             "backoff_base_seconds": 0.01,
@@ -37,7 +42,7 @@ class RunningLms:
 
 @pytest.fixture
 def lms_sandbox() -> Iterator[RunningLms]:
-    app = LmsSandbox(strict=True, access_token=TOKEN)
+    app = LmsSandbox(strict=True, access_token=TOKEN, key=KEY, secret=SECRET)
     server = SandboxServer(app, host="127.0.0.1", port=0).start()
     try:
         yield RunningLms(app=app, url=server.url, access_token=TOKEN)

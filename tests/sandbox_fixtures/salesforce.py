@@ -1,7 +1,9 @@
 """``salesforce_sandbox``: a strict Salesforce sandbox served over TLS on 127.0.0.1:0.
 
 simple-salesforce always speaks https, so the server uses a throwaway CA
-(made once per test session); clients trust it through ``ca_bundle``.
+(made once per test session); clients trust it through ``ca_bundle``. The
+org has a connected app whose certificate (and private key, made once per
+session) serve the OAuth tests: ``oauth_settings("jwt_bearer")``.
 Teardown stops the server and fails the test if any request hit a path the
 sandbox does not implement.
 """
@@ -18,8 +20,10 @@ import requests
 from simple_salesforce import Salesforce
 
 from connectors.salesforce import SalesforceSettings
+from connectors.salesforce_auth import ClientCredentials, JwtBearer
 from connectors.sandbox.http import SandboxServer
 from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.sandbox.salesforce.oauth import AppFiles, ConnectedApp, make_connected_app_files
 from connectors.sandbox.tls import TlsFiles, make_sandbox_ca
 
 
@@ -28,6 +32,8 @@ class SalesforceSandboxHandle:
     app: SalesforceSandbox
     server: SandboxServer
     tls: TlsFiles
+    app_files: AppFiles
+    connected_app: ConnectedApp
 
     @property
     def url(self) -> str:
@@ -66,18 +72,43 @@ class SalesforceSandboxHandle:
         values.update(overrides)
         return SalesforceSettings(**values)
 
+    def credentials(self, method: str, **overrides: Any) -> JwtBearer | ClientCredentials:
+        """OAuth credentials for the org's connected app (JWT: the integration user, aud login.salesforce.com)."""
+        app = self.connected_app
+        if method == "jwt_bearer":
+            values: dict[str, Any] = {
+                "login_url": self.url, "audience": "https://login.salesforce.com",
+                "consumer_key": app.consumer_key, "username": self.app.oauth.integration_user.username,
+                "private_key": self.app_files.private_key.read_text(), **overrides,
+            }
+            return JwtBearer(**values)
+        values = {"login_url": self.url, "consumer_key": app.consumer_key,
+                  "consumer_secret": app.consumer_secret, **overrides}
+        return ClientCredentials(**values)
+
+    def oauth_settings(self, method: str = "jwt_bearer", **overrides: Any) -> SalesforceSettings:
+        """Connector settings signing in with OAuth instead of the static token."""
+        values = {"access_token": None, "instance_url": None, "auth": self.credentials(method), **overrides}
+        return self.settings(**values)
+
 
 @pytest.fixture(scope="session")
 def salesforce_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return make_sandbox_ca(Path(tmp_path_factory.mktemp("salesforce-tls")))
 
 
+@pytest.fixture(scope="session")
+def salesforce_app_files(tmp_path_factory: pytest.TempPathFactory) -> AppFiles:
+    return make_connected_app_files(Path(tmp_path_factory.mktemp("salesforce-oauth")))
+
+
 @pytest.fixture
-def salesforce_sandbox(salesforce_tls: TlsFiles) -> Iterator[SalesforceSandboxHandle]:
+def salesforce_sandbox(salesforce_tls: TlsFiles, salesforce_app_files: AppFiles) -> Iterator[SalesforceSandboxHandle]:
     app = SalesforceSandbox(strict=True)
+    connected_app = app.oauth.new_app(salesforce_app_files.certificate)
     server = SandboxServer(app, tls_cert=str(salesforce_tls.cert), tls_key=str(salesforce_tls.key)).start()
     try:
-        yield SalesforceSandboxHandle(app, server, salesforce_tls)
+        yield SalesforceSandboxHandle(app, server, salesforce_tls, salesforce_app_files, connected_app)
     finally:
         server.stop()
     assert app.unimplemented == [], f"requests the Salesforce sandbox does not implement: {app.unimplemented}"

@@ -21,7 +21,7 @@ from prm_sync.store import runs
 
 
 def _secrets(env: Any) -> list[str]:
-    tokens = list(env.cluster.tokens.values())
+    tokens = [*env.cluster.tokens.values(), env.cluster.lms_basic[1]]
     assert all(len(t) > 20 for t in tokens)
     return tokens
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.sandbox.http import DropConnection, SandboxApp, SandboxRequest, SandboxResponse
-from connectors.sandbox.salesforce import bulk, composite
+from connectors.sandbox.salesforce import bulk, composite, oauth
 from connectors.sandbox.salesforce.query import BoundQuery, bind
 from connectors.sandbox.salesforce.soql import SoqlError, parse
 from connectors.sandbox.salesforce.store import MultipleMatches, OrgStore, RecordNotFound, WriteOutcome
@@ -66,7 +66,8 @@ class SalesforceSandbox(SandboxApp):
     system = "salesforce"
 
     def __init__(
-        self, *, strict: bool = False, access_token: str = "sandbox-token", daily_limit: int = 100_000
+        self, *, strict: bool = False, access_token: str = "sandbox-token", daily_limit: int = 100_000,
+        session_seconds: float = 7200.0,
     ) -> None:
         super().__init__(strict=strict, access_token=access_token)
         self.store = OrgStore(self.lock)
@@ -74,6 +75,14 @@ class SalesforceSandbox(SandboxApp):
         self.daily_limit = daily_limit
         self.api_used = 0
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
+        self.oauth = oauth.OAuthServer(self.lock, lifetime_seconds=session_seconds)
+        self.route("POST", oauth.TOKEN_PATH, self.oauth.token, "oauth.token")
+        self.route("POST", oauth.REVOKE_PATH, self.oauth.revoke, "oauth.revoke")
+        self.route("GET", oauth.USERINFO_PATH, lambda r: self.oauth.userinfo(r, self.access_token), "oauth.userinfo")
+        self.route("GET", r"/id/(?P<org>00D\w+)/(?P<user>005\w+)",
+                   lambda r: self.oauth.identity(r, self.access_token), "oauth.identity")
+        self.route("GET", r"/__sandbox/sessions", self.oauth.admin, "admin.sessions_get")
+        self.route("POST", r"/__sandbox/sessions", self.oauth.admin, "admin.sessions")
         self.sf_route("GET", r"limits/?", self._limits, "limits")
         self.sf_route("GET", r"sobjects/?", self._describe_global, "describe_global")
         self.sf_route(
@@ -142,14 +151,21 @@ class SalesforceSandbox(SandboxApp):
             )
             return SandboxResponse.json(404, body)
         response = super().dispatch(request)
-        if request.path.startswith("/services/"):
+        if request.path.startswith("/services/data/"):
             used, limit = self.usage()
             response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
         return response
 
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:
-        if (request.header("authorization", "") or "") != f"Bearer {self.access_token}":
-            return SandboxResponse.json(401, error_body("INVALID_SESSION_ID", "Session expired or invalid"))
+        """The static token or a live OAuth session; the login server's own routes check their own way."""
+        if request.path.startswith("/services/oauth2/") or request.path.startswith("/id/"):
+            return None
+        auth = request.header("authorization", "") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if token != self.access_token:
+            if not token or self.oauth.valid_session(token) is None:
+                return SandboxResponse.json(401, error_body("INVALID_SESSION_ID", "Session expired or invalid"))
+            self.oauth.count_api_call()
         with self.lock:
             if self.api_used >= self.daily_limit:
                 return self.quota_exhausted_response()
