@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import sys
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field
 from connectors.sandbox.cluster import SandboxCluster
 from connectors.sandbox.seed import DemoData, generate
 from connectors.sandbox.seeding import seed_sandboxes
+from prm_sync import defaults
 from prm_sync.config import AppConfig, apply_sandbox_state, load_config
 from prm_sync.model import CourseCompletion, DealRegistration, Opportunity, Partner, PartnerContact
 from prm_sync.runtime import Runtime, open_runtime
@@ -129,7 +131,8 @@ def run_demo(
     progress: Progress | None = None,
 ) -> DemoSummary:
     say = progress or (lambda _message: None)
-    config = load_config(config_path or Path("config/demo.yaml"))
+    config_path = config_path or defaults.demo_config_file()
+    config = load_config(config_path)
     data_dir = config.data_dir
     if data_dir.exists() and not keep_data:
         shutil.rmtree(data_dir)
@@ -152,7 +155,7 @@ def run_demo(
             business = simulate_business(cluster, runtime, data, random.Random(seed))
             say("second sync: only what changed")
             second = runtime.engine().run(trigger="demo", progress=say)
-            summary = _summarise(config, runtime, cluster, state_file, seeded, [first, second], business)
+            summary = _summarise(config, config_path, runtime, cluster, state_file, seeded, [first, second], business)
         finally:
             runtime.close()
     finally:
@@ -186,7 +189,18 @@ def _run_row(report: RunReport) -> dict[str, Any]:
             "slices": [s.model_dump(include={"system", "entity", "read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "api_calls"}) for s in report.slices]}
 
 
-def _summarise(config: AppConfig, runtime: Runtime, cluster: SandboxCluster, state_file: Path,
+def _cli() -> str:
+    """How to call prm-sync from here: the script beside this interpreter, relative when it is below."""
+    script = Path(sys.executable).parent / "prm-sync"
+    if not script.exists():
+        return "prm-sync"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, cluster: SandboxCluster, state_file: Path,
                seeded: dict[str, int], reports: list[RunReport], business: dict[str, int]) -> DemoSummary:
     samples: dict[str, Any] = {"business": business}
     sf = cluster.apps.get("salesforce")
@@ -222,15 +236,16 @@ def _summarise(config: AppConfig, runtime: Runtime, cluster: SandboxCluster, sta
     for report in reports:
         for key, value in report.rule_decisions.items():
             decisions[key] = decisions.get(key, 0) + value
-    prefix = f"PRM_SYNC_CONFIG=config/demo.yaml PRM_SYNC_SANDBOX_STATE={state_file}"
+    cli = _cli()
+    prefix = f"PRM_SYNC_CONFIG={config_path} PRM_SYNC_SANDBOX_STATE={state_file}"
     return DemoSummary(
         data_dir=str(config.data_dir), state_file=str(state_file), seeded=seeded,
         runs=[_run_row(r) for r in reports], crm_samples=samples, open_failures=open_failures,
         rule_decisions=decisions,
         next_steps=[
-            f"restart the saved sandboxes: .venv/bin/prm-sync sandbox up --work-dir {config.data_dir / 'sandbox'} --persist --state-file {state_file}",
-            f"failed records:   {prefix} .venv/bin/prm-sync failures list",
-            f"sync again:       {prefix} .venv/bin/prm-sync sync",
-            f"the Dagster UI:   {prefix} .venv/bin/dagster dev",
+            f"restart the saved sandboxes: {cli} sandbox up --work-dir {config.data_dir / 'sandbox'} --persist --state-file {state_file}",
+            f"failed records:   {prefix} {cli} failures list",
+            f"sync again:       {prefix} {cli} sync",
+            f"the Dagster UI:   {prefix} {Path(cli).with_name('dagster') if '/' in cli else 'dagster'} dev",
         ],
     )

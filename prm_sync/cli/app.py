@@ -31,7 +31,10 @@ app = typer.Typer(
 @app.callback()
 def _global_options(
     config: Path | None = typer.Option(
-        None, "--config", "-c", help="Configuration file (default config/prm_sync.yaml, or $PRM_SYNC_CONFIG)."
+        None,
+        "--config",
+        "-c",
+        help="Configuration file (else $PRM_SYNC_CONFIG, else ./config/prm_sync.yaml, else the shipped default).",
     ),
     sandbox_state: Path | None = typer.Option(
         None,

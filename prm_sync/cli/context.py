@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from prm_sync.config import AppConfig, load_config
+from prm_sync.config import AppConfig, default_config_path, load_config
 
 
 @dataclass
@@ -24,9 +24,13 @@ class CliState:
         """Forget the loaded config: each invocation reads its own files."""
         self._config = None
 
+    def config_file(self) -> Path:
+        """The file in use: ``--config``, ``$PRM_SYNC_CONFIG``, ``./config/prm_sync.yaml``, else the shipped one."""
+        return self.config_path or default_config_path()
+
     def config(self) -> AppConfig:
         if self._config is None:
-            self._config = load_config(self.config_path, sandbox_state=self.sandbox_state)
+            self._config = load_config(self.config_file(), sandbox_state=self.sandbox_state)
         return self._config
 
 

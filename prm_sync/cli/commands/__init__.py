@@ -6,6 +6,7 @@ from prm_sync.cli.commands import (  # noqa: F401
     core,
     learners,
     mappings,
+    project,
     reconcile,
     sandbox,
     sync,

@@ -61,9 +61,11 @@ def validate(
     if problems:
         raise ConfigError(problems)
     if json_output:
-        print_json({"ok": True, "problems": [], "mapping_files": [str(p) for p in mapping_files]})
+        print_json({"ok": True, "problems": [], "config": str(state.config_file()),
+                    "mapping_files": [str(p) for p in mapping_files]})
     else:
-        console.print(f"[green]ok[/]: configuration and {len(mapping_files)} mapping files are valid")
+        console.print(f"[green]ok[/]: configuration ({state.config_file()}) and {len(mapping_files)} mapping files "
+                      "are valid", highlight=False)
 
 
 @db_app.command("upgrade")

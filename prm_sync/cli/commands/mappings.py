@@ -15,14 +15,29 @@ mappings_app = typer.Typer(help="Mapping files: JSON Schema for editors, YAML te
 app.add_typer(mappings_app, name="mappings")
 
 
+def _schema_target() -> Path:
+    """Beside the mapping files the config uses; the working directory when those are the installed copy."""
+    from prm_sync import defaults
+
+    folders = [p if p.is_dir() else p.parent for p in state.config().mappings]
+    if folders and not defaults.is_installed_copy(folders[0]):
+        return folders[0] / "mapping.schema.json"
+    return Path("mapping.schema.json")
+
+
 @mappings_app.command("schema")
 def mappings_schema(
-    out: Path = typer.Option(Path("mappings/mapping.schema.json"), "--out", "-o", help="Where to write the JSON Schema."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o",
+        help="Where to write the JSON Schema (default: beside the configured mapping files).",
+    ),
 ) -> None:
     """Write the JSON Schema of the mapping format, for editors with the YAML language server."""
     from prm_sync.mapping.schema import write_schema
 
-    written = write_schema(out)
+    target = out or _schema_target()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = write_schema(target)
     console.print(f"wrote {written}; put `# yaml-language-server: $schema=./{written.name}` at the top of a mapping file")
 
 

@@ -75,7 +75,9 @@ def sync(
 def demo(
     seed: int = typer.Option(7, "--seed", help="Seed of the demo data generator."),
     scale: float = typer.Option(1.0, "--scale", min=0.01, max=20.0, help="Demo size (1.0: about 200 partners, 5,000 deals)."),
-    config: Path = typer.Option(Path("config/demo.yaml"), "--demo-config", help="Configuration the demo uses."),
+    config: Path | None = typer.Option(
+        None, "--demo-config", help="Configuration the demo uses (default: the shipped config/demo.yaml)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Start the sandboxes, seed them, sync everything both ways twice, and show the result."""
