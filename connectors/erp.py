@@ -141,8 +141,9 @@ class ErpConnector:
         call = [self.settings.database, self.uid, key, model, method, args, kwargs or {}]
         try:
             return self.rpc("object", "execute_kw", call, retry=retry)
-        except FatalError as exc:
-            if "builtins.KeyError" in str(exc):
+        except RecordError as exc:
+            # Odoo 17 reports an unknown model as a UserError, not as a fault of one record
+            if f"Object {model} doesn't exist" in str(exc):
                 msg = f"erp: model {model!r} does not exist in database {self.settings.database!r}"
                 raise ConfigError(msg) from None
             raise

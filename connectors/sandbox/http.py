@@ -4,7 +4,16 @@ A sandbox is a ``SandboxApp`` subclass that registers routes and answers
 ``SandboxRequest`` with ``SandboxResponse``. ``SandboxServer`` serves one app
 on loopback (port 0 by default, optional TLS) in a background thread, so the
 same object is a pytest fixture, a ``prm-sync sandbox up`` process and the
-demo's backend. Nothing here knows about any vendor.
+demo's backend. Nothing here knows about any vendor: what differs per
+service (its error body, the content codings it accepts and sends) is a
+hook or a class attribute of the app.
+
+The request handler speaks HTTP/1.1 the way any standards-conforming client
+expects (framing rules in ``framing.py``): chunked and ``Content-Length``
+bodies, ``Expect: 100-continue`` (the interim answer goes out only once the
+framing is known to be readable), keep-alive with pipelined requests, HEAD
+on every GET route, compressed bodies both ways where the service does
+that, and a malformed request answered in the service's own error shape.
 """
 
 from __future__ import annotations
@@ -18,11 +27,27 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, Field
+
+from connectors.sandbox.framing import (
+    MIN_COMPRESS_BYTES,
+    HttpError,
+    body_framing,
+    choose_coding,
+    decode_content,
+    decode_transfer,
+    encode_content,
+    media_type,
+    read_chunked,
+    read_exact,
+)
+
+KEEP_ALIVE_SECONDS = 120  # an idle or stalled connection is closed after this long
 
 
 @dataclass
@@ -33,6 +58,7 @@ class SandboxRequest:
     headers: dict[str, str]  # keys lower-cased
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)  # filled from the route's named groups
+    trailers: dict[str, str] = field(default_factory=dict)  # trailer fields of a chunked body, lower-cased
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -45,6 +71,11 @@ class SandboxRequest:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
+
+    @property
+    def media_type(self) -> str | None:
+        """The body's media type without parameters (``application/json``), None when not declared."""
+        return media_type(self.headers.get("content-type"))
 
 
 @dataclass
@@ -65,6 +96,31 @@ class SandboxResponse:
     @classmethod
     def empty(cls, status: int = 204, headers: dict[str, str] | None = None) -> SandboxResponse:
         return cls(status, b"", dict(headers or {}))
+
+
+_JACKSON_EXPECTATIONS = {
+    "Expecting value": "expected a valid value (number, String, array, object, 'true', 'false' or 'null')",
+    "Expecting ':' delimiter": "was expecting a colon to separate field name and value",
+    "Expecting ',' delimiter": "was expecting comma to separate entries",
+    "Expecting property name enclosed in double quotes": "was expecting double-quote to start field name",
+    "Extra data": "expected end-of-input after the JSON value",
+}
+
+
+def json_error_position(body: bytes, exc: ValueError) -> tuple[int, int, str]:
+    """(line, column, reason) of a JSON parse failure, worded as the Java services' Jackson parser does.
+
+    Salesforce and HubSpot both parse with Jackson, and their documented error
+    messages quote its reason ("Unexpected character ('x' (code 120)): ...").
+    """
+    if isinstance(exc, json.JSONDecodeError):
+        line, column = exc.lineno, exc.colno
+        if exc.pos >= len(exc.doc):
+            return line, column, "Unexpected end-of-input: expected a complete JSON value"
+        char = exc.doc[exc.pos]
+        expected = _JACKSON_EXPECTATIONS.get(exc.msg, _JACKSON_EXPECTATIONS["Expecting value"])
+        return line, column, f"Unexpected character ('{char}' (code {ord(char)})): {expected}"
+    return 1, 1, f"Invalid UTF-8 in the request body: {exc}"
 
 
 class DropConnection(Exception):
@@ -114,6 +170,9 @@ class SandboxApp:
     """
 
     system: str = "sandbox"
+    request_codings: tuple[str, ...] = ()  # Content-Encoding values the service decodes (else 415)
+    ignores_content_coding = False  # True: Content-Encoding is not looked at, the body reaches the app as sent
+    response_codings: tuple[str, ...] = ()  # codings it answers with when Accept-Encoding allows
 
     def __init__(self, *, strict: bool = False, access_token: str = "sandbox-token") -> None:
         self.strict = strict
@@ -138,12 +197,13 @@ class SandboxApp:
 
     def dispatch(self, request: SandboxRequest) -> SandboxResponse:
         path_matched = False
+        methods = ("HEAD", "GET") if request.method == "HEAD" else (request.method,)  # HEAD is GET without a body
         for route in self.routes:
             match = route.pattern.match(request.path)
             if not match:
                 continue
             path_matched = True
-            if route.method != request.method:
+            if route.method not in methods:
                 continue
             request.params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             if route.name.startswith("admin."):
@@ -153,17 +213,31 @@ class SandboxApp:
             fault = self._apply_faults(request)
             if fault is not None:
                 return fault
-            denied = self.authenticate(request)
+            denied = self.authenticate(request) or self.refuse_request(request)
             if denied is not None:
                 return denied
             return route.handler(request)
+        return self.not_implemented(request, status=405 if path_matched else 501)
+
+    def not_implemented(self, request: SandboxRequest, what: str | None = None, status: int = 501) -> SandboxResponse:
+        """A JSON 501 (405 for a known path) naming what the sandbox lacks; strict tests fail on it."""
         message = f"{self.system} sandbox does not implement {request.method} {request.path}"
+        if what:
+            message += f" with {what}"
         with self.lock:
-            self.unimplemented.append(f"{request.method} {request.path}")
-        status = 405 if path_matched else 501
+            self.unimplemented.append(f"{request.method} {request.path}" + (f" ({what})" if what else ""))
         return SandboxResponse.json(status, {"error": "NOT_IMPLEMENTED", "message": message})
 
     # -- hooks for subclasses ----------------------------------------------
+    def http_error_response(self, status: int, message: str) -> SandboxResponse:
+        """A request refused by the HTTP layer (framing, coding, syntax), in the service's error shape."""
+        return SandboxResponse.json(status, {"error": HTTPStatus(status).phrase, "message": message})
+
+    def refuse_request(self, request: SandboxRequest) -> SandboxResponse | None:
+        """After authentication: the service's refusal of a request it will not route (a body's media
+        type, a protocol version header), else None."""
+        return None
+
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:
         """Return an error response when the bearer token is wrong."""
         auth = request.header("authorization", "") or ""
@@ -247,26 +321,87 @@ class SandboxApp:
         return None
 
 
+def _status_allows_body(status: int) -> bool:
+    return status >= 200 and status not in (204, 304)
+
+
 def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out as separate writes: avoid 40 ms delayed-ACK stalls
+        disable_nagle_algorithm = True  # avoid 40 ms delayed-ACK stalls between pipelined answers
         server_version = f"prm-sync-{app.system}-sandbox"
+        timeout = KEEP_ALIVE_SECONDS
+        _expect_continue = False
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
 
-        def _handle(self) -> None:
+        def __getattr__(self, name: str) -> Any:
+            # every method token reaches the app, which answers 405/501 in its own shape
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
+
+        def parse_request(self) -> bool:
+            self._expect_continue = False
+            return super().parse_request()
+
+        def handle_expect_100(self) -> bool:
+            """Defer the interim 100 until the body's framing is known to be readable."""
+            self._expect_continue = True
+            return True
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """Request-line and header errors from ``http.server``: the service's shape, never HTML."""
+            self.close_connection = True
+            if self.request_version == "HTTP/0.9":  # the default when the request line was unreadable
+                self.request_version = "HTTP/1.1"
+            text = message or HTTPStatus(code).phrase
+            self._answer(app.http_error_response(code, f"{text}: {explain}" if explain else text))
+
+        def _read_request(self) -> SandboxRequest:
+            codings, length, close_after = body_framing(
+                self.headers.get_all("Transfer-Encoding") or [],
+                self.headers.get_all("Content-Length") or [],
+                self.request_version,
+            )
+            if close_after:
+                self.close_connection = True
+            if self._expect_continue and (codings or length):
+                self.send_response_only(100)
+                self.end_headers()
+            trailers: dict[str, str] = {}
+            if codings:
+                body, trailers = read_chunked(self.rfile)
+                body = decode_transfer(body, codings)
+            else:
+                body = read_exact(self.rfile, length)
+            if not app.ignores_content_coding:
+                body = decode_content(body, self.headers.get("Content-Encoding"), app.request_codings)
             parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            request = SandboxRequest(
+            return SandboxRequest(
                 method=self.command,
                 path=parts.path,
                 query=parse_qs(parts.query, keep_blank_values=True),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
+                trailers=trailers,
             )
+
+        def _handle(self) -> None:
+            try:
+                request = self._read_request()
+            except HttpError as err:
+                # a body left unread (or framed so it cannot be trusted) must not be parsed as the next request
+                self.close_connection = self.close_connection or err.close
+                response = app.http_error_response(err.status, err.message)
+                response.headers.update(err.headers)
+                self._answer(response)
+                return
+            except TimeoutError:
+                self.close_connection = True
+                self._answer(app.http_error_response(408, "the request body did not arrive in time"))
+                return
             try:
                 response = app.dispatch(request)
             except DropConnection:
@@ -274,15 +409,38 @@ def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
                 return
             except Exception as exc:  # a sandbox bug must show as a 500, not a hang
                 response = SandboxResponse.json(500, {"error": "SANDBOX_ERROR", "message": repr(exc)})
+            self._answer(response)
+
+        def _answer(self, response: SandboxResponse) -> None:
+            """Status, headers and body in one write; compressed when the client and the service agree."""
+            body = response.body
+            headers = dict(response.headers)
+            if app.response_codings and len(body) >= MIN_COMPRESS_BYTES and "Content-Encoding" not in headers:
+                headers["Vary"] = "Accept-Encoding"
+                request_headers = getattr(self, "headers", None)  # absent when the request line was bad
+                accept = request_headers.get("Accept-Encoding") if request_headers else None
+                coding = choose_coding(accept, app.response_codings)
+                if coding:
+                    body = encode_content(body, coding)
+                    headers["Content-Encoding"] = coding
+            if self.request_version == "HTTP/0.9":  # a bare "GET /path": the body alone, as HTTP/0.9 has it
+                self.wfile.write(body)
+                return
             self.send_response(response.status)
-            headers = {"Content-Length": str(len(response.body)), **response.headers}
+            if _status_allows_body(response.status):
+                headers = {"Content-Length": str(len(body)), **headers}
+            elif body:
+                body = b""
+            if self.close_connection:
+                headers["Connection"] = "close"
             for key, value in headers.items():
                 self.send_header(key, value)
-            self.end_headers()
-            if response.body and self.command != "HEAD":
-                self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+            self._headers_buffer.append(b"\r\n")
+            if self.command != "HEAD":
+                self._headers_buffer.append(body)
+            data = b"".join(self._headers_buffer)
+            self._headers_buffer = []
+            self.wfile.write(data)
 
     return Handler
 

@@ -17,6 +17,12 @@ Wire choices worth knowing:
 * A rate limit answers 429 with ``Retry-After``; an exhausted quota answers
   403 with ``{"error": "quota_exceeded"}`` so it is never mistaken for a
   retryable rate limit.
+* Protocol rules from the 1.0.3 Communication spec: the version header must
+  be ``1.0`` or ``1.0.x`` (anything else is 400, 3.3); a statement body must
+  be ``application/json`` (400 otherwise, 3.2; ``multipart/mixed``
+  attachments are a JSON 501); ``PUT /statements?statementId=`` stores one
+  statement and answers 204 (2.1.1); every Statement Resource answer carries
+  ``X-Experience-API-Consistent-Through`` (2.1.3).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import binascii
 import copy
 import hmac
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +44,7 @@ VERB_PREFIX = "http://adlnet.gov/expapi/verbs/"
 VOIDED = VERB_PREFIX + "voided"
 PRODUCT_LINE_EXT = "https://prm-sync.dev/xapi/product-line"
 MAX_LIMIT = 100
+_SUPPORTED_VERSION = re.compile(r"1\.0(\.\d+)?")
 _ALLOWED_PARAMS = {
     "statementId",
     "voidedStatementId",
@@ -155,6 +163,7 @@ class LmsSandbox(SandboxApp):
         self.route("GET", r"/xAPI/about", self._about, "lms.about")
         self.route("GET", r"/xAPI/statements", self._get_statements, "lms.statements.get")
         self.route("POST", r"/xAPI/statements", self._post_statements, "lms.statements.post")
+        self.route("PUT", r"/xAPI/statements", self._put_statement, "lms.statements.put")
         self.route("GET", r"/xAPI/activities", self._get_activity, "lms.activities.get")
 
     # -- SandboxApp hooks ------------------------------------------------------
@@ -168,9 +177,29 @@ class LmsSandbox(SandboxApp):
             return self._error(
                 401, "invalid or missing credentials", {"WWW-Authenticate": 'Basic realm="LRS"'}
             )
-        if not request.header("x-experience-api-version"):
-            return self._error(400, "the X-Experience-API-Version header is required")
         return None
+
+    def refuse_request(self, request: SandboxRequest) -> SandboxResponse | None:
+        """The version header (3.3) and, for statements sent in, their media type (3.2)."""
+        if request.path == "/xAPI/about":
+            return None
+        version = request.header("x-experience-api-version")
+        if not version:
+            return self._error(400, "the X-Experience-API-Version header is required")
+        if not _SUPPORTED_VERSION.fullmatch(version.strip()):
+            return self._error(400, f"X-Experience-API-Version {version!r} is not supported (use 1.0.x)")
+        if request.method in ("POST", "PUT") and request.path == "/xAPI/statements":
+            if "method" in request.query:
+                return self.not_implemented(request, "the alternate request syntax (method parameter)")
+            if request.media_type == "multipart/mixed":
+                return self.not_implemented(request, "multipart/mixed attachments")
+            if request.media_type != "application/json":
+                declared = request.header("content-type") or "none"
+                return self._error(400, f"statements must be sent as application/json, not {declared}")
+        return None
+
+    def http_error_response(self, status: int, message: str) -> SandboxResponse:
+        return self._error(status, message)
 
     def quota_exhausted_response(self) -> SandboxResponse:
         return self._error(403, "request quota exhausted", error="quota_exceeded")
@@ -333,13 +362,26 @@ class LmsSandbox(SandboxApp):
             {"version": [XAPI_VERSION], "extensions": {"https://prm-sync.dev/xapi/sandbox": True}}
         )
 
+    def dispatch(self, request: SandboxRequest) -> SandboxResponse:
+        response = super().dispatch(request)
+        if request.path == "/xAPI/statements":  # every Statement Resource answer says how fresh reads are
+            with self.lock:
+                now = self.now().astimezone(UTC)
+                through = max(now, self._last_stored) if self._last_stored else now
+            response.headers["X-Experience-API-Consistent-Through"] = format_stored(through)
+        return response
+
+    @staticmethod
+    def _statements_from(request: SandboxRequest) -> Any:
+        try:
+            return request.json()
+        except ValueError:  # UnicodeDecodeError is one too
+            raise XapiError(400, "the body is not valid JSON") from None
+
     def _post_statements(self, request: SandboxRequest) -> SandboxResponse:
         try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return self._error(400, "the body is not valid JSON")
-        statements = body if isinstance(body, list) else [body]
-        try:
+            body = self._statements_from(request)
+            statements = body if isinstance(body, list) else [body]
             with self.lock:
                 ids = self._store(statements)
         except XapiError as exc:
@@ -347,6 +389,28 @@ class LmsSandbox(SandboxApp):
         if self.consume_write_drop():
             raise DropConnection
         return self._ok(ids)
+
+    def _put_statement(self, request: SandboxRequest) -> SandboxResponse:
+        """Store one statement under the id in the URL (2.1.1): 204, or 409 for a different one."""
+        statement_id = request.arg("statementId")
+        try:
+            unknown = sorted(set(request.query) - {"statementId"})
+            if unknown:
+                raise XapiError(400, f"unknown query parameter(s): {', '.join(unknown)}")
+            if not statement_id:
+                raise XapiError(400, "PUT /statements needs the statementId parameter")
+            statement = self._statements_from(request)
+            if not isinstance(statement, dict):
+                raise XapiError(400, "PUT /statements takes a single statement object")
+            if statement.get("id", statement_id) != statement_id:
+                raise XapiError(400, "the statement's id does not match the statementId parameter")
+            with self.lock:
+                self._store([{**statement, "id": statement_id}])
+        except XapiError as exc:
+            return self._error(exc.status, exc.message)
+        if self.consume_write_drop():
+            raise DropConnection
+        return SandboxResponse.empty(204, {"X-Experience-API-Version": XAPI_VERSION})
 
     def _get_activity(self, request: SandboxRequest) -> SandboxResponse:
         activity_id = request.arg("activityId")
@@ -364,12 +428,9 @@ class LmsSandbox(SandboxApp):
                 if "statementId" in query or "voidedStatementId" in query:
                     return self._single(query)
                 page, more = self._page(query)
-                consistent = format_stored(self._last_stored or self.now())
         except XapiError as exc:
             return self._error(exc.status, exc.message)
-        return self._ok(
-            {"statements": page, "more": more}, {"X-Experience-API-Consistent-Through": consistent}
-        )
+        return self._ok({"statements": page, "more": more})
 
     # -- querying ----------------------------------------------------------------
     def _query_from(self, request: SandboxRequest) -> dict[str, str]:

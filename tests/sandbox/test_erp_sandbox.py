@@ -89,9 +89,8 @@ def test_wrong_api_key_is_access_denied(erp_sandbox: Any) -> None:
 def test_unknown_model_and_method_are_clear_errors(erp_sandbox: Any) -> None:
     unknown_model = kw(erp_sandbox, "sale.order", "search", [[]])
     unknown_method = kw(erp_sandbox, "res.partner", "explode", [[]])
-    assert (
-        error_name(unknown_model) == "builtins.KeyError" and "sale.order" in unknown_model["data"]["message"]
-    )
+    assert error_name(unknown_model) == "odoo.exceptions.UserError"  # Odoo 17's execute_cr
+    assert unknown_model["data"]["message"] == "Object sale.order doesn't exist"
     assert error_name(unknown_method) == "builtins.AttributeError"
     assert "explode" in unknown_method["data"]["message"]
 

@@ -9,7 +9,16 @@ wrong key answers Odoo's ``AccessDenied`` error object with HTTP 200.
 
 Errors raised by the ORM (``ValidationError``, ``UserError``,
 ``MissingError``, ``ValueError``) come back as Odoo's JSON-RPC error
-(``code`` 200, ``message`` "Odoo Server Error", ``data.name`` the class).
+(``code`` 200, ``message`` "Odoo Server Error", ``data.name`` the class),
+and so do the dispatch faults of Odoo 17's ``odoo.service``: an unknown
+model is ``UserError`` "Object x doesn't exist", a private method
+``AccessError``, an unknown ``object`` method ``NameError``, an unknown
+``common`` method ``Exception`` "Method not found", an unknown service
+``KeyError``. What Odoo's HTTP layer refuses before any RPC runs is not
+JSON-RPC: a body that is not JSON (a compressed one too: Odoo does not
+decode ``Content-Encoding``) is ``400`` "Invalid JSON data" (a JSON
+value that is not an object, "Invalid JSON-RPC data"), a request that is not
+``application/json`` a werkzeug ``400 Bad Request`` page, as Odoo answers.
 Faults: 503 and 429 (``Retry-After``) over HTTP as a proxy in front of Odoo
 would answer; an exhausted quota is 403 ``{"error": "quota_exceeded"}``;
 ``drop_after_write`` loses the answer of a successful create/write;
@@ -19,11 +28,20 @@ would answer; an exhausted quota is 403 ``{"error": "quota_exceeded"}``;
 from __future__ import annotations
 
 import copy
+import html
 from datetime import UTC, date, datetime
+from http import HTTPStatus
 from typing import Any
 
 from connectors.sandbox.erp.orm import Orm, Row
-from connectors.sandbox.erp.schema import MODELS, OdooError, fields_get, get_model, validation_error
+from connectors.sandbox.erp.schema import (
+    MODELS,
+    OdooError,
+    fields_get,
+    get_model,
+    user_error,
+    validation_error,
+)
 from connectors.sandbox.http import DropConnection, SandboxApp, SandboxRequest, SandboxResponse
 
 SERVER_VERSION = {
@@ -34,12 +52,26 @@ SERVER_VERSION = {
 }
 UID = 2  # Odoo's first real user after the superuser; the one integration users usually get
 _WRITES = ("create", "write", "unlink", "action_post")
+_JSON_TYPES = ("application/json", "application/json-rpc")
+_RPC_SERVICES = ("common", "db", "object")
+
+
+def werkzeug_error(status: int, description: str) -> SandboxResponse:
+    """The HTML error page werkzeug (Odoo's HTTP layer) answers with."""
+    phrase = HTTPStatus(status).phrase
+    text = html.escape(description).replace("&#x27;", "&#39;").replace("&quot;", "&#34;")  # markupsafe's escape
+    page = (
+        f"<!doctype html>\n<html lang=en>\n<title>{status} {phrase}</title>\n"
+        f"<h1>{phrase}</h1>\n<p>{text}</p>\n"
+    )
+    return SandboxResponse.text(status, page, "text/html; charset=utf-8")
 
 
 class ErpSandbox(SandboxApp):
     """An in-memory Odoo 17 speaking the external JSON-RPC API."""
 
     system = "erp"
+    ignores_content_coding = True  # werkzeug hands Odoo the body as sent: a gzip body is "Invalid JSON data"
 
     def __init__(
         self,
@@ -63,6 +95,9 @@ class ErpSandbox(SandboxApp):
 
     def quota_exhausted_response(self) -> SandboxResponse:
         return SandboxResponse.json(403, {"error": "quota_exceeded", "message": "request quota exhausted"})
+
+    def http_error_response(self, status: int, message: str) -> SandboxResponse:
+        return werkzeug_error(status, message)
 
     def rate_limited_response(self) -> SandboxResponse:
         return SandboxResponse.json(
@@ -159,25 +194,34 @@ class ErpSandbox(SandboxApp):
 
     # -- JSON-RPC ---------------------------------------------------------------------------
     def _jsonrpc(self, request: SandboxRequest) -> SandboxResponse:
+        if request.media_type not in _JSON_TYPES:
+            msg = "Request inferred type is compatible with ['http'] but '/jsonrpc' is type='json'."
+            return werkzeug_error(400, msg)
         try:
             payload = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return self._rpc_error(None, OdooError("werkzeug.exceptions.BadRequest", "Invalid JSON data"))
-        if not isinstance(payload, dict) or not isinstance(payload.get("params"), dict):
-            return self._rpc_error(
-                None, OdooError("werkzeug.exceptions.BadRequest", "Invalid JSON-RPC request")
-            )
+        except ValueError:  # UnicodeDecodeError is one too
+            return SandboxResponse.text(400, "Invalid JSON data", "text/html; charset=utf-8")
+        if not isinstance(payload, dict):
+            return SandboxResponse.text(400, "Invalid JSON-RPC data", "text/html; charset=utf-8")
         call_id = payload.get("id")
-        params = payload["params"]
-        service, method, args = params.get("service"), params.get("method"), params.get("args") or []
+        params = payload.get("params")
+        params = params if isinstance(params, dict) else {}
+        service, method, args = params.get("service"), params.get("method"), params.get("args")
         try:
+            if service is None or method is None or args is None:
+                missing = [n for n, v in (("service", service), ("method", method), ("args", args)) if v is None]
+                msg = f"RPC.jsonrpc() missing {len(missing)} required positional argument(s): {', '.join(missing)}"
+                raise OdooError("builtins.TypeError", msg)
+            args = list(args)
             with self.lock:
+                if service not in _RPC_SERVICES:
+                    raise OdooError("builtins.KeyError", repr(service))
                 if service == "common":
-                    result = self._common(str(method), list(args))
-                elif service == "object" and method == "execute_kw":
-                    result = self._execute_kw(list(args))
+                    result = self._common(str(method), args)
+                elif service == "object":
+                    result = self._object(str(method), args)
                 else:
-                    raise OdooError("builtins.NameError", f"No such service/method: {service}.{method}")
+                    raise OdooError("odoo.exceptions.AccessDenied", "Access Denied")  # db service: no master password
         except OdooError as exc:
             return self._rpc_error(call_id, exc)
         if (
@@ -213,7 +257,7 @@ class ErpSandbox(SandboxApp):
             db, login, key = args[0], args[1], args[2]
             self._check_db(db)
             return UID if (login == self.login and key == self.access_token) else False
-        raise OdooError("builtins.NameError", f"No such method in service common: {method}")
+        raise OdooError("builtins.Exception", f"Method not found: {method}")
 
     def _check_db(self, db: Any) -> None:
         if db != self.database:
@@ -222,16 +266,29 @@ class ErpSandbox(SandboxApp):
                 f'connection to server failed: FATAL:  database "{db}" does not exist',
             )
 
-    def _execute_kw(self, args: list[Any]) -> Any:
-        if len(args) < 5:
-            raise OdooError("builtins.TypeError", "execute_kw() needs db, uid, password, model, method")
-        db, uid, key, model, method = args[:5]
+    def _object(self, method: str, args: list[Any]) -> Any:
+        """``odoo.service.model.dispatch``: credentials first, then ``execute_kw``."""
+        if len(args) < 3:
+            raise OdooError("builtins.IndexError", "list index out of range")
+        db, uid, key = args[:3]
         self._check_db(db)
         if uid != UID or key != self.access_token:
             raise OdooError("odoo.exceptions.AccessDenied", "Access Denied")
+        if method != "execute_kw":
+            raise OdooError("builtins.NameError", f"Method not available {method}")
+        if len(args) < 5:
+            raise OdooError("builtins.TypeError", "execute_kw() needs db, uid, password, model, method")
+        return self._execute_kw(args)
+
+    def _execute_kw(self, args: list[Any]) -> Any:
+        model, method = args[3], args[4]
         positional = list(args[5]) if len(args) > 5 and args[5] is not None else []
         kwargs = dict(args[6]) if len(args) > 6 and args[6] else {}
-        get_model(str(model))
+        if str(method).startswith("_"):
+            msg = f"Private methods (such as '{model}.{method}') cannot be called remotely."
+            raise OdooError("odoo.exceptions.AccessError", msg)
+        if str(model) not in MODELS:
+            raise user_error(f"Object {model} doesn't exist")
         if method in _WRITES and method != "unlink":
             self._inject_invalid(method, positional)
         return self._call(str(model), str(method), positional, kwargs)

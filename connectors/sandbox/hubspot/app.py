@@ -6,10 +6,17 @@ reported in ``X-HubSpot-RateLimit-*`` headers on every answer and enforced
 with HubSpot's 429 body and ``Retry-After``, and the CRM v3/v4 endpoints
 (``api_objects``, ``api_meta``). In-process helpers let a test seed,
 inspect and edit records the way a user in the HubSpot UI would.
+
+Bodies: a write whose body is not ``application/json`` is ``415`` and an
+unparsable one ``400 VALIDATION_ERROR`` "Invalid input JSON on line L,
+column C: ..." as HubSpot's Jackson parser words it; answers are gzip-
+compressed when the client asks (``Accept-Encoding``), compressed request
+bodies are refused with 415 (HubSpot does not document accepting them).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import deque
@@ -17,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.sandbox.http import SandboxApp, SandboxRequest, SandboxResponse
+from connectors.sandbox.http import SandboxApp, SandboxRequest, SandboxResponse, json_error_position
 from connectors.sandbox.hubspot.api_meta import MetaRoutes, default_groups
 from connectors.sandbox.hubspot.api_objects import ObjectRoutes
 from connectors.sandbox.hubspot.associations import AssociationStore
@@ -39,6 +46,7 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
     """The HubSpot sandbox app; serve it with ``SandboxServer`` (plain HTTP)."""
 
     system = "hubspot"
+    response_codings = ("gzip",)
 
     def __init__(
         self,
@@ -84,6 +92,10 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
             response = super().dispatch(request)
         except HubSpotApiError as err:
             response = err.response()
+        except json.JSONDecodeError as exc:
+            line, column, reason = json_error_position(request.body, exc)
+            msg = f"Invalid input JSON on line {line}, column {column}: {reason}"
+            response = HubSpotApiError(400, "VALIDATION_ERROR", msg).response()
         except (ValueError, KeyError, TypeError) as exc:
             # malformed JSON or a missing required field: HubSpot answers 400, not 500
             msg = f"Invalid input JSON: {exc}"
@@ -91,6 +103,15 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
         if not request.path.startswith("/__sandbox"):
             response.headers.update(self.rate_limit_headers())
         return response
+
+    def http_error_response(self, status: int, message: str) -> SandboxResponse:
+        category = "VALIDATION_ERROR" if status < 500 else "INTERNAL_ERROR"
+        return HubSpotApiError(status, category, message).response()
+
+    def refuse_request(self, request: SandboxRequest) -> SandboxResponse | None:
+        if request.method in ("POST", "PATCH", "PUT") and request.body and request.media_type != "application/json":
+            return HubSpotApiError(415, "VALIDATION_ERROR", "HTTP 415 Unsupported Media Type").response()
+        return None
 
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:
         """Check the private-app token, then charge the request to both budgets."""

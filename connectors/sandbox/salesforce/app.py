@@ -1,10 +1,17 @@
 """``SalesforceSandbox``: a local org speaking the REST API's wire format.
 
-Routes live under ``/services/data/vXX.X/`` for any version from 59.0 (what
-simple-salesforce asks for by default). This module holds the app, its
-limits/auth/fault answers, SOQL queries with cursor paging and single-record
-sObject resources; collections and Tooling are in ``composite.py`` and the
-Bulk API 2.0 in ``bulk.py``.
+Routes live under ``/services/data/vXX.X/`` for the versions ``discovery.py``
+lists (59.0 to 64.0; 59.0 is what simple-salesforce asks for by default).
+This module holds the app, its limits/auth/fault answers, SOQL queries with
+cursor paging and single-record sObject resources; the versions and
+resource lists are in ``discovery.py``, collections and Tooling in
+``composite.py`` and the Bulk API 2.0 in ``bulk.py``.
+
+Request bodies are checked as the REST API checks them: a body of another
+media type than the resource consumes is ``415 UNSUPPORTED_MEDIA_TYPE``, an
+unparsable or missing JSON body ``400 JSON_PARSER_ERROR`` with the parser's
+line and column. Compressed requests (gzip, deflate) are accepted and
+answers are compressed when the client asks, as the API documents.
 
 Every answer carries ``Sforce-Limit-Info: api-usage=N/M``. A daily request
 budget (``daily_limit``) answers ``403 REQUEST_LIMIT_EXCEEDED`` when spent,
@@ -19,20 +26,29 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
-from connectors.sandbox.http import DropConnection, SandboxApp, SandboxRequest, SandboxResponse
-from connectors.sandbox.salesforce import bulk, composite, oauth
+from connectors.sandbox.http import (
+    DropConnection,
+    SandboxApp,
+    SandboxRequest,
+    SandboxResponse,
+    json_error_position,
+)
+from connectors.sandbox.salesforce import bulk, composite, discovery, oauth
 from connectors.sandbox.salesforce.query import BoundQuery, bind
 from connectors.sandbox.salesforce.soql import SoqlError, parse
 from connectors.sandbox.salesforce.store import MultipleMatches, OrgStore, RecordNotFound, WriteOutcome
 from connectors.sandbox.salesforce.validation import RequestError, format_datetime, parse_datetime
 
 V = r"/services/data/v(?P<version>\d+\.\d+)/"
-MIN_VERSION = 59.0
 DEFAULT_PAGE = 2000
 MAX_CURSORS = 200
-_VERSION_PATH = re.compile(r"^/services/data/v(\d+\.\d+)(/|$)")
+JSON = "application/json"
+_XML = ("application/xml", "text/xml")
+_BODY_METHODS = ("POST", "PATCH", "PUT")
+_PUBLIC = re.compile(r"^/services/data/?$")  # the versions list needs no session
 
 
 def error_body(code: str, message: str, fields: list[str] | None = None) -> list[dict[str, Any]]:
@@ -64,6 +80,8 @@ class SalesforceSandbox(SandboxApp):
     """A Salesforce org in memory; see connectors/sandbox/README.md for its objects."""
 
     system = "salesforce"
+    request_codings = ("gzip", "deflate")
+    response_codings = ("gzip", "deflate")
 
     def __init__(
         self, *, strict: bool = False, access_token: str = "sandbox-token", daily_limit: int = 100_000,
@@ -83,6 +101,7 @@ class SalesforceSandbox(SandboxApp):
                    lambda r: self.oauth.identity(r, self.access_token), "oauth.identity")
         self.route("GET", r"/__sandbox/sessions", self.oauth.admin, "admin.sessions_get")
         self.route("POST", r"/__sandbox/sessions", self.oauth.admin, "admin.sessions")
+        discovery.register(self)
         self.sf_route("GET", r"limits/?", self._limits, "limits")
         self.sf_route("GET", r"sobjects/?", self._describe_global, "describe_global")
         self.sf_route(
@@ -114,12 +133,23 @@ class SalesforceSandbox(SandboxApp):
 
     # -- plumbing ----------------------------------------------------------------------
     def sf_route(
-        self, method: str, pattern: str, handler: Callable[[SandboxRequest], SandboxResponse], name: str
+        self,
+        method: str,
+        pattern: str,
+        handler: Callable[[SandboxRequest], SandboxResponse],
+        name: str,
+        consumes: str = JSON,
     ) -> None:
-        """Register under /services/data/vXX.X/ and turn RequestError/SoqlError into API bodies."""
+        """Register under /services/data/vXX.X/ and turn RequestError/SoqlError into API bodies.
+
+        ``consumes`` is the media type a request body must declare (415 otherwise).
+        """
 
         def wrapped(request: SandboxRequest) -> SandboxResponse:
             try:
+                refused = self._refuse_media_type(request, consumes)
+                if refused is not None:
+                    return refused
                 return handler(request)
             except RequestError as exc:
                 return SandboxResponse.json(exc.status, exc.body())
@@ -142,15 +172,23 @@ class SalesforceSandbox(SandboxApp):
             used = max(self.daily_limit - self.faults.quota_remaining, 0)
         return used, self.daily_limit
 
+    def _refuse_media_type(self, request: SandboxRequest, consumes: str) -> SandboxResponse | None:
+        if request.method not in _BODY_METHODS or not request.body:
+            return None
+        declared = request.media_type
+        if declared == consumes:
+            return None
+        if declared in _XML and consumes == JSON:
+            return self.not_implemented(request, "XML request bodies")
+        msg = f"Content-Type header specified in HTTP request is not supported: {declared or 'none'}"
+        return SandboxResponse.json(415, error_body("UNSUPPORTED_MEDIA_TYPE", msg))
+
+    def http_error_response(self, status: int, message: str) -> SandboxResponse:
+        code = {415: "UNSUPPORTED_MEDIA_TYPE", 404: "NOT_FOUND"}.get(status, HTTPStatus(status).name)
+        return SandboxResponse.json(status, error_body(code, message))
+
     def dispatch(self, request: SandboxRequest) -> SandboxResponse:
-        m = _VERSION_PATH.match(request.path)
-        if m and float(m.group(1)) < MIN_VERSION:
-            body = error_body(
-                "NOT_FOUND",
-                f"API version {m.group(1)} is not served by this sandbox (use {MIN_VERSION} or later)",
-            )
-            return SandboxResponse.json(404, body)
-        response = super().dispatch(request)
+        response = discovery.version_error(request.path) or super().dispatch(request)
         if request.path.startswith("/services/data/"):
             used, limit = self.usage()
             response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
@@ -158,7 +196,7 @@ class SalesforceSandbox(SandboxApp):
 
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:
         """The static token or a live OAuth session; the login server's own routes check their own way."""
-        if request.path.startswith("/services/oauth2/") or request.path.startswith("/id/"):
+        if request.path.startswith(("/services/oauth2/", "/id/")) or _PUBLIC.match(request.path):
             return None
         auth = request.header("authorization", "") or ""
         token = auth[7:] if auth.startswith("Bearer ") else ""
@@ -192,11 +230,14 @@ class SalesforceSandbox(SandboxApp):
             raise DropConnection
 
     def body_json(self, request: SandboxRequest) -> Any:
+        if not request.body:
+            msg = "The HTTP entity body is required, but this request has no entity body."
+            raise RequestError("JSON_PARSER_ERROR", msg)
         try:
             return request.json()
         except ValueError as exc:
-            msg = f"Unexpected character in request body: {exc}"
-            raise RequestError("JSON_PARSER_ERROR", msg) from None
+            line, column, reason = json_error_position(request.body, exc)
+            raise RequestError("JSON_PARSER_ERROR", f"{reason} at [line:{line}, column:{column}]") from None
 
     @staticmethod
     def shape(object_name: str, version: str, record: dict[str, Any], record_id: str) -> dict[str, Any]:
@@ -279,10 +320,10 @@ class SalesforceSandbox(SandboxApp):
 
     def _describe(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             return SandboxResponse.json(200, obj.describe(request.params["version"]))
 
-    def _object_or_404(self, name: str) -> Any:
+    def object_or_404(self, name: str) -> Any:
         try:
             return self.store.object(name)
         except RequestError:
@@ -355,17 +396,21 @@ class SalesforceSandbox(SandboxApp):
         return self._page(cursor, request.params["locator"], int(request.params["offset"]))
 
     # -- single records ------------------------------------------------------------------
+    @staticmethod
+    def field_names(obj: Any, wanted: list[str]) -> list[str]:
+        """The canonical names of the requested fields (any case); INVALID_FIELD for an unknown one."""
+        names = []
+        for name in wanted:
+            fdef = obj.get_field(name.strip())
+            if fdef is None:
+                msg = f"No such column '{name.strip()}' on sobject of type {obj.name}"
+                raise RequestError("INVALID_FIELD", msg)
+            names.append(fdef.name)
+        return names
+
     def _full(self, request: SandboxRequest, obj: Any, record: dict[str, Any]) -> SandboxResponse:
         wanted = request.arg("fields")
-        names = list(obj.fields)
-        if wanted:
-            names = []
-            for name in wanted.split(","):
-                fdef = obj.get_field(name.strip())
-                if fdef is None:
-                    msg = f"No such column '{name.strip()}' on sobject of type {obj.name}"
-                    raise RequestError("INVALID_FIELD", msg)
-                names.append(fdef.name)
+        names = self.field_names(obj, wanted.split(",")) if wanted else list(obj.fields)
         values = {n: record.get(n) for n in names}
         return SandboxResponse.json(
             200, self.shape(obj.name, request.params["version"], values, record["Id"])
@@ -373,7 +418,7 @@ class SalesforceSandbox(SandboxApp):
 
     def _get(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             record = self.store.live(obj, request.params["id"])
             if record.get("IsDeleted"):
                 raise RecordNotFound(obj.name, record["Id"])
@@ -381,7 +426,7 @@ class SalesforceSandbox(SandboxApp):
 
     def _get_by_external(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             fdef = self.store.external_field(obj, request.params["field"])
             matches = self.store.find_external(obj.name, fdef.name, request.params["value"])
             if not matches:
@@ -402,7 +447,7 @@ class SalesforceSandbox(SandboxApp):
     def _create(self, request: SandboxRequest) -> SandboxResponse:
         payload = self._payload(request)
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             outcome = self.store.create(obj.name, payload)
         if not outcome.success:
             return outcome_error(outcome)
@@ -412,7 +457,7 @@ class SalesforceSandbox(SandboxApp):
     def _update(self, request: SandboxRequest) -> SandboxResponse:
         payload = self._payload(request)
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             self.store.live(obj, request.params["id"])  # 404 for unknown ids
             outcome = self.store.update(obj.name, request.params["id"], payload)
         if not outcome.success:
@@ -422,7 +467,7 @@ class SalesforceSandbox(SandboxApp):
 
     def _delete(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             self.store.live(obj, request.params["id"])
             outcome = self.store.delete(request.params["id"], obj.name)
         if not outcome.success:
@@ -433,7 +478,7 @@ class SalesforceSandbox(SandboxApp):
     def _upsert(self, request: SandboxRequest) -> SandboxResponse:
         payload = self._payload(request)
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             try:
                 outcome = self.store.upsert(obj.name, request.params["field"], request.params["value"], payload)
             except MultipleMatches as exc:
@@ -462,7 +507,7 @@ class SalesforceSandbox(SandboxApp):
     def _deleted(self, request: SandboxRequest) -> SandboxResponse:
         start, end = self._window(request)
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             found = [
                 {"id": rid, "deletedDate": self.store.deleted_at[rid]}
                 for rid, r in self.store.records[obj.name].items()
@@ -477,7 +522,7 @@ class SalesforceSandbox(SandboxApp):
     def _updated(self, request: SandboxRequest) -> SandboxResponse:
         start, end = self._window(request)
         with self.lock:
-            obj = self._object_or_404(request.params["obj"])
+            obj = self.object_or_404(request.params["obj"])
             ids = [
                 rid
                 for rid, r in self.store.records[obj.name].items()

@@ -58,7 +58,9 @@ def register(app: SalesforceSandbox) -> BulkJobs:
     jobs = BulkJobs(app)
     app.sf_route("POST", r"jobs/ingest/?", jobs.create_ingest, "bulk.ingest_create")
     app.sf_route("GET", r"jobs/ingest/?", lambda r: jobs.list_jobs(r, "ingest"), "bulk.ingest_list")
-    app.sf_route("PUT", r"jobs/ingest/(?P<job>\w+)/batches/?", jobs.upload, "bulk.ingest_upload")
+    app.sf_route(
+        "PUT", r"jobs/ingest/(?P<job>\w+)/batches/?", jobs.upload, "bulk.ingest_upload", consumes="text/csv"
+    )
     app.sf_route(
         "GET",
         r"jobs/ingest/(?P<job>\w+)/(?P<kind>successfulResults|failedResults|unprocessedrecords|unprocessedRecords)/?",

@@ -1,5 +1,10 @@
 """sObject Collections (``composite/sobjects``) and Tooling ``CustomField`` provisioning.
 
+Retrieve (``GET composite/sobjects/{type}?ids=&fields=`` or ``POST`` with
+``{"ids", "fields"}``, up to 2,000 ids) answers one entry per id, in the
+order asked, with ``null`` for an id that is malformed, of another type,
+deleted or unknown; an unknown field is a 400 ``INVALID_FIELD``.
+
 Collections take up to 200 records per call and answer one result per
 record, in order, with HTTP 200 even when some fail. With ``allOrNone`` the
 whole call rolls back on the first failure: the failing records keep their
@@ -15,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from connectors.sandbox.http import SandboxRequest, SandboxResponse
-from connectors.sandbox.salesforce.ids import make_id
+from connectors.sandbox.salesforce.ids import make_id, normalise_id
 from connectors.sandbox.salesforce.schema import field_from_metadata
 from connectors.sandbox.salesforce.store import MultipleMatches, WriteOutcome
 from connectors.sandbox.salesforce.validation import RequestError, record_error
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     from connectors.sandbox.salesforce.app import SalesforceSandbox
 
 MAX_RECORDS = 200
+MAX_RETRIEVE = 2000
 _ROLLED_BACK = record_error(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "Record rolled back because not all records were valid and the request was using AllOrNone header",
@@ -38,6 +44,8 @@ def register(app: SalesforceSandbox) -> None:
     app.sf_route(
         "PATCH", r"composite/sobjects/(?P<obj>\w+)/(?P<field>\w+)/?", collections.upsert, "collections.upsert"
     )
+    app.sf_route("GET", r"composite/sobjects/(?P<obj>\w+)/?", collections.retrieve, "collections.retrieve")
+    app.sf_route("POST", r"composite/sobjects/(?P<obj>\w+)/?", collections.retrieve, "collections.retrieve_post")
     app.sf_route("POST", r"tooling/sobjects/CustomField/?", collections.custom_field, "tooling.custom_field")
 
 
@@ -146,6 +154,38 @@ class _Collections:
             raise _too_many()
         all_or_none = (request.arg("allOrNone") or "false").lower() == "true"
         return self._run(all_or_none, ids, self.store.delete, False)
+
+    def retrieve(self, request: SandboxRequest) -> SandboxResponse:
+        if request.method == "GET":
+            ids = [i for i in (request.arg("ids") or "").split(",") if i]
+            fields = [f for f in (request.arg("fields") or "").split(",") if f]
+        else:
+            body = self.app.body_json(request)
+            if not isinstance(body, dict):
+                raise RequestError("JSON_PARSER_ERROR", "The request body must be a JSON object with ids and fields")
+            ids, fields = body.get("ids") or [], body.get("fields") or []
+            if not isinstance(ids, list) or not isinstance(fields, list):
+                raise RequestError("JSON_PARSER_ERROR", "ids and fields must be JSON arrays of strings")
+        for name, values in (("ids", ids), ("fields", fields)):
+            if not values:
+                raise RequestError("MISSING_ARGUMENT", f"The {name} parameter is required")
+        if len(ids) > MAX_RETRIEVE:
+            msg = f"record limit reached. cannot submit more than {MAX_RETRIEVE} records into this call"
+            raise RequestError("EXCEEDED_ID_LIMIT", msg)
+        version = request.params["version"]
+        with self.app.lock:
+            obj = self.app.object_or_404(request.params["obj"])
+            names = self.app.field_names(obj, [str(f) for f in fields])
+            table = self.store.records[obj.name]
+            found: list[dict[str, Any] | None] = []
+            for raw in ids:
+                record = table.get(normalise_id(raw) or "")
+                if record is None or record.get("IsDeleted"):
+                    found.append(None)
+                    continue
+                values = {n: record.get(n) for n in names}
+                found.append(self.app.shape(obj.name, version, values, record["Id"]))
+        return SandboxResponse.json(200, found)
 
     def custom_field(self, request: SandboxRequest) -> SandboxResponse:
         body = self.app.body_json(request)

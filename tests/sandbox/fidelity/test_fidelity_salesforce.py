@@ -1,0 +1,125 @@
+"""The Salesforce sandbox against the REST API Developer Guide's documented request/response pairs.
+
+Each row is one documented exchange (the guide's example request, with its
+example values where it gives them) and what the guide says comes back:
+status, shape and the fields a client relies on. Requests go out with plain
+``requests`` (no simple-salesforce, no prm-sync connector), the way curl does
+in the guide. ``{id}`` and ``{other}`` in a path or body are two Accounts the
+test creates first; ``{missing}`` is a well-formed id of no record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+V = "/services/data/v59.0"
+MISSING = "001000000000000AAA"
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    method: str
+    path: str
+    body: Any = None
+    status: int = 200
+    check: Callable[[Any], bool] = lambda body: True
+    auth: bool = True
+
+
+def _error(code: str) -> Callable[[Any], bool]:
+    return lambda b: isinstance(b, list) and b[0]["errorCode"] == code and b[0]["message"]
+
+
+def _attributes(body: dict[str, Any], object_type: str = "Account") -> bool:
+    return body["attributes"]["type"] == object_type and body["attributes"]["url"].startswith(f"{V}/sobjects/")
+
+
+PAIRS = [
+    Pair("the versions list needs no session and gives label, url and version", "GET", "/services/data/",
+         auth=False, check=lambda b: {"label": "Winter '24", "url": "/services/data/v59.0", "version": "59.0"} in b
+         and all(set(v) == {"label", "url", "version"} for v in b)),
+    Pair("the resource list of a version names its resources by URL", "GET", f"{V}/",
+         check=lambda b: {k: b[k] for k in ("sobjects", "query", "composite", "limits", "tooling", "jobs")}
+         == {k: f"{V}/{k}" for k in ("sobjects", "query", "composite", "limits", "tooling", "jobs")}),
+    Pair("a retired API version is 410 GONE", "GET", "/services/data/v30.0/limits", status=410,
+         check=_error("GONE")),
+    Pair("a version the org does not serve is NOT_FOUND", "GET", "/services/data/v99.0/limits", status=404,
+         check=_error("NOT_FOUND")),
+    Pair("create answers 201 with id, success and errors", "POST", f"{V}/sobjects/Account/",
+         {"Name": "Express Logistics and Transport"}, 201,
+         lambda b: set(b) == {"id", "success", "errors"} and b["success"] is True and b["errors"] == []),
+    Pair("a record by id carries attributes and the fields asked for", "GET", f"{V}/sobjects/Account/{{id}}?fields=Name",
+         check=lambda b: _attributes(b) and b["Name"] == "Edge Communications" and "BillingCity" not in b),
+    Pair("an update answers 204 with no body", "PATCH", f"{V}/sobjects/Account/{{id}}", {"BillingCity": "Austin"}, 204),
+    Pair("a delete answers 204 with no body", "DELETE", f"{V}/sobjects/Account/{{other}}", status=204),
+    Pair("an unknown record is 404 NOT_FOUND", "GET", f"{V}/sobjects/Account/{{missing}}", status=404,
+         check=_error("NOT_FOUND")),
+    Pair("a query answers totalSize, done and records with attributes", "GET",
+         f"{V}/query/?q=SELECT+Name+FROM+Account+WHERE+Name+=+'Edge+Communications'",
+         check=lambda b: b["totalSize"] == 1 and b["done"] is True and _attributes(b["records"][0])
+         and b["records"][0]["Name"] == "Edge Communications"),
+    Pair("a malformed query is 400 MALFORMED_QUERY", "GET", f"{V}/query/?q=SELECT+FROM+WHERE", status=400,
+         check=_error("MALFORMED_QUERY")),
+    Pair("collections retrieve by GET answers in id order with null for an unknown id", "GET",
+         f"{V}/composite/sobjects/Account?ids={{other}},{{missing}},{{id}}&fields=id,name",
+         check=lambda b: [r and r["Name"] for r in b] == ["Burlington Textiles", None, "Edge Communications"]
+         and all(_attributes(r) and set(r) == {"attributes", "Id", "Name"} for r in b if r)),
+    Pair("collections retrieve by POST takes ids and fields in the body", "POST", f"{V}/composite/sobjects/Account",
+         {"ids": ["{id}", "not-an-id"], "fields": ["Name", "BillingCity"]},
+         check=lambda b: b[1] is None and b[0]["Name"] == "Edge Communications" and "BillingCity" in b[0]),
+    Pair("collections retrieve with an unknown field is 400 INVALID_FIELD", "GET",
+         f"{V}/composite/sobjects/Account?ids={{id}}&fields=Name,Colour__c", status=400, check=_error("INVALID_FIELD")),
+    Pair("collections create answers one result per record, in order", "POST", f"{V}/composite/sobjects/",
+         {"allOrNone": False, "records": [{"attributes": {"type": "Account"}, "Name": "Pyramid Construction"},
+                                          {"attributes": {"type": "Account"}, "BillingCity": "Paris"}]},
+         check=lambda b: b[0]["success"] is True and b[1]["success"] is False
+         and b[1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"),
+    Pair("describe global lists the org's objects with their URLs", "GET", f"{V}/sobjects/",
+         check=lambda b: b["encoding"] == "UTF-8" and any(o["name"] == "Account"
+                                                          and o["urls"]["sobject"] == f"{V}/sobjects/Account"
+                                                          for o in b["sobjects"])),
+    Pair("limits give Max and Remaining of the daily API requests", "GET", f"{V}/limits/",
+         check=lambda b: b["DailyApiRequests"]["Max"] >= b["DailyApiRequests"]["Remaining"] > 0),
+    Pair("a request without a valid session is 401 INVALID_SESSION_ID", "GET", f"{V}/limits/", status=401,
+         auth=False, check=_error("INVALID_SESSION_ID")),
+]
+
+
+@pytest.fixture
+def org(salesforce_sandbox: Any) -> tuple[requests.Session, str, dict[str, str]]:
+    session = requests.Session()
+    session.verify = salesforce_sandbox.ca_bundle
+    session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the sandbox CA
+    ids = salesforce_sandbox.app.insert_records(
+        "Account", [{"Name": "Edge Communications"}, {"Name": "Burlington Textiles"}]
+    )
+    return session, salesforce_sandbox.url, {"id": ids[0], "other": ids[1], "missing": MISSING}
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    text = json.dumps(value)
+    for name, record_id in ids.items():
+        text = text.replace("{" + name + "}", record_id)
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[p.id for p in PAIRS])
+def test_documented_exchange(pair: Pair, org: tuple[requests.Session, str, dict[str, str]],
+                             salesforce_sandbox: Any) -> None:
+    session, url, ids = org
+    headers = {"Authorization": f"Bearer {salesforce_sandbox.access_token}"} if pair.auth else {}
+    response = session.request(pair.method, url + _fill(pair.path, ids), headers=headers,
+                               json=_fill(pair.body, ids) if pair.body is not None else None)
+    assert response.status_code == pair.status, response.text[:300]
+    body = response.json() if response.content else None
+    if pair.status == 204:
+        assert body is None
+    assert pair.check(body), body
+    assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")
