@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import email.utils
 import hmac
 import json
 import re
@@ -458,6 +459,8 @@ class LmsSandbox(SandboxApp):
             if name in query and query[name].lower() != accepted:
                 msg = f"{name}={query[name]} is not supported by this LRS sandbox (only {accepted})"
                 raise XapiError(400, msg)
+        if "statementId" in query and "voidedStatementId" in query:
+            raise XapiError(400, "statementId and voidedStatementId cannot be combined")
         if ("statementId" in query or "voidedStatementId" in query) and len(
             set(query) - {"statementId", "voidedStatementId", "format", "attachments"}
         ):
@@ -475,7 +478,8 @@ class LmsSandbox(SandboxApp):
                 return self._error(
                     404, f"no voided statement {query['voidedStatementId']}", error="not_found"
                 )
-        return self._ok(copy.deepcopy(found))
+        modified = email.utils.format_datetime(parse_timestamp(found["stored"]), usegmt=True)
+        return self._ok(copy.deepcopy(found), {"Last-Modified": modified})  # 2.1.3.s2.b8
 
     def _page(self, query: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
         limit = self._limit(query.get("limit"))

@@ -5,6 +5,15 @@ answer with the shapes hubspot-api-client's models require (batch answers
 always carry status/startedAt/completedAt/results; a batch with rejected
 inputs answers 207 with per-input ``StandardError``s whose ``context.ids``
 name the inputs).
+
+Reads by id and lists take ``associations=`` (comma-separated or repeated
+object types; unknown ones are ignored, as documented) and answer
+``associations: {<type>: {results: [{id, type}], paging?}}``: one result per
+associated record and association type, v3 type names ("deal_to_company"
+for the primary, "deal_to_company_unlabeled"...), a type with no
+associations left out, the custom object keyed by its fully qualified name.
+Past ``ASSOCIATIONS_PER_TYPE`` records ``paging.next`` points at the v4
+associations list.
 """
 
 from __future__ import annotations
@@ -13,24 +22,40 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from connectors.sandbox.http import DropConnection, SandboxRequest, SandboxResponse
-from connectors.sandbox.hubspot.associations import DEFINITIONS, AssociationDef, AssociationStore
-from connectors.sandbox.hubspot.schema import iso_ms, resolve_object_type
+from connectors.sandbox.hubspot.associations import (
+    DEFINITIONS,
+    AssociationDef,
+    AssociationStore,
+    definitions_between,
+    v3_type_name,
+)
+from connectors.sandbox.hubspot.schema import PORTAL_ID, ObjectType, iso_ms, resolve_object_type
 from connectors.sandbox.hubspot.search import SearchEngine
 from connectors.sandbox.hubspot.store import Record, RecordStore
 from connectors.sandbox.hubspot.wire import HubSpotApiError, now_iso
 
 MAX_BATCH = 100
 MAX_LIST_LIMIT = 100
+ASSOCIATIONS_PER_TYPE = 500  # as many as one page of the v4 associations list
 _ALWAYS = ("hs_object_id", "createdate", "hs_lastmodifieddate")
 TYPE = r"(?P<type>[A-Za-z0-9_\-]+)"
 
 
-def requested_properties(request: SandboxRequest) -> list[str] | None:
-    """``properties`` may repeat or be comma-separated in HubSpot's query strings."""
-    values = request.query.get("properties")
+def requested_properties(request: SandboxRequest, name: str = "properties") -> list[str] | None:
+    """``properties`` (or ``associations``) may repeat or be comma-separated in HubSpot's query strings."""
+    values = request.query.get(name)
     if not values:
         return None
-    return [p for v in values for p in v.split(",") if p]
+    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+def association_key(target: ObjectType) -> str:
+    """Standard types by their name, a custom object by its fully qualified name."""
+    return target.name if target.type_id.startswith("0-") else f"p{PORTAL_ID}_{target.name}"
+
+
+def _numeric(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
 
 
 def record_wire(
@@ -136,6 +161,7 @@ class ObjectRoutes:
             raise HubSpotApiError(400, "VALIDATION_ERROR", f"after must be a number, got {after}")
         archived = (request.arg("archived", "false") or "false").lower() == "true"
         props = requested_properties(request)
+        wanted = requested_properties(request, "associations")
         with self.lock:
             table = self.store.table(object_type)
             results: list[dict[str, Any]] = []
@@ -148,7 +174,7 @@ class ObjectRoutes:
                 if len(results) == limit:
                     more = True
                     break
-                results.append(record_wire(self.store, object_type, record, props))
+                results.append(self._read_wire(object_type, record, props, wanted))
                 last = record.id
         body: dict[str, Any] = {"results": results}
         if more and last is not None:
@@ -166,9 +192,47 @@ class ObjectRoutes:
                 record = self.store.find(object_type, request.params["id"], request.arg("idProperty"))
             if record is None:
                 raise not_found(object_type, [request.params["id"]])
-            return SandboxResponse.json(
-                200, record_wire(self.store, object_type, record, requested_properties(request))
+            wire = self._read_wire(
+                object_type, record, requested_properties(request), requested_properties(request, "associations")
             )
+            return SandboxResponse.json(200, wire)
+
+    def _read_wire(
+        self, object_type: str, record: Record, props: list[str] | None, wanted: list[str] | None
+    ) -> dict[str, Any]:
+        """A ``SimplePublicObjectWithAssociations``: the record, plus its associations when asked."""
+        wire = record_wire(self.store, object_type, record, props)
+        associations = self._associations_wire(object_type, record.id, wanted or [])
+        if associations:
+            wire["associations"] = associations
+        return wire
+
+    def _associations_wire(self, object_type: str, record_id: str, wanted: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        from_name = resolve_object_type(object_type).name
+        for name in wanted:
+            try:
+                target = resolve_object_type(name)
+            except HubSpotApiError:
+                continue  # "If any of the specified associations do not exist, they will be ignored."
+            targets = self.assocs.targets(from_name, record_id, target.name)
+            ids = sorted(targets, key=_numeric)
+            shown = ids[:ASSOCIATIONS_PER_TYPE]
+            defs = {(d.category, d.type_id): d for d in definitions_between(from_name, target.name)}
+            results = [
+                {"id": tid, "type": v3_type_name(defs[link]) if link in defs else f"{link[0].lower()}_{link[1]}"}
+                for tid in shown
+                for link in sorted(targets[tid], key=lambda lk: lk[1])
+            ]
+            if not results:
+                continue
+            entry: dict[str, Any] = {"results": results}
+            if len(ids) > len(shown):
+                after = str(len(shown))
+                link = f"crm/v4/objects/{from_name}/{record_id}/associations/{target.name}?after={after}"
+                entry["paging"] = {"next": {"after": after, "link": link}}
+            out[association_key(target)] = entry
+        return out
 
     def _create(self, request: SandboxRequest) -> SandboxResponse:
         object_type = request.params["type"]

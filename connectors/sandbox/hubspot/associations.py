@@ -9,6 +9,7 @@ USER_DEFINED ones.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,32 @@ DEFINITIONS: tuple[AssociationDef, ...] = (
     *_pair(REG, "companies", 105, 106, USER, "End customer"),
     *_pair(REG, "deals", 107, 108, USER),
 )
+
+
+# the v3 names of the standard types, as v3 object reads report them ("deal_to_company" is the primary)
+_V3_NAMES = {
+    ("contacts", "companies", 1): "contact_to_company",
+    ("contacts", "companies", 279): "contact_to_company_unlabeled",
+    ("companies", "contacts", 2): "company_to_contact",
+    ("companies", "contacts", 280): "company_to_contact_unlabeled",
+    ("deals", "contacts", 3): "deal_to_contact",
+    ("contacts", "deals", 4): "contact_to_deal",
+    ("deals", "companies", 5): "deal_to_company",
+    ("deals", "companies", 341): "deal_to_company_unlabeled",
+    ("companies", "deals", 6): "company_to_deal",
+    ("companies", "deals", 342): "company_to_deal_unlabeled",
+}
+_SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", REG: "deal_registration"}
+
+
+def v3_type_name(d: AssociationDef) -> str:
+    """The ``type`` a v3 object read shows for a link: a label's internal name, else ``x_to_y``."""
+    named = _V3_NAMES.get((d.from_type, d.to_type, d.type_id))
+    if named:
+        return named
+    if d.label:
+        return re.sub(r"[^a-z0-9]+", "_", d.label.lower()).strip("_")
+    return f"{_SINGULAR.get(d.from_type, d.from_type)}_to_{_SINGULAR.get(d.to_type, d.to_type)}"
 
 
 def definitions_between(from_type: str, to_type: str) -> list[AssociationDef]:

@@ -1,0 +1,186 @@
+"""The HubSpot sandbox against HubSpot's published OpenAPI documents (tests/specs/hubspot/).
+
+Each row is one request a client can build from the documents, sent with
+plain ``requests`` (no hubspot-api-client, no prm-sync connector). The answer
+must validate against the operation's response schema (openapi-core; error
+answers against the documents' ``Error`` schema) and carry what the
+documents' descriptions promise. The world is made through the API first:
+company "acme" with two contacts (one primary) and a deal (primary), company
+"lonely" with nothing, company "gone" archived.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from sandbox_fixtures.hubspot import assert_matches_spec
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    method: str
+    path: str  # {acme}, {lonely}, {gone}, {alice}, {bob}, {deal} are the world's ids
+    spec: str
+    body: Any = None
+    status: int = 200
+    check: Callable[[Any, dict[str, str]], bool] = lambda body, ids: True
+
+
+def _assoc(body: dict[str, Any], key: str) -> list[tuple[str, str]]:
+    return [(r["id"], r["type"]) for r in body["associations"][key]["results"]]
+
+
+PAIRS = [
+    Pair("a company read by id with associations=contacts,deals lists both, typed as v3 names", "GET",
+         "/crm/v3/objects/companies/{acme}?associations=contacts,deals", "crm_companies",
+         check=lambda b, ids: sorted(_assoc(b, "contacts")) == sorted([
+             (ids["alice"], "company_to_contact"), (ids["alice"], "company_to_contact_unlabeled"),
+             (ids["bob"], "company_to_contact_unlabeled")])
+         and _assoc(b, "deals") == [(ids["deal"], "company_to_deal"), (ids["deal"], "company_to_deal_unlabeled")]),
+    Pair("associations may be repeated parameters; unknown types are ignored", "GET",
+         "/crm/v3/objects/deals/{deal}?associations=companies&associations=tickets,line_items", "crm_deals",
+         check=lambda b, ids: set(b["associations"]) == {"companies"}
+         and _assoc(b, "companies") == [(ids["acme"], "deal_to_company"), (ids["acme"], "deal_to_company_unlabeled")]),
+    Pair("a record without associations of the asked type has no associations key", "GET",
+         "/crm/v3/objects/companies/{lonely}?associations=contacts", "crm_companies",
+         check=lambda b, ids: "associations" not in b and b["id"] == ids["lonely"]),
+    Pair("without associations= a read carries no associations", "GET", "/crm/v3/objects/companies/{acme}",
+         "crm_companies", check=lambda b, ids: "associations" not in b),
+    Pair("a list with associations= gives each record its own", "GET",
+         "/crm/v3/objects/contacts?limit=100&associations=companies&properties=email", "crm_contacts",
+         check=lambda b, ids: {r["id"]: sorted(t for _, t in _assoc(r, "companies")) for r in b["results"]}
+         == {ids["alice"]: ["contact_to_company", "contact_to_company_unlabeled"],
+             ids["bob"]: ["contact_to_company_unlabeled"]}),
+    Pair("a list pages with paging.next.after and keeps associations on every page", "GET",
+         "/crm/v3/objects/companies?limit=1&associations=contacts", "crm_companies",
+         check=lambda b, ids: len(b["results"]) == 1 and b["paging"]["next"]["after"] == b["results"][0]["id"]),
+    Pair("an archived company is read with archived=true, without associations", "GET",
+         "/crm/v3/objects/companies/{gone}?archived=true&associations=contacts", "crm_companies",
+         check=lambda b, ids: b["archived"] is True and "archivedAt" in b and "associations" not in b),
+    Pair("archived=true lists only archived records", "GET",
+         "/crm/v3/objects/companies?archived=true&associations=contacts", "crm_companies",
+         check=lambda b, ids: [r["id"] for r in b["results"]] == [ids["gone"]]),
+    Pair("an unknown id is 404 OBJECT_NOT_FOUND", "GET", "/crm/v3/objects/companies/999999999", "crm_companies",
+         status=404, check=lambda b, ids: b["category"] == "OBJECT_NOT_FOUND"),
+    Pair("create answers 201 with the stored properties", "POST", "/crm/v3/objects/companies", "crm_companies",
+         {"properties": {"name": "Biglytics", "domain": "biglytics.net"}}, 201,
+         lambda b, ids: b["properties"]["name"] == "Biglytics" and b["archived"] is False),
+    Pair("update answers 200 with the new value", "PATCH", "/crm/v3/objects/companies/{lonely}", "crm_companies",
+         {"properties": {"city": "Cambridge"}}, check=lambda b, ids: b["properties"]["city"] == "Cambridge"),
+    Pair("batch read by a unique property answers status, results and timestamps", "POST",
+         "/crm/v3/objects/contacts/batch/read", "crm_contacts",
+         {"idProperty": "email", "properties": ["email"], "inputs": [{"id": "alice@acme.example"}],
+          "propertiesWithHistory": []},
+         check=lambda b, ids: b["status"] == "COMPLETE" and b["results"][0]["id"] == ids["alice"]),
+    Pair("batch read with an unknown id is 207 with the error naming it", "POST",
+         "/crm/v3/objects/contacts/batch/read", "crm_contacts",
+         {"properties": ["email"], "inputs": [{"id": "{alice}"}, {"id": "424242"}], "propertiesWithHistory": []},
+         207, lambda b, ids: b["errors"][0]["context"]["ids"] == ["424242"] and len(b["results"]) == 1),
+    Pair("search answers total and results sorted as asked", "POST", "/crm/v3/objects/contacts/search",
+         "crm_contacts", {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "CONTAINS_TOKEN",
+                                                          "value": "*@acme.example"}]}],
+                          "sorts": [{"propertyName": "email", "direction": "ASCENDING"}],
+                          "properties": ["email"], "limit": 10, "after": "0"},
+         check=lambda b, ids: b["total"] == 2 and [r["id"] for r in b["results"]] == [ids["alice"], ids["bob"]]),
+    Pair("properties of an object type list name, type and fieldType", "GET", "/crm/v3/properties/companies",
+         "crm_properties", check=lambda b, ids: any(p["name"] == "name" and p["type"] == "string"
+                                                     for p in b["results"])),
+    Pair("an archive answers 204", "DELETE", "/crm/v3/objects/companies/{lonely}", "crm_companies", status=204),
+    Pair("a body that is not JSON is 400 VALIDATION_ERROR naming line and column", "POST",
+         "/crm/v3/objects/companies", "crm_companies", b'{"properties": {"name": oops}}', 400,
+         lambda b, ids: b["category"] == "VALIDATION_ERROR"
+         and b["message"].startswith("Invalid input JSON on line 1, column 25")),
+]
+
+
+@pytest.fixture
+def portal(hubspot_sandbox: Any) -> tuple[requests.Session, str, dict[str, str]]:
+    """The world of the module docstring, made through the documented endpoints."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {hubspot_sandbox.access_token}"
+    url = hubspot_sandbox.url
+
+    def create(object_type: str, properties: dict[str, str]) -> str:
+        response = session.post(f"{url}/crm/v3/objects/{object_type}", json={"properties": properties})
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def link(from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None = None) -> None:
+        if type_id is None:
+            response = session.put(f"{url}/crm/v4/objects/{from_type}/{from_id}/associations/default/{to_type}/{to_id}")
+        else:
+            types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]
+            response = session.put(f"{url}/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}/{to_id}",
+                                   json=types)
+        assert response.status_code in (200, 201), response.text
+
+    ids = {
+        "acme": create("companies", {"name": "Acme", "domain": "acme.example"}),
+        "lonely": create("companies", {"name": "Lonely", "domain": "lonely.example"}),
+        "gone": create("companies", {"name": "Gone", "domain": "gone.example"}),
+        "alice": create("contacts", {"email": "alice@acme.example", "firstname": "Alice"}),
+        "bob": create("contacts", {"email": "bob@acme.example", "firstname": "Bob"}),
+        "deal": create("deals", {"dealname": "Acme renewal", "pipeline": "default", "dealstage": "qualifiedtobuy"}),
+    }
+    link("contacts", ids["alice"], "companies", ids["acme"])
+    link("contacts", ids["alice"], "companies", ids["acme"], 1)  # Alice's primary company
+    link("contacts", ids["bob"], "companies", ids["acme"])
+    link("deals", ids["deal"], "companies", ids["acme"])
+    link("deals", ids["deal"], "companies", ids["acme"], 5)  # the deal's primary company
+    link("contacts", ids["alice"], "companies", ids["gone"])
+    assert session.delete(f"{url}/crm/v3/objects/companies/{ids['gone']}").status_code == 204
+    return session, url, ids
+
+
+def _fill(text: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[p.id for p in PAIRS])
+def test_documented_exchange(pair: Pair, portal: tuple[requests.Session, str, dict[str, str]]) -> None:
+    session, url, ids = portal
+    data = None
+    if isinstance(pair.body, bytes):
+        data = pair.body
+    elif pair.body is not None:
+        data = _fill(json.dumps(pair.body), ids).encode()
+    path = _fill(pair.path, ids)
+    response = session.request(pair.method, url + path, data=data, headers={"Content-Type": "application/json"})
+    assert response.status_code == pair.status, response.text[:300]
+    if pair.status == 204:
+        assert response.content == b""
+        return
+    assert_matches_spec(pair.spec, pair.method, path.split("?")[0], response.status_code, response.content)
+    assert pair.check(response.json(), ids), response.json()
+
+
+def test_past_500_associated_records_the_rest_pages_through_the_v4_list(hubspot_sandbox: Any) -> None:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {hubspot_sandbox.access_token}"
+    url = hubspot_sandbox.url
+    company = session.post(f"{url}/crm/v3/objects/companies", json={"properties": {"name": "Big"}}).json()["id"]
+    contacts: list[str] = []
+    for start in range(0, 501, 100):
+        inputs = [{"properties": {"email": f"c{i}@big.example"}} for i in range(start, min(start + 100, 501))]
+        created = session.post(f"{url}/crm/v3/objects/contacts/batch/create", json={"inputs": inputs}).json()
+        contacts += [r["id"] for r in created["results"]]
+        links = [{"from": {"id": c}, "to": {"id": company}} for c in contacts[start:]]
+        answer = session.post(f"{url}/crm/v4/associations/contacts/companies/batch/associate/default",
+                              json={"inputs": links})
+        assert answer.status_code in (200, 201), answer.text
+    path = f"/crm/v3/objects/companies/{company}"
+    first = session.get(f"{url}{path}?associations=contacts")
+    assert_matches_spec("crm_companies", "GET", path, 200, first.content)
+    page = first.json()["associations"]["contacts"]
+    assert len({r["id"] for r in page["results"]}) == 500
+    rest = session.get(f"{url}/{page['paging']['next']['link']}").json()
+    shown = {r["id"] for r in page["results"]} | {str(r["toObjectId"]) for r in rest["results"]}
+    assert shown == set(contacts)
