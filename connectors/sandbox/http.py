@@ -107,7 +107,7 @@ _JACKSON_EXPECTATIONS = {
 }
 
 
-def json_error_position(body: bytes, exc: ValueError) -> tuple[int, int, str]:
+def json_error_position(exc: ValueError) -> tuple[int, int, str]:
     """(line, column, reason) of a JSON parse failure, worded as the Java services' Jackson parser does.
 
     Salesforce and HubSpot both parse with Jackson, and their documented error

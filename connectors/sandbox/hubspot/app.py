@@ -93,7 +93,7 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
         except HubSpotApiError as err:
             response = err.response()
         except json.JSONDecodeError as exc:
-            line, column, reason = json_error_position(request.body, exc)
+            line, column, reason = json_error_position(exc)
             msg = f"Invalid input JSON on line {line}, column {column}: {reason}"
             response = HubSpotApiError(400, "VALIDATION_ERROR", msg).response()
         except (ValueError, KeyError, TypeError) as exc:

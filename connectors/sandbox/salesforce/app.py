@@ -236,7 +236,7 @@ class SalesforceSandbox(SandboxApp):
         try:
             return request.json()
         except ValueError as exc:
-            line, column, reason = json_error_position(request.body, exc)
+            line, column, reason = json_error_position(exc)
             raise RequestError("JSON_PARSER_ERROR", f"{reason} at [line:{line}, column:{column}]") from None
 
     @staticmethod
