@@ -29,6 +29,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
+from connectors.sandbox.framing import media_type
 from connectors.sandbox.http import (
     DropConnection,
     SandboxApp,
@@ -147,7 +148,7 @@ class SalesforceSandbox(SandboxApp):
 
         def wrapped(request: SandboxRequest) -> SandboxResponse:
             try:
-                refused = self._refuse_media_type(request, consumes)
+                refused = self._refuse_formats(request, consumes)
                 if refused is not None:
                     return refused
                 return handler(request)
@@ -172,7 +173,11 @@ class SalesforceSandbox(SandboxApp):
             used = max(self.daily_limit - self.faults.quota_remaining, 0)
         return used, self.daily_limit
 
-    def _refuse_media_type(self, request: SandboxRequest, consumes: str) -> SandboxResponse | None:
+    def _refuse_formats(self, request: SandboxRequest, consumes: str) -> SandboxResponse | None:
+        """The REST API speaks JSON and XML; this sandbox JSON only, so XML is a named 501, not JSON."""
+        accepted = {media_type(part) for part in (request.header("accept") or "").split(",")}
+        if accepted & set(_XML) and not accepted & {JSON, "*/*", "application/*", "text/csv"}:
+            return self.not_implemented(request, "XML responses")
         if request.method not in _BODY_METHODS or not request.body:
             return None
         declared = request.media_type

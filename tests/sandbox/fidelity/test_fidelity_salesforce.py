@@ -123,3 +123,25 @@ def test_documented_exchange(pair: Pair, org: tuple[requests.Session, str, dict[
         assert body is None
     assert pair.check(body), body
     assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "what"),
+    [
+        pytest.param("GET", f"{V}/limits/", {"Accept": "application/xml"}, None, "XML responses",
+                     id="an XML answer is a JSON 501 naming it"),
+        pytest.param("POST", f"{V}/sobjects/Account/", {"Content-Type": "application/xml"},
+                     b"<Account><Name>Acme</Name></Account>", "XML request bodies",
+                     id="an XML body is a JSON 501 naming it"),
+    ],
+)
+def test_xml_which_the_real_api_speaks_is_a_named_501_not_a_json_answer(
+    method: str, path: str, headers: dict[str, str], body: bytes | None, what: str,
+    org: tuple[requests.Session, str, dict[str, str]], salesforce_sandbox: Any,
+) -> None:
+    session, url, _ = org
+    response = session.request(method, url + path, data=body,
+                               headers={"Authorization": f"Bearer {salesforce_sandbox.access_token}", **headers})
+    assert response.status_code == 501 and what in response.json()["message"]
+    assert salesforce_sandbox.app.unimplemented == [f"{method} {path} ({what})"]
+    salesforce_sandbox.app.unimplemented.clear()  # seen and asserted: the strict fixture need not fail
