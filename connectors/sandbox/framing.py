@@ -11,7 +11,8 @@ RFC 9112 (framing) and RFC 9110 (content codings, ``Accept-Encoding``):
   size or a short read is a 400), or ``Content-Length`` (a malformed or
   conflicting value is a 400), or nothing. When the framing cannot be
   trusted, the error says the connection must close so no leftover bytes
-  are ever read as another request.
+  are ever read as another request. Chunked is the only transfer coding
+  (another one is 501, as nginx answers).
 * ``decode_content`` undoes ``Content-Encoding`` (gzip, deflate) for the
   services that accept compressed requests, bounded so a small bomb cannot
   inflate past the body limit; anything else is 415 with the codings the
@@ -58,8 +59,8 @@ def _codings(values: Iterable[str]) -> list[str]:
 
 def body_framing(
     transfer_encoding: list[str], content_length: list[str], request_version: str
-) -> tuple[list[str] | None, int, bool]:
-    """Decide how the body is delimited: (transfer codings or None, length, close afterwards).
+) -> tuple[bool, int, bool]:
+    """Decide how the body is delimited: (chunked, length, close afterwards).
 
     Raises ``HttpError`` for framing RFC 9112 §6 says cannot be trusted.
     """
@@ -70,20 +71,19 @@ def body_framing(
             raise HttpError(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
         if not codings or codings[-1] != "chunked":
             raise HttpError(400, "chunked must be the final transfer coding of a request")
-        for coding in codings[:-1]:
-            if coding not in _DECODERS:
-                raise HttpError(501, f"transfer coding {coding!r} is not implemented")
+        if len(codings) > 1:  # like nginx: chunked is the one transfer coding HTTP/1.1 requires
+            raise HttpError(501, f"transfer coding {codings[0]!r} is not implemented")
         # with Content-Length too, chunked wins and the connection closes afterwards (§6.3)
-        return codings, 0, bool(content_length)
+        return True, 0, bool(content_length)
     if not content_length:
-        return None, 0, False
+        return False, 0, False
     values = {v.strip() for raw in content_length for v in raw.split(",")}
     if len(values) != 1 or not next(iter(values)).isdigit():
         raise HttpError(400, f"invalid Content-Length: {', '.join(content_length)}")
     length = int(values.pop())
     if length > MAX_BODY_BYTES:
         raise HttpError(413, f"request body of {length} bytes exceeds the limit of {MAX_BODY_BYTES}")
-    return None, length, False
+    return False, length, False
 
 
 def read_exact(rfile: BinaryIO, length: int) -> bytes:
@@ -149,13 +149,6 @@ def _inflate(data: bytes, coding: str, limit: int) -> bytes:
     if not decoder.eof:
         raise HttpError(400, f"request body ends inside its {coding} stream", close=False)
     return out
-
-
-def decode_transfer(body: bytes, codings: list[str]) -> bytes:
-    """Undo transfer codings applied before ``chunked`` (``gzip, chunked``)."""
-    for coding in reversed(codings[:-1]):
-        body = _inflate(body, coding, MAX_BODY_BYTES)
-    return body
 
 
 def decode_content(body: bytes, content_encoding: str | None, accepted: tuple[str, ...]) -> bytes:

@@ -40,7 +40,6 @@ from connectors.sandbox.framing import (
     body_framing,
     choose_coding,
     decode_content,
-    decode_transfer,
     encode_content,
     media_type,
     read_chunked,
@@ -360,20 +359,19 @@ def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
             self._answer(app.http_error_response(code, f"{text}: {explain}" if explain else text))
 
         def _read_request(self) -> SandboxRequest:
-            codings, length, close_after = body_framing(
+            chunked, length, close_after = body_framing(
                 self.headers.get_all("Transfer-Encoding") or [],
                 self.headers.get_all("Content-Length") or [],
                 self.request_version,
             )
             if close_after:
                 self.close_connection = True
-            if self._expect_continue and (codings or length):
+            if self._expect_continue and (chunked or length):
                 self.send_response_only(100)
                 self.end_headers()
             trailers: dict[str, str] = {}
-            if codings:
+            if chunked:
                 body, trailers = read_chunked(self.rfile)
-                body = decode_transfer(body, codings)
             else:
                 body = read_exact(self.rfile, length)
             if not app.ignores_content_coding:

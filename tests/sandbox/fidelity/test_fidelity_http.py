@@ -62,6 +62,17 @@ def test_a_bad_chunk_size_is_a_400_in_the_service_shape_and_closes_the_connectio
         assert conn.closed_by_peer()
 
 
+def test_a_transfer_coding_other_than_chunked_is_501_and_closes_the_connection(target: Target) -> None:
+    name = marker()
+    body = chunked(gzip.compress(target.write_bytes(name)))
+    with target.connect() as conn:
+        conn.send(target.request("POST", target.write_path, body, {"Transfer-Encoding": "gzip, chunked"}))
+        response = conn.read_response()
+        assert_service_error(target, response, 501)
+        assert conn.closed_by_peer()
+    assert not target.landed(name)
+
+
 def test_a_truncated_body_is_a_400_in_the_service_shape(target: Target) -> None:
     name = marker()
     body = target.write_bytes(name)
