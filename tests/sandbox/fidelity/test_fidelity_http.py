@@ -11,8 +11,23 @@ import gzip
 import http.client
 import json
 
-from fixtures.fidelity import Target, assert_service_error, marker
+import pytest
+from fixtures.fidelity import BUILDERS, Target, assert_service_error, marker
 from fixtures.rawhttp import chunked
+
+
+@pytest.fixture(params=list(BUILDERS))
+def target(request: pytest.FixtureRequest) -> Target:
+    """Each sandbox in turn (strict: an unimplemented request fails the test at teardown)."""
+    fixture, build = BUILDERS[request.param]
+    return build(request.getfixturevalue(fixture))
+
+
+@pytest.fixture(params=[name for name in BUILDERS if name != "erp"])
+def resource_target(request: pytest.FixtureRequest) -> Target:
+    """The sandboxes with GET resources (Odoo's external API is POST /jsonrpc only)."""
+    fixture, build = BUILDERS[request.param]
+    return build(request.getfixturevalue(fixture))
 
 
 def test_a_chunked_body_with_extensions_and_trailers_lands(target: Target) -> None:
