@@ -172,8 +172,8 @@ def serve_until_stopped(
     previous = {sig: signal.signal(sig, _handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         cluster.start()
-        cluster.write_state(state_file)
         on_ready(cluster)
+        cluster.write_state(state_file)  # last: a client that sees the file finds the sandboxes seeded
         while not stop.wait(1.0):
             if cluster.persist:
                 cluster.save()
