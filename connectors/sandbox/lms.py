@@ -169,7 +169,7 @@ class LmsSandbox(SandboxApp):
 
     # -- SandboxApp hooks ------------------------------------------------------
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:
-        """HTTP Basic with the issued key and secret (or the bearer token, if enabled); then the version header."""
+        """HTTP Basic with the issued key and secret (or the bearer token, if enabled)."""
         if request.path == "/xAPI/about":  # the about resource is public and version-agnostic
             return None
         auth = request.header("authorization", "") or ""

@@ -2,8 +2,8 @@
 
 ``GET /services/data/`` lists the versions (no authentication, as on a real
 org) as ``[{"label", "url", "version"}]``, oldest first; ``GET
-/services/data/vXX.X/`` lists the resources of one version by name and URL.
-The resource list names only what this sandbox serves, so a client that
+/services/data/vXX.X/`` lists the resources of one version by name and URL,
+with the session user's ``identity`` URL. The resource list names only what this sandbox serves, so a client that
 discovers its endpoints from it never reaches an unimplemented one.
 
 A version outside the served range answers as the real REST API does: a
@@ -56,7 +56,17 @@ def version_error(path: str) -> SandboxResponse | None:
 
 def register(app: SalesforceSandbox) -> None:
     app.route("GET", r"/services/data/?", _versions, "versions")
-    app.route("GET", r"/services/data/v(?P<version>\d+\.\d+)/?", _resources, "resources")
+
+    def resources(request: SandboxRequest) -> SandboxResponse:
+        base = f"/services/data/v{request.params['version']}"
+        body = {name: f"{base}/{name}" for name in RESOURCES}
+        user = app.oauth.bearer_user(request, app.access_token)
+        if user is not None:  # the session's identity URL, as on a real org
+            host = request.header("host") or "localhost"
+            body["identity"] = f"https://{host}/id/{app.oauth.org_id}/{user.user_id}"
+        return SandboxResponse.json(200, body)
+
+    app.route("GET", r"/services/data/v(?P<version>\d+\.\d+)/?", resources, "resources")
 
 
 def _versions(request: SandboxRequest) -> SandboxResponse:
@@ -64,8 +74,3 @@ def _versions(request: SandboxRequest) -> SandboxResponse:
         {"label": label, "url": f"/services/data/v{version}", "version": version} for version, label in VERSIONS
     ]
     return SandboxResponse.json(200, body)
-
-
-def _resources(request: SandboxRequest) -> SandboxResponse:
-    base = f"/services/data/v{request.params['version']}"
-    return SandboxResponse.json(200, {name: f"{base}/{name}" for name in RESOURCES})

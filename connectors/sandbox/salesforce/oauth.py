@@ -288,7 +288,7 @@ class OAuthServer:
             session.revoked = True
         return SandboxResponse.empty(200)
 
-    def _bearer_user(self, request: SandboxRequest, static_token: str) -> OrgUser | None:
+    def bearer_user(self, request: SandboxRequest, static_token: str) -> OrgUser | None:
         auth = request.header("authorization") or ""
         token = auth[7:] if auth.startswith("Bearer ") else ""
         if token and token == static_token:
@@ -299,7 +299,7 @@ class OAuthServer:
         return next((u for u in self.users.values() if u.user_id == session.user_id), None)
 
     def identity(self, request: SandboxRequest, static_token: str) -> SandboxResponse:
-        user = self._bearer_user(request, static_token)
+        user = self.bearer_user(request, static_token)
         if user is None:
             return SandboxResponse.text(401, "Bad_OAuth_Token")
         if request.params.get("org") != self.org_id or request.params.get("user") != user.user_id:
@@ -308,7 +308,7 @@ class OAuthServer:
         return SandboxResponse.json(200, self._identity_body(user, host))
 
     def userinfo(self, request: SandboxRequest, static_token: str) -> SandboxResponse:
-        user = self._bearer_user(request, static_token)
+        user = self.bearer_user(request, static_token)
         if user is None:
             return SandboxResponse.text(403, "Bad_OAuth_Token")
         host = request.header("host") or "localhost"

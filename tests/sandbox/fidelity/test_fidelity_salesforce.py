@@ -45,9 +45,10 @@ PAIRS = [
     Pair("the versions list needs no session and gives label, url and version", "GET", "/services/data/",
          auth=False, check=lambda b: {"label": "Winter '24", "url": "/services/data/v59.0", "version": "59.0"} in b
          and all(set(v) == {"label", "url", "version"} for v in b)),
-    Pair("the resource list of a version names its resources by URL", "GET", f"{V}/",
+    Pair("the resource list of a version names its resources by URL and the session's identity", "GET", f"{V}/",
          check=lambda b: {k: b[k] for k in ("sobjects", "query", "composite", "limits", "tooling", "jobs")}
-         == {k: f"{V}/{k}" for k in ("sobjects", "query", "composite", "limits", "tooling", "jobs")}),
+         == {k: f"{V}/{k}" for k in ("sobjects", "query", "composite", "limits", "tooling", "jobs")}
+         and "/id/00D" in b["identity"]),
     Pair("a retired API version is 410 GONE", "GET", "/services/data/v30.0/limits", status=410,
          check=_error("GONE")),
     Pair("a version the org does not serve is NOT_FOUND", "GET", "/services/data/v99.0/limits", status=404,

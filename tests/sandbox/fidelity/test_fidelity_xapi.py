@@ -54,7 +54,7 @@ class Lrs:
 @pytest.fixture
 def lrs(lms_sandbox: Any) -> Lrs:
     session = requests.Session()
-    basic = base64.b64encode(f"prm-sync:{lms_sandbox.access_token}".encode()).decode()
+    basic = base64.b64encode(f"{lms_sandbox.key}:{lms_sandbox.secret}".encode()).decode()
     session.headers.update({"Authorization": f"Basic {basic}", "X-Experience-API-Version": "1.0.3"})
     world = Lrs(lms_sandbox.url, session)
     app = lms_sandbox.app
