@@ -52,9 +52,29 @@ class MergeResult:
 
 
 def _newest(prm_at: datetime | None, remote_at: datetime | None) -> Winner:
+    """The later edit of *this field* wins; ties and unknown times keep our value.
+
+    The times are per field, kept on our side, with no extra API call (the
+    no-change run stays at one read per object and system):
+
+    * the PRM side is the field's own stamp (``field_changed_at``, written by
+      the store whenever the value changes; a value pulled from a CRM is
+      stamped with that record's modstamp), so an edit of another field later
+      does not make this one look new;
+    * the remote side is the record's modstamp: a pulled value that differs
+      from the last agreement changed at or before it. It is an upper bound:
+      when a user edits this field and, later, another field of the same record
+      before our next pull, the remote edit looks as late as the second one.
+
+    Salesforce field history (``AccountHistory``, only for fields with history
+    tracking switched on, at most 20 per object) and HubSpot
+    ``propertiesWithHistory`` would tighten that bound, at one more call per
+    conflicted record and only where the portal and org allow it; the stamps
+    need neither, and pulls every few minutes keep the bound close.
+    """
     if remote_at is not None and (prm_at is None or remote_at > prm_at):
         return "remote"
-    return "prm"  # ties and unknown times keep our value
+    return "prm"
 
 
 def resolve_rule(rule: str, prm_value: Any, remote_value: Any, prm_at: Any, remote_at: Any) -> Winner:

@@ -69,6 +69,10 @@ class EntityRow(Base):
     # incremented by the store on every save that changes the row; links remember the version
     # they agreed on, so a push plans only records that moved (not part of the pydantic model)
     row_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"), sort_order=2)
+    # field -> when its value last changed (ISO UTC), stamped by the store on every save that changes
+    # it: the PRM side of a ``newest`` rule (see ``prm_sync.store.records.save_records``); NULL for rows
+    # saved before migration 0006 (not part of the pydantic model either)
+    field_changed_at: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), sort_order=2)
 
 
 class PartnerRow(EntityRow):

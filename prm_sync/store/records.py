@@ -8,8 +8,8 @@ remote id with an index lookup instead of a scan of JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -72,12 +72,25 @@ def _sync_external_ids_many(session: Session, entity: str, changes: dict[str, tu
     )
 
 
-def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
+# bookkeeping columns: their changes are not "a field changed" for a conflict rule
+UNSTAMPED = frozenset({"id", "external_ids", "created_at", "updated_at"})
+
+
+def save_records(
+    session: Session, records: Sequence[CanonicalRecord], *, changed_at: Mapping[str, datetime] | None = None
+) -> None:
     """Insert or update each record by id (existing rows loaded in one query per entity).
 
     A save that changes a row increments its ``row_version`` (a new row
     starts at 1): that, not ``updated_at``, is how the push finds what moved,
     so a caller that forgets to touch ``updated_at`` still gets its change synced.
+
+    Each field whose value changes is stamped in ``field_changed_at`` with
+    the time of the change: ``changed_at[record id]`` when the caller knows it
+    (a value pulled from a CRM changed there, at that record's modstamp),
+    else the record's ``updated_at``. The ``newest`` rule compares that
+    stamp, not the record's ``updated_at``, so a later edit of another field
+    does not make an old edit of this one look new.
     """
     by_entity: dict[str, list[CanonicalRecord]] = {}
     for record in records:
@@ -95,16 +108,22 @@ def save_records(session: Session, records: Sequence[CanonicalRecord]) -> None:
             row = existing.get(record.id)
             old_ids = None
             if row is None:
-                row = cls(**values, row_version=1)
+                row = cls(**values, row_version=1, field_changed_at={})
                 session.add(row)
                 existing[record.id] = row
                 changed.append(record.id)
             else:
                 old_ids = dict(row.external_ids)
-                if any(getattr(row, name) != value for name, value in values.items()):
+                differing = [name for name, value in values.items() if getattr(row, name) != value]
+                if differing:
                     # in SQL, so two writers in separate transactions cannot both write the same version
                     row.row_version = cls.row_version + 1  # type: ignore[assignment]
                     changed.append(record.id)
+                    fields = [name for name in differing if name not in UNSTAMPED]
+                    if fields:
+                        when = (changed_at or {}).get(record.id) or record.updated_at
+                        stamp = stamp_time(when)
+                        row.field_changed_at = {**(row.field_changed_at or {}), **dict.fromkeys(fields, stamp)}
                 for name, value in values.items():
                     setattr(row, name, value)
             if old_ids != values["external_ids"]:
@@ -169,9 +188,28 @@ def expire_loaded(session: Session, cls: type[Any], keys: set[tuple[Any, ...]], 
             session.expire(obj, attributes)
 
 
-def save_record(session: Session, record: CanonicalRecord) -> None:
-    """Insert or update one record by id."""
-    save_records(session, [record])
+def save_record(session: Session, record: CanonicalRecord, *, changed_at: datetime | None = None) -> None:
+    """Insert or update one record by id (``changed_at``: when its changed fields changed, if not now)."""
+    save_records(session, [record], changed_at={record.id: changed_at} if changed_at is not None else None)
+
+
+def stamp_time(when: datetime) -> str:
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def field_changed_at(session: Session, record: CanonicalRecord, name: str) -> datetime:
+    """When the PRM value of ``record.name`` last changed, as far as the store knows.
+
+    The field's stamp; for a record saved since with no change to this
+    field, its creation; for a row saved before stamps existed, its
+    ``updated_at`` (the best the old store knew).
+    """
+    row = session.get(row_class(record.entity), record.id)
+    stamps = row.field_changed_at if row is not None else None
+    if stamps is None:
+        return record.updated_at
+    stamp = stamps.get(name)
+    return datetime.fromisoformat(stamp) if stamp else record.created_at
 
 
 def get_record(session: Session, entity: str, record_id: str) -> CanonicalRecord | None:

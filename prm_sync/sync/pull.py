@@ -267,7 +267,8 @@ def _apply_one(
             stats.updated += 1
         else:
             stats.unchanged += 1
-    repo.save_record(session, record)
+    # the pulled values changed in the remote system, at or before its modstamp: that is their time
+    repo.save_record(session, record, changed_at=remote.modstamp)
     _link(ctx, sl, record, remote, remote_norm, state)
     after = {f: normalize(getattr(record, f)) for f in pulled}
     diff = {f: after[f] for f in after if before.get(f) != after[f]}
@@ -305,7 +306,8 @@ def _merge(
             decisions[name] = "from_remote"
             continue
         stats.conflicts += 1
-        winner = resolve_rule(flow.rule, prm_value, remote_value, record.updated_at, remote.modstamp)
+        prm_at = repo.field_changed_at(session, record, name) if flow.rule == "newest" else None
+        winner = resolve_rule(flow.rule, prm_value, remote_value, prm_at, remote.modstamp)
         decisions[name] = f"{flow.rule}:{winner}"
         if winner == "remote":
             updates[name] = pulled[name]

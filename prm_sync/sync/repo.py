@@ -37,6 +37,7 @@ SCAN_ALL_ABOVE = 5_000
 get_record = records.get_record
 save_record = records.save_record
 delete_record = records.delete_record
+field_changed_at = records.field_changed_at
 
 
 def list_records(session: Session, entity: str, *, ids: list[str] | None = None) -> list[CanonicalRecord]:

@@ -8,6 +8,7 @@ changes a field in the PRM while a rep changes the same field in Salesforce
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from prm_sync.model import Partner
@@ -93,4 +94,33 @@ def test_manual_review_parks_the_field_until_a_person_decides(make_world: Any) -
     assert world.prm.get("partner", "ptn_acme").territory == "NA North"
     assert world.hubspot_by_prm_id("companies", "ptn_acme", COMPANY)["territory"] == "NA North"
     assert world.salesforce_by_prm_id("Account", "ptn_acme", ACCOUNT)["Territory__c"] == "NA North"
+    world.assert_settled()
+
+
+def test_newest_compares_when_each_side_changed_that_field(make_world: Any) -> None:
+    """``newest`` on phone: the later phone edit wins, whatever else changed on the record afterwards."""
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_acme", name="Acme Partners", phone="+1 555 0100"),
+                   Partner(id="ptn_bolt", name="Bolt Partners", phone="+1 555 0200"))
+    world.sync()
+    acme = world.salesforce_by_prm_id("Account", "ptn_acme", ACCOUNT)
+    bolt = world.hubspot_by_prm_id("companies", "ptn_bolt", COMPANY)
+
+    # Acme: the channel manager's phone edit, then the rep's newer one, then another PRM edit (the name)
+    world.prm.edit("partner", "ptn_acme", phone="+1 555 0101")
+    time.sleep(0.05)
+    world.salesforce.Account.update(acme["Id"], {"Phone": "+1 555 0199"})
+    time.sleep(0.05)
+    world.prm.edit("partner", "ptn_acme", name="Acme Partners Group")
+    # Bolt: a marketer's phone edit in HubSpot, then a newer one in the PRM
+    world.hubspot.crm.companies.basic_api.update(bolt["id"], {"properties": {"phone": "+1 555 0299"}})
+    time.sleep(0.05)
+    world.prm.edit("partner", "ptn_bolt", phone="+1 555 0201")
+    world.sync()
+
+    acme_sf = world.salesforce_by_prm_id("Account", "ptn_acme", ACCOUNT)
+    assert (acme_sf["Phone"], acme_sf["Name"]) == ("+1 555 0199", "Acme Partners Group")
+    assert world.hubspot_by_prm_id("companies", "ptn_acme", COMPANY)["phone"] == "+1 555 0199"
+    assert world.hubspot_by_prm_id("companies", "ptn_bolt", COMPANY)["phone"] == "+1 555 0201"
+    assert world.salesforce_by_prm_id("Account", "ptn_bolt", ACCOUNT)["Phone"] == "+1 555 0201"
     world.assert_settled()

@@ -234,7 +234,7 @@ def test_orm_columns_match_model_fields() -> None:
     assert set(ENTITY_ROWS) == set(ENTITIES)
     for entity, row in ENTITY_ROWS.items():
         columns = {c.key for c in row.__table__.columns}
-        assert columns == set(ENTITIES[entity].model_fields) | {"row_version"}, entity  # the store's own counter
+        assert columns == set(ENTITIES[entity].model_fields) | {"row_version", "field_changed_at"}, entity  # store's
 
 
 def test_a_save_that_changes_a_record_counts_a_version(store: Store) -> None:
@@ -250,6 +250,26 @@ def test_a_save_that_changes_a_record_counts_a_version(store: Store) -> None:
         records.save_records(session, [partner.model_copy(update={"tier": "platinum"})])
     with store.session(readonly=True) as session:
         assert records.row_versions(session, "partner", ["ptn_versions", "ptn_absent"]) == {"ptn_versions": 3}
+
+
+def test_each_field_remembers_when_its_value_last_changed(store: Store) -> None:
+    t0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    partner = Partner(id="ptn_stamps", name="Stamped Ltd", phone="+1 555 0100", created_at=t0, updated_at=t0)
+    with store.session() as session:
+        records.save_record(session, partner)
+        assert records.field_changed_at(session, partner, "phone") == t0  # never changed: its creation
+    phone_edit = partner.model_copy(update={"phone": "+1 555 0101", "updated_at": t0 + timedelta(hours=1)})
+    name_edit = phone_edit.model_copy(update={"name": "Stamped Group", "updated_at": t0 + timedelta(hours=2)})
+    pulled = name_edit.model_copy(update={"city": "Lyon", "updated_at": t0 + timedelta(hours=4)})
+    with store.session() as session:
+        records.save_record(session, phone_edit)
+        records.save_record(session, name_edit)  # the phone keeps its own time
+        records.save_record(session, pulled, changed_at=t0 + timedelta(hours=3))  # a CRM edit, at its modstamp
+        records.save_record(session, pulled.model_copy(update={"updated_at": t0 + timedelta(hours=5)}))  # no change
+    with store.session(readonly=True) as session:
+        times = {name: records.field_changed_at(session, pulled, name) for name in ("phone", "name", "city", "country")}
+    assert times == {"phone": t0 + timedelta(hours=1), "name": t0 + timedelta(hours=2),
+                     "city": t0 + timedelta(hours=3), "country": t0}
 
 
 @pytest.mark.parametrize("entity", sorted(FULL))

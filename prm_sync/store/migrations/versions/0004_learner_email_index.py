@@ -4,7 +4,9 @@ Every sync resolves LMS learners (an xAPI statement names only an email) to
 partner contacts by ``lower(trim(email))`` (``prm_sync.rules.learners``);
 an expression index makes that one lookup per run an index probe instead
 of a scan of every contact. SQLite (3.9+) and PostgreSQL both index
-expressions.
+expressions. SQLite's batch mode cannot reflect such an index: a later
+migration that rebuilds ``partner_contact`` in batch mode must drop it first
+and create it again (as 0006's downgrade does).
 
 Revision ID: 0004
 Revises: 0003
