@@ -15,7 +15,10 @@ re-reads current state instead:
 
 Replaying a resolved failure is a no-op (``skipped``); a record that fails
 again bumps ``attempts`` and carries the new error; every replay that is not
-a dry run is audited with its actor, failure id and outcome.
+a dry run is audited with its actor, failure id and outcome. A failure whose
+target already agrees (fixed at the source or by hand in the CRM) has nothing
+left to write: the replay, like any run, closes it as moot (its resolution
+starts with ``moot:``, and a ``failure.moot`` audit entry says why).
 """
 
 from __future__ import annotations
@@ -177,7 +180,9 @@ def _after(runtime: Runtime, group: list[FailedRecord]) -> dict[int, FailedRecor
 def _judge(before: FailedRecord, after: FailedRecord | None, stopped: str | None) -> ReplayItem:
     """What happened to one failure, from its row before and after the replay."""
     if after is None or after.status == FailureStatus.resolved.value:
-        return _item(before, "synced", attempts=after.attempts if after else before.attempts)
+        moot = after is not None and (after.resolution or "").startswith(repo.MOOT)
+        return _item(before, "synced", attempts=after.attempts if after else before.attempts,
+                     reason=after.resolution if moot and after else None)
     if after.attempts > before.attempts:
         return _item(before, "failed_again", attempts=after.attempts, error_code=after.error_code,
                      error=after.error_message)
@@ -228,7 +233,8 @@ def _preview_push(runtime: Runtime, sl: Slice, group: list[FailedRecord]) -> lis
             exc = broken[failure.record_key]
             items.append(_item(failure, "failed_again", error_code=type(exc).__name__, error=str(exc)))
         else:
-            items.append(_item(failure, "skipped", reason="nothing to write: the record is unchanged or deleted remotely"))
+            items.append(_item(failure, "skipped", reason="nothing to write: the target already agrees (a replay "
+                                                          "closes it as moot) or the record was deleted remotely"))
     return items
 
 

@@ -193,8 +193,23 @@ def resolve_open_failures(
     Every written batch calls this, and almost always nothing is open: one
     probe of the open-failures index answers that before the keys are looked up.
     """
+    return len(close_open_failures(session, system=system, remote_object=remote_object, record_keys=record_keys,
+                                   operation=operation, resolution=resolution, now=now))
+
+
+def close_open_failures(
+    session: Session,
+    *,
+    system: str,
+    remote_object: str,
+    record_keys: Sequence[str],
+    operation: Operation | str,
+    resolution: str,
+    now: datetime | None = None,
+) -> list[FailedRecord]:
+    """``resolve_open_failures``, returning the failures it closed (for an audit entry each)."""
     now = now or utcnow()
-    closed = 0
+    closed: list[FailedRecord] = []
     open_here = (
         FailedRecordRow.system == system,
         FailedRecordRow.remote_object == remote_object,
@@ -202,14 +217,14 @@ def resolve_open_failures(
         FailedRecordRow.status == FailureStatus.open.value,
     )
     if not record_keys or session.scalar(select(FailedRecordRow.id).where(*open_here).limit(1)) is None:
-        return 0
+        return closed
     for part in chunks(list(dict.fromkeys(record_keys))):
         query = select(FailedRecordRow).where(*open_here, FailedRecordRow.record_key.in_(part))
         for row in session.scalars(query):
             row.status = FailureStatus.resolved.value
             row.resolution = resolution
             row.resolved_at = now
-            closed += 1
+            closed.append(FailedRecord.model_validate(row))
     session.flush()
     return closed
 

@@ -170,6 +170,8 @@ def apply_page(
         session, sl.entity, [s.record_id for rid, s in states.items() if s.entity == sl.entity and rid not in echoes]
     )
     changed: list[str] = []
+    read_ok: list[str] = []  # remote ids that read cleanly: their read failures are settled
+    agreeing: list[str] = []  # ... of which these changed nothing in the PRM
     for record in page:
         stats.read += 1
         if record.id in foreign:
@@ -177,7 +179,9 @@ def apply_page(
             continue
         if record.id in echoes:
             stats.unchanged += 1  # an echo of our own write, or an overlap re-read
+            agreeing.append(record.id)
             continue
+        skipped = stats.skipped
         try:
             # a mapping that resolves ids through the link index maps again: this page may have linked them
             reuse = None if sl.mapping.reads_links else mapped.get(record.id)
@@ -197,7 +201,12 @@ def apply_page(
             continue
         if record_id:
             changed.append(record_id)
-            repo.resolve_failures(session, sl.system, sl.remote_object, record.id, "read")
+            read_ok.append(record.id)
+        elif not record.deleted and not record.merged_into and stats.skipped == skipped:
+            agreeing.append(record.id)
+    repo.resolve_failures_many(session, sl.system, sl.remote_object, read_ok, ("read",))
+    repo.close_moot_failures(session, ctx, sl, agreeing, ("read",),
+                             f"the {sl.system} {sl.remote_object} record now reads cleanly and agrees with the PRM")
     ctx.pulled.setdefault(sl.entity, set()).update(changed)
     return changed
 

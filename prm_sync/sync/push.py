@@ -103,6 +103,7 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
     linked_fields = [spec.prm for spec in sl.mapping.spec.associations]
     checked: dict[str, int] = {}
     unlinked: list[str] = []
+    agreeing: list[str] = []  # linked records with nothing to write: a failed write of theirs is moot
     for item in _records_to_plan(ctx, session, sl.entity, versions):
         record = item.record
         state = states.get(record.id)
@@ -123,6 +124,7 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         changed = [f for f in changed if f not in hold]
         if state is not None and not changed:
             plan.unchanged += 1
+            agreeing.append(record.id)
             if owes_links and not any(getattr(record, f, None) for f in linked_fields):
                 unlinked.append(record.id)  # nothing left to link: its association failure is moot
             if not hold and (state.record_version != versions[record.id] or state.push_fingerprint != fingerprint):
@@ -154,6 +156,9 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         repo.mark_checked(session, sl.entity, sl.system, checked, fingerprint)
     if unlinked and not ctx.dry_run:
         repo.resolve_failures_many(session, sl.system, sl.remote_object, unlinked, ("associate",))
+    repo.close_moot_failures(session, ctx, sl, agreeing, ("upsert", "map"),
+                             f"{sl.system} {sl.remote_object} already holds what the PRM holds (fixed at the source "
+                             "or by hand); nothing left to write")
     return plan
 
 

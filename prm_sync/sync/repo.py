@@ -246,13 +246,6 @@ def _record(
         )
 
 
-def resolve_failures(session: Session, system: str, remote_object: str, record_key: str, operation: str) -> None:
-    failures.resolve_open_failures(
-        session, system=system, remote_object=remote_object, record_keys=[record_key], operation=operation,
-        resolution="synced",
-    )
-
-
 def resolve_failures_many(
     session: Session, system: str, remote_object: str, record_keys: list[str], operations: tuple[str, ...]
 ) -> None:
@@ -264,6 +257,42 @@ def resolve_failures_many(
             session, system=system, remote_object=remote_object, record_keys=record_keys, operation=operation,
             resolution="synced",
         )
+
+
+MOOT = "moot: "
+
+
+def close_moot_failures(
+    session: Session, ctx: RunContext, sl: Slice, record_keys: list[str], operations: tuple[str, ...], why: str,
+) -> int:
+    """Close open failures whose record needs nothing any more, each with an audit entry saying why.
+
+    A failed write whose target came to agree without it (the value was put
+    right at the source, or typed into the CRM by hand), or a failed read
+    that now reads cleanly into what the PRM already holds, has nothing left
+    to replay: left open it would wait in the queue for ever.
+    """
+    if not record_keys or ctx.dry_run:
+        return 0
+    closed = []
+    for operation in operations:
+        closed += failures.close_open_failures(
+            session, system=sl.system, remote_object=sl.remote_object, record_keys=record_keys, operation=operation,
+            resolution=MOOT + why, now=ctx.clock(),
+        )
+    audit_store.append_audit(session, [
+        audit_store.AuditEntry(
+            at=ctx.clock(), run_id=ctx.run_id, actor="prm-sync", action="failure.moot", system=f.system,
+            remote_object=f.remote_object, entity=f.entity or sl.entity,
+            # push failures are keyed by PRM id, read failures by remote id
+            record_id=f.record_key if f.operation != "read" else None,
+            remote_id=f.record_key if f.operation == "read" else None,
+            reason=f"failed record {f.id} ({f.operation}, {f.error_code}) closed: {why}",
+            fields_after={"failure_id": f.id, "attempts": f.attempts},
+        )
+        for f in closed
+    ])
+    return len(closed)
 
 
 # -- ledger and audit ------------------------------------------------------------
