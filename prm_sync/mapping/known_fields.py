@@ -268,6 +268,7 @@ ERP: dict[str, list[FieldInfo]] = {
         *_odoo_common(),
         _f("amount", "monetary"),
         _f("payment_type", "selection", "inbound", "outbound"),
+        _f("partner_type", "selection", "customer", "supplier"),
         _f("partner_id", "many2one"),
         _f("date", "date"),
         _f("x_invoice_ids", "many2many"),

@@ -201,6 +201,27 @@ register(
 )
 
 
+class SumParams(Params):
+    fields: list[str] = Field(min_length=2, description="canonical number fields to add (blank counts as 0)")
+    places: int | None = Field(2, ge=0, le=10, description="decimal places to round to")
+
+
+def _sum(value: Any, params: SumParams, ctx: TransformContext) -> Any:
+    numbers = [to_decimal(value.get(name)) for name in params.fields]
+    return float(_quantize(sum((n for n in numbers if n is not None), Decimal(0)), params.places))
+
+
+register(
+    "sum",
+    "add several number fields into one remote number (one-way), e.g. a document total",
+    to_remote=_sum,
+    from_remote=_sum,
+    params=SumParams,
+    two_way=False,
+    inputs=lambda p: list(p.fields),
+)
+
+
 class CurrencyParams(Params):
     code: str | None = Field(None, description="ISO currency code written after the amount")
     places: int = Field(2, ge=0, le=6)

@@ -21,11 +21,13 @@ from prm_sync.model.enums import (
     CertificationStatus,
     ClosureOutcome,
     ConflictDecision,
+    InvoiceKind,
     InvoiceStatus,
     PartnerStatus,
     PartnerTier,
     PartnerType,
     PaymentKind,
+    PayoutKind,
     PayoutStatus,
     RegistrationStatus,
 )
@@ -213,10 +215,11 @@ class Invoice(CanonicalRecord):
     id_prefix = "inv"
 
     number: str
+    kind: InvoiceKind = InvoiceKind.invoice
     opportunity_id: str | None = None
     end_customer_id: str | None = None
     amount: Decimal
-    amount_paid: Decimal = Decimal("0")
+    amount_paid: Decimal = Decimal("0")  # payments less refunds (for a credit note: refunded), by the payout rules
     currency: str = "USD"
     status: InvoiceStatus = InvoiceStatus.open
     issued_at: date
@@ -238,6 +241,7 @@ class Payout(CanonicalRecord):
     id_prefix = "pout"
 
     partner_id: str
+    kind: PayoutKind = PayoutKind.bill  # a bill of ``amount``, or a credit note of ``clawback``
     amount: Decimal
     currency: str = "USD"
     period: str

@@ -72,6 +72,20 @@ class InvoiceStatus(StrEnum):
     void = "void"
 
 
+class InvoiceKind(StrEnum):
+    """A customer invoice, or a credit note reducing what the customer owes (Odoo ``out_refund``)."""
+
+    invoice = "invoice"
+    credit_note = "credit_note"
+
+
+class PayoutKind(StrEnum):
+    """The ERP document a payout is: a vendor bill the vendor pays, or a vendor credit note (a clawback)."""
+
+    bill = "bill"
+    credit_note = "credit_note"
+
+
 class PaymentKind(StrEnum):
     payment = "payment"
     refund = "refund"

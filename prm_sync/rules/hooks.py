@@ -28,7 +28,7 @@ from prm_sync.rules.crm_moves import apply_crm_moves
 from prm_sync.rules.learners import count_unmatched_learners, resolve_learners
 from prm_sync.rules.lifecycle import apply_certification_gate, expire_due
 from prm_sync.rules.linking import link_registrations
-from prm_sync.rules.payouts import compute_payouts, period_of
+from prm_sync.rules.payouts import compute_payouts, period_of, settle_invoices
 from prm_sync.store.orm import (
     ClosureRow,
     ConflictCheckRow,
@@ -62,11 +62,16 @@ def _opportunities_to_attribute(session: Session, pulled: set[str]) -> list[str]
     return sorted(i for i, closed in rows if closed or closure_id(i) in closures)
 
 
-def _paid_opportunities_changed(session: Session, pulled: dict[str, set[str]]) -> bool:
+def _touched_invoices(session: Session, pulled: dict[str, set[str]]) -> set[str]:
+    """Invoices (and credit notes) pulled this run, or paid or refunded by a payment pulled this run."""
     invoices = set(pulled.get("invoice", set()))
     payments = pulled.get("payment", set())
     if payments:
         invoices |= set(session.scalars(select(PaymentRow.invoice_id).where(PaymentRow.id.in_(payments))))
+    return invoices
+
+
+def _paid_opportunities_changed(session: Session, invoices: set[str]) -> bool:
     if not invoices:
         return False
     return session.scalar(select(InvoiceRow.id).where(InvoiceRow.id.in_(invoices), InvoiceRow.opportunity_id.is_not(None)).limit(1)) is not None
@@ -119,7 +124,9 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
         decision = apply_tier(session, partner_id, now, rules.tiers, run_id=run_id)
         counts["tier_changes"] += decision.new_tier != decision.current
 
-    if _paid_opportunities_changed(session, pulled):
+    invoices = _touched_invoices(session, pulled)
+    counts["invoices_settled"] += settle_invoices(session, invoices, now, run_id=run_id)
+    if _paid_opportunities_changed(session, invoices):
         counts["payouts"] += len(compute_payouts(session, period_of(now), now, run_id=run_id))
     return +counts
 

@@ -220,6 +220,7 @@ class InvoiceRow(EntityRow):
     __tablename__ = entity = "invoice"
 
     number: Mapped[str] = mapped_column(REMOTE_ID, index=True)
+    kind: Mapped[str] = mapped_column(ENUM, server_default=text("'invoice'"))
     opportunity_id: Mapped[str | None] = mapped_column(ID, index=True)
     end_customer_id: Mapped[str | None] = mapped_column(ID, index=True)
     amount: Mapped[Decimal]
@@ -243,6 +244,7 @@ class PayoutRow(EntityRow):
     __tablename__ = entity = "payout"
 
     partner_id: Mapped[str] = mapped_column(ID, index=True)
+    kind: Mapped[str] = mapped_column(ENUM, server_default=text("'bill'"))
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
     period: Mapped[str] = mapped_column(String(32), index=True)

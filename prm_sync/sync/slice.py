@@ -92,13 +92,19 @@ class Slice:
             kind, key = "remote_id", mapping.key_field
         flows: list[FieldFlow] = []
         for fs in spec.fields:
-            if fs.prm is None:
-                continue
             direction = fs.direction or spec.direction
-            if direction == "none":
+            if fs.prm is None or direction == "none":
                 continue
             rule = fs.rule or spec.rule or mapping.default_rule
             flows.append(FieldFlow(fs.prm, fs.remote, direction, rule))
+        # a remote field computed from several PRM fields (concat, sum) changes when any of them does:
+        # each input is a push field of its own, so the push sees that change and writes the result
+        mapped = {f.prm for f in flows}
+        for writer in mapping.writers:
+            for name in writer.to_inputs or ():
+                if name not in mapped:
+                    mapped.add(name)
+                    flows.append(FieldFlow(name, writer.remote, "to_remote", mapping.default_rule))
         return cls(
             mapping=mapping,
             system=mapping.system,

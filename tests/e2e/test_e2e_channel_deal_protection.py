@@ -14,8 +14,8 @@ it). The story, in order:
    status and the protection expiry in Salesforce, and a HubSpot deal shows
    its registered partner too.
 4. The deal closes won: closure and attribution exist, but no payout until
-   the ERP invoice is paid; a later refund becomes a clawback netted against
-   the next payout.
+   the ERP invoice is paid; a later refund becomes a clawback, written to the
+   ERP as a vendor credit note that finance nets against the next bill.
 """
 
 from __future__ import annotations
@@ -206,8 +206,10 @@ def test_channel_story_from_conflict_to_clawback(make_sync_env: MakeSyncEnv) -> 
     after_refund = payouts(env)
     assert after_refund["2026-11"].amount == Decimal("10000.00")  # never rewritten
     assert (after_refund["2026-12"].amount, after_refund["2026-12"].clawback) == (Decimal("0"), Decimal("2000.00"))
+    credit_note = one(erp.all_records("account.move"), lambda m: m.get("x_prm_id") == after_refund["2026-12"].id)
+    assert credit_note["move_type"] == "in_refund" and float(credit_note["amount_total"]) == 2000.0
 
-    # the next earning is netted: Globex closes won in January and is paid, 5,000 earned less 2,000
+    # the next earning is billed in full: finance nets December's open credit note against it
     january_day = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
     sf.update_record("Opportunity", globex_deal, {"StageName": "Closed Won", "CloseDate": "2027-01-04"})
     sync(env, january_day)
@@ -215,4 +217,4 @@ def test_channel_story_from_conflict_to_clawback(make_sync_env: MakeSyncEnv) -> 
     erp.register_payment(globex_invoice, 50000.0, january_day.date().isoformat())
     sync(env, january_day + timedelta(hours=1))
     january = payouts(env)["2027-01"]
-    assert (january.amount, january.clawback) == (Decimal("3000.00"), Decimal("0"))
+    assert (january.kind, january.amount, january.clawback) == ("bill", Decimal("5000.00"), Decimal("0"))

@@ -22,6 +22,7 @@ PARAMS: dict[str, Any] = {
     "lookup": {"entity": "partner"},
     "split_name": {"part": "last"},
     "strip_prefix": {"prefix": "PRM-"},
+    "sum": {"fields": ["amount", "clawback"]},
     "timezone": {"tz": "Europe/Berlin"},
     "truncate": {"length": 10},
     "value_map": {"values": {"gold": "Gold"}},

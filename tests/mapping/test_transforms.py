@@ -97,6 +97,8 @@ def test_datetime_reads_every_system_as_aware_utc(text: str, expected: datetime)
         pytest.param("split_name", "Jane van Doe", "first", "Jane van", id="split-name-first"),
         pytest.param("split_name", "Jane van Doe", "last", "Doe", id="split-name-last"),
         pytest.param("concat", {"a": "Jane", "b": "Doe"}, {"fields": ["a", "b"]}, "Jane Doe", id="concat"),
+        pytest.param("sum", {"a": Decimal("0"), "b": Decimal("80.505")}, {"fields": ["a", "b"]}, 80.51, id="sum"),
+        pytest.param("sum", {"a": "12.5", "b": None}, {"fields": ["a", "b"], "places": None}, 12.5, id="sum-blank-is-0"),
         pytest.param("constant", "anything", True, True, id="constant"),
         pytest.param("strip_prefix", "mailto:j@a.io", "mailto:", "j@a.io", id="strip-prefix"),
         pytest.param("truncate", "abcdef", 3, "abc", id="truncate"),

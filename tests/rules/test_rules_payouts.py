@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from prm_sync.model import Attribution, Invoice, Payment, Payout
-from prm_sync.rules.payouts import compute_payouts, period_end
+from prm_sync.rules.payouts import compute_payouts, period_end, settle_invoices
 from prm_sync.store.records import get_record, save_record
 
 NOV = datetime(2026, 11, 30, tzinfo=UTC)
@@ -64,19 +64,43 @@ def test_rerun_is_idempotent_one_per_partner_per_period(session: Session) -> Non
     assert first[0].id == again[0].id
 
 
-def test_refund_after_payout_is_clawed_back_and_netted(session: Session) -> None:
+def test_refund_after_payout_is_a_clawback_credit_note_and_later_bills_stay_gross(session: Session) -> None:
     deal(session)
     pay(session, "pay_1", "10000", datetime(2026, 11, 10, tzinfo=UTC))
     [nov] = compute_payouts(session, "2026-11", NOV)
     save_record(session, nov.model_copy(update={"status": "paid"}))
     pay(session, "ref_1", "4000", datetime(2026, 12, 5, tzinfo=UTC), kind="refund")
     assert amounts(compute_payouts(session, "2026-11", DEC)) == [(Decimal("1000.00"), Decimal("0"))]  # paid: untouched
-    assert amounts(compute_payouts(session, "2026-12", DEC)) == [(Decimal("0"), Decimal("400.00"))]
+    [december] = compute_payouts(session, "2026-12", DEC)
+    assert (december.kind, december.amount, december.clawback) == ("credit_note", Decimal("0"), Decimal("400.00"))
     deal(session, "opp_2", commission="500", total="5000")
     pay(session, "pay_2", "5000", datetime(2027, 1, 10, tzinfo=UTC), opp="opp_2")
-    assert amounts(compute_payouts(session, "2027-01", JAN)) == [(Decimal("100.00"), Decimal("0"))]  # 500 - 400
+    # the December credit note is a document of its own (finance nets it against this bill): no double clawback
+    [january] = compute_payouts(session, "2027-01", JAN)
+    assert (january.kind, january.amount, january.clawback) == ("bill", Decimal("500.00"), Decimal("0"))
     stored = get_record(session, "payout", nov.id)
     assert isinstance(stored, Payout) and stored.amount == Decimal("1000.00")
+
+
+def test_refund_after_a_paid_payout_adjusts_the_same_period(session: Session) -> None:
+    deal(session)
+    pay(session, "pay_1", "10000", datetime(2026, 11, 10, tzinfo=UTC))
+    [nov] = compute_payouts(session, "2026-11", NOV)
+    save_record(session, nov.model_copy(update={"status": "paid"}))
+    pay(session, "ref_1", "2500", datetime(2026, 11, 20, tzinfo=UTC), kind="refund")
+    [adjustment] = compute_payouts(session, "2026-11", NOV)
+    assert adjustment.id != nov.id and adjustment.period == "2026-11"
+    assert (adjustment.kind, adjustment.amount, adjustment.clawback) == ("credit_note", Decimal("0"), Decimal("250.00"))
+    assert compute_payouts(session, "2026-11", NOV) == [adjustment]  # recomputed in place: idempotent
+
+
+def test_customer_credit_note_limits_what_can_be_earned(session: Session) -> None:
+    deal(session)
+    pay(session, "pay_1", "10000", datetime(2026, 11, 10, tzinfo=UTC))
+    save_record(session, Invoice(id="inv_cn", number="RINV-1", kind="credit_note", opportunity_id="opp_1",
+                                 amount=Decimal("3000"), issued_at=date(2026, 11, 12)))
+    [payout] = compute_payouts(session, "2026-11", NOV)
+    assert (payout.amount, payout.clawback) == (Decimal("700.00"), Decimal("0"))
 
 
 def test_reversed_attribution_claws_back(session: Session) -> None:
@@ -93,3 +117,14 @@ def test_period_format_is_checked() -> None:
     assert period_end("2026-12") == datetime(2027, 1, 1, tzinfo=UTC)
     with pytest.raises(Exception, match="YYYY-MM"):
         period_end("Nov 2026")
+
+
+def test_invoices_show_what_was_paid_less_refunds(session: Session) -> None:
+    deal(session)
+    pay(session, "pay_1", "6000", datetime(2026, 11, 10, tzinfo=UTC))
+    pay(session, "pay_2", "4000", datetime(2026, 11, 11, tzinfo=UTC))
+    pay(session, "ref_1", "1500", datetime(2026, 11, 12, tzinfo=UTC), kind="refund")
+    assert settle_invoices(session, {"inv_opp_1"}, NOV) == 1
+    invoice = get_record(session, "invoice", "inv_opp_1")
+    assert isinstance(invoice, Invoice) and invoice.amount_paid == Decimal("8500")
+    assert settle_invoices(session, {"inv_opp_1"}, NOV) == 0  # settled: nothing to change

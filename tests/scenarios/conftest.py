@@ -155,9 +155,11 @@ class Odoo:
 
     def register_payment(self, move_id: int, amount: float, day: date, *, payment_type: str = "inbound") -> int:
         """Odoo's "Register Payment" on a move: money in for invoices, out for bills and refunds."""
-        [move] = self.execute("account.move", "read", [move_id], ["partner_id"])
+        [move] = self.execute("account.move", "read", [move_id], ["partner_id", "move_type"])
         payment = self.execute("account.payment", "create", {
-            "amount": amount, "payment_type": payment_type, "partner_id": move["partner_id"][0] if move["partner_id"] else False,
+            "amount": amount, "payment_type": payment_type,
+            "partner_type": "supplier" if move["move_type"].startswith("in_") else "customer",
+            "partner_id": move["partner_id"][0] if move["partner_id"] else False,
             "date": day.isoformat(), "x_invoice_ids": [move_id]})
         self.execute("account.payment", "action_post", [payment])
         return int(payment)
@@ -197,6 +199,11 @@ class Prm:
     def all(self, entity: str) -> list[Any]:
         with self.store.session(readonly=True) as session:
             return records.list_records(session, entity)
+
+    def find(self, entity: str, system: str, remote_id: str) -> Any:
+        """The PRM record linked to a remote record (how finance looks up a deal's PRM reference)."""
+        with self.store.session(readonly=True) as session:
+            return records.find_by_external_id(session, entity, system, remote_id)
 
     def edit(self, entity: str, record_id: str, **changes: Any) -> Any:
         """Change fields of a stored record as a PRM user's save would (``updated_at`` moves)."""

@@ -159,6 +159,7 @@ FULL: dict[str, dict[str, Any]] = {
     "invoice": dict(
         id="inv_full",
         number="INV-2024-0001",
+        kind="credit_note",
         opportunity_id="opp_full",
         end_customer_id="cus_full",
         amount=Decimal("125000.50"),
@@ -178,6 +179,7 @@ FULL: dict[str, dict[str, Any]] = {
     "payout": dict(
         id="pout_full",
         partner_id="ptn_full",
+        kind="credit_note",
         amount=Decimal("4375.02"),
         currency="EUR",
         period="2024-Q3",

@@ -5,10 +5,12 @@ from scratch after every change to ``account.move`` or ``account.payment``:
 
 * a posted credit memo (``out_refund`` with ``reversed_entry_id``) first
   reduces its original invoice's residual (never below zero; any excess
-  stays open on the memo as customer credit);
+  stays open on the memo as customer credit); a vendor credit note
+  (``in_refund``) reversing a vendor bill does the same to the bill;
 * posted payments then settle the documents in their ``x_invoice_ids`` in
   id order, oldest payment first: inbound payments settle customer
-  invoices, outbound payments settle credit memos and vendor bills;
+  invoices and vendor credit notes (the vendor pays us back), outbound
+  payments settle credit memos and vendor bills;
 * an outbound payment linked to a customer invoice is a refund (money sent
   back): like in Odoo it leaves that invoice's residual alone — pair it
   with a credit memo when the customer no longer owes the amount.
@@ -23,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SETTLED_BY = {"out_invoice": "inbound", "out_refund": "outbound", "in_invoice": "outbound"}
+SETTLED_BY = {"out_invoice": "inbound", "out_refund": "outbound", "in_invoice": "outbound", "in_refund": "inbound"}
+REVERSES = {"out_refund": "out_invoice", "in_refund": "in_invoice"}  # credit note -> what it may reverse
 EPSILON = 0.005
 
 
@@ -40,7 +43,7 @@ class Settlement:
 
     def state(self) -> str:
         if (
-            self.kind == "out_invoice"
+            self.kind in ("out_invoice", "in_invoice")
             and self.credited > 0
             and self.credited + EPSILON >= self.total
             and self.paid == 0
@@ -65,7 +68,7 @@ def settle(
     for memo_id in sorted(books):
         memo = moves[memo_id]
         original = books.get(memo.get("reversed_entry_id") or 0)
-        if memo["move_type"] != "out_refund" or original is None:
+        if memo["move_type"] not in REVERSES or original is None:
             continue
         applied = min(books[memo_id].total, original.residual)
         original.credited += applied

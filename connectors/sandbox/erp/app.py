@@ -158,12 +158,22 @@ class ErpSandbox(SandboxApp):
             }
             return self.orm.create("account.move", [vals])[0]
 
-    def _payment(self, invoice_id: int, amount: float, day: date | str, payment_type: str) -> int:
+    def pay_bill(self, bill_id: int, amount: float, day: date | str) -> int:
+        """Accounts payable posts a vendor bill (if still a draft) and pays it: a supplier payment."""
+        with self.lock:
+            if self.orm.browse("account.move", [bill_id])[0].get("state") != "posted":
+                self.orm.write("account.move", [bill_id], {"state": "posted"})
+        return self._payment(bill_id, amount, day, "outbound", partner_type="supplier")
+
+    def _payment(
+        self, invoice_id: int, amount: float, day: date | str, payment_type: str, *, partner_type: str = "customer"
+    ) -> int:
         with self.lock:
             invoice = self.orm.browse("account.move", [invoice_id])[0]
             vals = {
                 "amount": amount,
                 "payment_type": payment_type,
+                "partner_type": partner_type,
                 "partner_id": invoice.get("partner_id") or False,
                 "currency_id": invoice.get("currency_id") or 1,
                 "date": str(day),

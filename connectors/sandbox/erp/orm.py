@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from connectors.sandbox.erp.accounting import settle
+from connectors.sandbox.erp.accounting import REVERSES, settle
 from connectors.sandbox.erp.domain import compile_domain, parse_order, sort_rows
 from connectors.sandbox.erp.schema import (
     MODELS,
@@ -35,7 +35,7 @@ from connectors.sandbox.erp.schema import (
 
 Row = dict[str, Any]
 WRITE_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-_SEQUENCE_PREFIX = {"out_invoice": "INV", "out_refund": "RINV", "in_invoice": "BILL", "entry": "MISC"}
+_SEQUENCE_PREFIX = {"out_invoice": "INV", "out_refund": "RINV", "in_invoice": "BILL", "in_refund": "RBILL", "entry": "MISC"}
 
 
 class Orm:
@@ -156,10 +156,10 @@ class Orm:
             if (row.get("amount_total") or 0) < 0:
                 raise validation_error("The total of a journal entry cannot be negative.")
             reversed_id = row.get("reversed_entry_id")
-            if reversed_id and self.tables[model][reversed_id]["move_type"] != "out_invoice":
-                raise user_error("Only a customer invoice can be reversed by a credit note.")
-            if reversed_id and row.get("move_type") != "out_refund":
-                raise user_error("Only a credit note (out_refund) can reverse an invoice.")
+            if reversed_id and row.get("move_type") not in REVERSES:
+                raise user_error("Only a credit note (out_refund, in_refund) can reverse an invoice or a bill.")
+            if reversed_id and self.tables[model][reversed_id]["move_type"] != REVERSES[row["move_type"]]:
+                raise user_error("A customer credit note reverses a customer invoice, a vendor credit note a vendor bill.")
         if model == "account.payment":
             if (row.get("amount") or 0) <= 0:
                 raise validation_error("The payment amount must be strictly positive.")

@@ -129,6 +129,7 @@ MODELS: dict[str, OdooModel] = {
                     ("out_invoice", "Customer Invoice"),
                     ("out_refund", "Customer Credit Note"),
                     ("in_invoice", "Vendor Bill"),
+                    ("in_refund", "Vendor Credit Note"),
                 ),
             ),
             OdooField("partner_id", "many2one", "Partner", relation="res.partner"),
@@ -171,6 +172,14 @@ MODELS: dict[str, OdooModel] = {
                 selection=(("outbound", "Send"), ("inbound", "Receive")),
             ),
             OdooField("partner_id", "many2one", "Customer/Vendor", relation="res.partner"),
+            OdooField(
+                "partner_type",
+                "selection",
+                "Partner Type",
+                required=True,
+                default="customer",
+                selection=(("customer", "Customer"), ("supplier", "Vendor")),
+            ),
             OdooField("date", "date", "Date"),
             OdooField("x_invoice_ids", "many2many", "Invoices", relation="account.move"),
             OdooField(

@@ -1,0 +1,104 @@
+"""From a partner's registration to the commission it earns, and back when the customer is refunded.
+
+The story a channel team tells: Alpha registers Acme Robotics, Beta tries
+the same customer a day later and is flagged; the channel manager approves
+Alpha; the rep's opportunity shows Alpha's protection; it closes won and
+shows the attribution; finance invoices and collects in Odoo, and Alpha's
+commission appears there as a vendor bill; accounts payable pays it and the
+PRM reads it back as paid. Then the customer is refunded a fifth: the
+commission on it is clawed back, as a vendor credit note in Odoo, in the
+same period. Every step is made and checked where people work: Salesforce
+through simple-salesforce, Odoo through its JSON-RPC API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from prm_sync.model import DealRegistration, Partner
+from prm_sync.rules.payouts import period_of
+
+SYSTEMS = ("salesforce", "erp")
+REGISTRATION = "Id, Status__c, Conflict_Decision__c, Conflict_Reason__c, Opportunity__c"
+OPPORTUNITY = ("Id, StageName, Registered_Partner__c, Registration_Status__c, Protection_Expires__c, "
+               "Deal_Registration__c, Attribution_Summary__c")
+
+
+def test_registration_to_paid_commission_and_a_clawback(make_world: Any, store: Any) -> None:
+    world = make_world(systems=SYSTEMS, store=store)
+    now = world.clock.set(datetime.now(UTC).replace(microsecond=0))
+    today = now.date()
+    acme = world.salesforce.Account.create({"Name": "Acme Robotics Inc", "Type": "Prospect",
+                                            "Website": "https://www.acmerobotics.com/", "BillingCountry": "US"})["id"]
+    world.prm.save(
+        Partner(id="ptn_alpha", name="Alpha Integrators"), Partner(id="ptn_beta", name="Beta Solutions"),
+        DealRegistration(id="reg_alpha", partner_id="ptn_alpha", customer_name="Acme Robotics",
+                         customer_domain="acmerobotics.com", customer_country="US", product_lines=["platform"],
+                         amount=Decimal("100000"), submitted_at=now - timedelta(days=2)),
+        DealRegistration(id="reg_beta", partner_id="ptn_beta", customer_name="ACME Robotics LLC",
+                         customer_domain="acmerobotics.com", customer_country="US", product_lines=["platform"],
+                         submitted_at=now - timedelta(days=1)),
+    )
+
+    # the conflict check: first come, first served
+    world.sync()
+    alpha_reg = world.salesforce_by_prm_id("Deal_Registration__c", "reg_alpha", REGISTRATION)
+    beta_reg = world.salesforce_by_prm_id("Deal_Registration__c", "reg_beta", REGISTRATION)
+    assert alpha_reg["Conflict_Decision__c"] == "Clear"
+    assert beta_reg["Conflict_Decision__c"] == "Conflict" and "reg_alpha" in beta_reg["Conflict_Reason__c"]
+
+    # the channel manager approves Alpha's; the rep opens the deal
+    approved = world.cli("registrations", "approve", "reg_alpha", "--reason", "first to register, customer confirmed")
+    assert approved.exit_code == 0, approved.output
+    deal = world.salesforce.Opportunity.create({"Name": "Acme Robotics - Platform", "StageName": "Qualification",
+                                                "CloseDate": (today + timedelta(days=60)).isoformat(),
+                                                "Amount": 100000, "AccountId": acme})["id"]
+    world.sync()
+    alpha_account = world.salesforce_by_prm_id("Account", "ptn_alpha", "Id")["Id"]
+    opportunity = world.salesforce.Opportunity.get(deal)
+    assert opportunity["Registered_Partner__c"] == alpha_account
+    assert opportunity["Registration_Status__c"] == "Approved" and opportunity["Protection_Expires__c"]
+    assert opportunity["Deal_Registration__c"] == alpha_reg["Id"]
+    assert world.salesforce_by_prm_id("Deal_Registration__c", "reg_alpha", REGISTRATION)["Opportunity__c"] == deal
+
+    # closed won: the attribution shows on the opportunity
+    world.salesforce.Opportunity.update(deal, {"StageName": "Closed Won", "CloseDate": today.isoformat()})
+    world.sync()
+    opportunity = world.salesforce.Opportunity.get(deal)
+    assert opportunity["Registration_Status__c"] == "Won"
+    assert opportunity["Attribution_Summary__c"] == "Sourced: Alpha Integrators (10%)"
+
+    # finance invoices the deal (its PRM reference) and collects: the commission becomes a vendor bill
+    odoo = world.odoo
+    reference = world.prm.find("opportunity", "salesforce", deal).id
+    invoice = odoo.invoice(reference, 100000.0, today, customer="Acme Robotics Inc")
+    world.sync()
+    assert odoo.read("account.move", [["move_type", "in", ["in_invoice", "in_refund"]]], ["id"]) == []  # unpaid
+    odoo.register_payment(invoice, 100000.0, today)
+    world.sync()
+    [bill] = odoo.read("account.move", [["move_type", "=", "in_invoice"]],
+                       ["partner_id", "amount_total", "payment_state", "ref", "x_prm_id"])
+    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_alpha"]], ["id"])[0]["id"]
+    assert (bill["partner_id"][0], bill["amount_total"], bill["ref"]) == (vendor, 10000.0, period_of(now))
+    [stored_invoice] = world.prm.all("invoice")
+    assert (stored_invoice.status, stored_invoice.amount_paid) == ("paid", Decimal("100000.00"))
+
+    # accounts payable pays the bill: read back as paid, no failed record
+    odoo.pay_bill(bill["id"], today)
+    world.sync()
+    assert world.prm.get("payout", bill["x_prm_id"]).status == "paid"
+    assert world.cli("failures", "list", "--json").json() == []
+
+    # a fifth is refunded: credit note and money back; the commission on it is clawed back this period
+    credit_note = odoo.credit_note(invoice, 20000.0, today)
+    odoo.register_payment(credit_note, 20000.0, today, payment_type="outbound")
+    world.sync()
+    [clawback] = odoo.read("account.move", [["move_type", "=", "in_refund"]],
+                           ["partner_id", "amount_total", "ref", "x_prm_id", "payment_state"])
+    assert (clawback["partner_id"][0], clawback["amount_total"], clawback["ref"]) == (vendor, 2000.0, period_of(now))
+    adjustment = world.prm.get("payout", clawback["x_prm_id"])
+    assert (adjustment.kind, adjustment.clawback, adjustment.period) == ("credit_note", Decimal("2000.00"), period_of(now))
+    assert odoo.execute("account.move", "read", [bill["id"]], ["amount_total"])[0]["amount_total"] == 10000.0  # paid stays
+    world.assert_settled()
