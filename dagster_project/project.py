@@ -31,6 +31,7 @@ from dagster_project.sensors import (
     build_protection_expiry_sensor,
     build_run_failure_sensor,
     failed_records_sensor,
+    webhook_senders_configured,
 )
 from prm_sync.config import SANDBOX_STATE_ENV, default_config_path, load_config
 
@@ -56,7 +57,7 @@ def build_definitions(config_path: Path | None = None, sandbox_state: Path | Non
     sensors = [
         failed_records_sensor,
         build_run_failure_sensor(monitored),
-        build_inbox_sensor(jobs["targeted_sync_job"]),
+        build_inbox_sensor(jobs["targeted_sync_job"], running=webhook_senders_configured(config)),
         build_protection_expiry_sensor(config.rules.protection.warn_days_before_expiry),
     ]
     return Definitions(

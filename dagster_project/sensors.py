@@ -9,18 +9,22 @@ Default states, decided by what a sensor's runs can do:
   notification runs, so a failing notification cannot loop).
 * ``protection_expiry_sensor`` - RUNNING. Read-only; one notification per day
   per set of registrations (the run key carries the date).
-* ``inbox_sensor`` - STOPPED. Its runs write to the CRMs, and it marks inbox
-  events processed; turn it on once the webhook receiver is deployed and the
-  incremental schedule is trusted. Events are marked processed when the run
-  is requested: a run that then fails is reported by the failure sensor and
-  its records are picked up again by the next incremental sync (they are still
-  newer than the cursors), so nothing is lost, only delayed.
+* ``inbox_sensor`` - RUNNING when a webhook sender is configured (the HubSpot
+  client secret's environment variable is set, or Salesforce organization ids
+  are listed under ``webhooks.salesforce``): then the receiver fills the inbox
+  and nothing else would drain it between scheduled syncs. STOPPED otherwise
+  (its runs write to the CRMs). Events are marked processed when the run is
+  requested: a run that then fails is reported by the failure sensor and its
+  records are picked up again by the next incremental sync (they are still
+  newer than the cursors), so nothing is lost, only delayed. Without Dagster,
+  ``prm-sync sync`` and ``prm-sync webhooks drain`` drain the inbox the same way.
 """
 
 
 import hashlib
 import importlib.util
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
@@ -46,6 +50,7 @@ from dagster_project.notifications import (
 )
 from dagster_project.resources import PrmStoreResource
 from dagster_project.runtime import friendly_errors
+from prm_sync.config import AppConfig
 from prm_sync.model import RegistrationStatus
 from prm_sync.store.db import Store
 from prm_sync.store.failures import list_failures
@@ -147,14 +152,23 @@ def webhooks_available() -> bool:
     return importlib.util.find_spec("prm_sync.webhooks") is not None
 
 
-def build_inbox_sensor(targeted_job: JobDefinition) -> SensorDefinition:
+def webhook_senders_configured(config: AppConfig) -> bool:
+    """A webhook sender can reach the receiver: HubSpot's client secret is set or Salesforce orgs are listed.
+
+    Only the presence of the secret's environment variable is checked; its value is read by the receiver.
+    """
+    hooks = config.webhooks
+    return bool(os.environ.get(hooks.hubspot.client_secret_env)) or bool(hooks.salesforce.organization_ids)
+
+
+def build_inbox_sensor(targeted_job: JobDefinition, *, running: bool = False) -> SensorDefinition:
+    state = "RUNNING: a webhook sender is configured" if running else "STOPPED: no webhook sender is configured"
     @sensor(
         name="inbox_sensor",
         job=targeted_job,
         minimum_interval_seconds=30,
-        default_status=DefaultSensorStatus.STOPPED,
-            description="Pending webhook notifications -> a targeted sync of exactly those records. "
-        "STOPPED by default: its runs write to the CRMs.",
+        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
+        description=f"Pending webhook notifications -> a targeted sync of exactly those records. {state}.",
     )
     def inbox_sensor(context: SensorEvaluationContext, prm_store: PrmStoreResource) -> RunRequest | SkipReason:
         if not webhooks_available():
@@ -167,11 +181,11 @@ def build_inbox_sensor(targeted_job: JobDefinition) -> SensorDefinition:
         try:
             with store.session() as session:
                 batch = pending_targets(session, limit=INBOX_LIMIT)
-                entities = sorted(batch.entities())
-                if not batch or not entities:
+                targets = batch.targets()
+                if not batch or not targets:
                     done = batch.mark_done(session) if (batch.event_ids or batch.invalid_event_ids) else 0
                     return SkipReason(f"no pending change notifications to sync ({done} unmappable marked done)")
-                record_ids = {e: sorted(batch.record_ids.get(e, set())) for e in entities}
+                record_ids = {entity: sorted(ids) for entity, ids in targets.items()}
                 request = RunRequest(
                     run_key=f"inbox-{max(batch.event_ids + batch.invalid_event_ids)}",
                     run_config={"ops": {"targeted_sync": {"config": {

@@ -28,6 +28,7 @@ class RunTrigger(StrEnum):
     demo = "demo"
     sensor = "sensor"
     reconcile = "reconcile"
+    inbox = "inbox"  # a targeted sync of what webhook events named (prm_sync.webhooks.drain)
 
 
 class RunStatus(StrEnum):

@@ -70,6 +70,15 @@ class InboxBatch:
             found.update(entity_candidates(*key))
         return found
 
+    def targets(self) -> dict[str, set[str]]:
+        """What a targeted sync runs for: every entity with a target -> the PRM ids it pushes.
+
+        The run pulls each of these entities (which picks up the new and the
+        linked remote records alike) and pushes the named records, so an edit
+        a webhook announced in one CRM reaches the other ones.
+        """
+        return {entity: set(self.record_ids.get(entity, set())) for entity in sorted(self.entities())}
+
     def mark_done(self, session: Session, *, now: datetime | None = None) -> int:
         """Mark every event of the batch processed; call in the session that commits the sync's writes."""
         return mark_processed(session, [*self.event_ids, *self.invalid_event_ids], now=now)

@@ -27,6 +27,18 @@ def test_dagster_sensor_default_states_follow_what_their_runs_can_do(dagster_wor
     }
 
 
+def test_dagster_inbox_sensor_runs_by_default_once_a_webhook_sender_is_configured(dagster_world, monkeypatch) -> None:
+    from dagster_project.project import build_definitions
+    from prm_sync.config import load_config
+
+    secret_env = load_config(dagster_world.config_path).webhooks.hubspot.client_secret_env
+    monkeypatch.setenv(secret_env, "hs-client-secret-for-the-receiver")
+    defs = build_definitions(dagster_world.config_path, dagster_world.state_file)
+    inbox = next(s for s in defs.get_repository_def().sensor_defs if s.name == "inbox_sensor")
+    assert inbox.default_status == DefaultSensorStatus.RUNNING
+    assert "a webhook sender is configured" in (inbox.description or "")
+
+
 def test_dagster_failed_records_sensor_requests_a_notification_once_per_new_failure(dagster_world) -> None:
     sensor = dagster_world.defs.resolve_sensor_def("failed_records_sensor")
     assert isinstance(sensor(dagster_world.sensor_context("failed_records_sensor")), SkipReason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.status import Status
@@ -11,6 +12,9 @@ from prm_sync.cli.app import app
 from prm_sync.cli.context import state
 from prm_sync.cli.output import console, print_json, print_table
 from prm_sync.sync.stats import RunReport
+
+if TYPE_CHECKING:
+    from prm_sync.webhooks.drain import InboxDrain
 
 SYSTEM_NAMES = ("salesforce", "hubspot", "lms", "erp")
 
@@ -42,7 +46,7 @@ def sync(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan the run and show what would change; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
 ) -> None:
-    """Sync the PRM store with every configured system, both ways."""
+    """Sync the PRM store with every configured system, both ways (pending webhook events first)."""
     from prm_sync.errors import UsageError
     from prm_sync.model import ENTITIES
     from prm_sync.runtime import open_runtime
@@ -52,23 +56,42 @@ def sync(
     if bad:
         msg = f"unknown system or entity: {', '.join(bad)} (systems: {', '.join(SYSTEM_NAMES)}; entities: {', '.join(ENTITIES)})"
         raise UsageError(msg)
+    from prm_sync.webhooks.drain import drain_inbox
+
     runtime = open_runtime(state.config())
+    drained = None
     try:
         engine = runtime.engine(system or None)
         scope = SyncScope(systems=system or None, entities=entity or None, full=full)
+        # webhook events first (a plain sync only: a --system/--entity run is about that slice)
+        take_inbox = not dry_run and not system and not entity
         if json_output:
+            drained = drain_inbox(runtime) if take_inbox else None
             report = engine.run(scope, dry_run=dry_run)
         else:
             with Status("starting", console=console) as status:
+                drained = drain_inbox(runtime, progress=lambda m: status.update(f"inbox: {m}")) if take_inbox else None
                 report = engine.run(scope, dry_run=dry_run, progress=lambda m: status.update(m))
     finally:
         runtime.close()
     if json_output:
-        print_json(report.model_dump(mode="json"))
+        print_json({**report.model_dump(mode="json"),
+                    **({"inbox": drained.model_dump(mode="json")} if drained is not None else {})})
     else:
+        if drained is not None:
+            print_drain(drained)
         print_report(report)
-    if report.status == "partial":
+    if report.status == "partial" or (drained is not None and drained.report and drained.report.status == "partial"):
         raise typer.Exit(3)
+
+
+def print_drain(drained: InboxDrain) -> None:
+    """The targeted run webhook events caused, before the run that followed."""
+    targets = ", ".join(f"{entity} {count}" for entity, count in drained.targets.items()) or "nothing mapped"
+    console.print(f"inbox: {drained.events} change notification{'s' if drained.events != 1 else ''} "
+                  f"-> targeted sync of {targets}", highlight=False)
+    if drained.report is not None:
+        print_report(drained.report)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""``prm-sync webhooks serve``: receive HubSpot and Salesforce notifications into the inbox."""
+"""``prm-sync webhooks serve`` receives HubSpot and Salesforce notifications into the inbox; ``drain`` syncs them."""
 
 from __future__ import annotations
 
@@ -70,3 +70,34 @@ def serve(
         thread.join(timeout=5)
         store.close()
         console.print("stopped")
+
+
+@webhooks_app.command("drain")
+def drain(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan the targeted sync; write nothing, mark nothing."),
+    limit: int = typer.Option(1000, "--limit", min=1, help="Events per targeted run."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Sync exactly what pending webhook events name, then mark them processed (no full run).
+
+    What Dagster's inbox_sensor does, for deployments without Dagster: run it
+    from cron every minute or two beside `prm-sync webhooks serve`.
+    """
+    from prm_sync.cli.commands.sync import print_drain
+    from prm_sync.cli.output import print_json
+    from prm_sync.runtime import open_runtime
+    from prm_sync.webhooks.drain import drain_inbox
+
+    runtime = open_runtime(state.config())
+    try:
+        drained = drain_inbox(runtime, dry_run=dry_run, limit=limit)
+    finally:
+        runtime.close()
+    if json_output:
+        print_json(drained.model_dump(mode="json") if drained is not None else {"events": 0, "report": None})
+    elif drained is None:
+        console.print("inbox: no pending change notifications")
+    else:
+        print_drain(drained)
+    if drained is not None and drained.report is not None and drained.report.status == "partial":
+        raise typer.Exit(3)
