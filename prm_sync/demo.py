@@ -3,10 +3,14 @@
 Starts the four sandboxes, seeds them and the PRM store from the demo
 generator, runs a full two-way sync, then plays a day of business (a rep
 edits a partner in Salesforce, deals close won in both CRMs, the ERP
-invoices and collects them) and syncs again, so the summary shows partners
-and registrations inside the CRMs, closures attributed, and commission
-accrued only on paid invoices. Sandbox state is saved under the demo's data
-folder so the CLI and the Dagster UI can be pointed at the same world later.
+invoices and collects them) and syncs again; accounts payable then pays some
+of the payout bills and a third sync reads that back. The summary shows the
+outcomes as the CRMs and the ERP hold them, read back through the connectors
+(``prm_sync.demo_outcomes``): partners promoted or demoted and why,
+registrations protecting open deals, won deals attributed, payouts owed and
+paid, and the share of completions credited to the learner's partner.
+Sandbox state is saved under the demo's data folder so the CLI and the
+Dagster UI can be pointed at the same world later.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import random
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from connectors.sandbox.seed import DemoData, generate
 from connectors.sandbox.seeding import seed_sandboxes
 from prm_sync import defaults
 from prm_sync.config import AppConfig, apply_sandbox_state, load_config
+from prm_sync.demo_outcomes import Outcomes, read_outcomes
 from prm_sync.model import CourseCompletion, DealRegistration, Opportunity, Partner, PartnerContact
 from prm_sync.runtime import Runtime, open_runtime
 from prm_sync.store import failures, records
@@ -39,7 +44,8 @@ class DemoSummary(BaseModel):
     state_file: str
     seeded: dict[str, int]
     runs: list[dict[str, Any]]
-    crm_samples: dict[str, Any] = Field(default_factory=dict)
+    business: dict[str, int] = Field(default_factory=dict)  # what users did between the runs
+    outcomes: Outcomes = Field(default_factory=Outcomes)  # what the CRMs and the ERP hold afterwards
     open_failures: int = 0
     rule_decisions: dict[str, int] = Field(default_factory=dict)
     next_steps: list[str] = Field(default_factory=list)
@@ -122,6 +128,17 @@ def simulate_business(cluster: SandboxCluster, runtime: Runtime, data: DemoData,
     return done
 
 
+def pay_payout_bills(cluster: SandboxCluster, day: str) -> int:
+    """Accounts payable pays every other payout bill prm-sync wrote (the rest stay owed)."""
+    erp: Any = cluster.apps.get("erp")
+    if erp is None:
+        return 0
+    bills = [m for m in erp.all_records("account.move") if m.get("move_type") == "in_invoice" and m.get("x_prm_id")]
+    for bill in bills[::2]:
+        erp.pay_bill(bill["id"], float(bill.get("amount_total") or 0), day)
+    return len(bills[::2])
+
+
 def run_demo(
     config_path: Path | None = None,
     *,
@@ -155,7 +172,12 @@ def run_demo(
             business = simulate_business(cluster, runtime, data, random.Random(seed))
             say("second sync: only what changed")
             second = runtime.engine().run(trigger="demo", progress=say)
-            summary = _summarise(config, config_path, runtime, cluster, state_file, seeded, [first, second], business)
+            say("accounts payable pays some of the payout bills")
+            business["payout_bills_paid"] = pay_payout_bills(cluster, (data.now + timedelta(days=2)).date().isoformat())
+            say("third sync: the ERP's payments read back")
+            third = runtime.engine().run(trigger="demo", progress=say)
+            say("reading back what Salesforce, HubSpot and the ERP hold")
+            summary = _summarise(config, config_path, runtime, state_file, seeded, [first, second, third], business, data)
         finally:
             runtime.close()
     finally:
@@ -179,10 +201,6 @@ def learner_coverage(runtime: Runtime, data: DemoData) -> dict[str, Any]:
             "credited_to_their_partner": credited, "share_pct": share}
 
 
-def _first(items: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    return next(iter(items), None)
-
-
 def _run_row(report: RunReport) -> dict[str, Any]:
     return {"run_id": report.run_id, "status": report.status, **report.totals(),
             "rule_decisions": report.rule_decisions,
@@ -200,36 +218,9 @@ def _cli() -> str:
         return str(script)
 
 
-def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, cluster: SandboxCluster, state_file: Path,
-               seeded: dict[str, int], reports: list[RunReport], business: dict[str, int]) -> DemoSummary:
-    samples: dict[str, Any] = {"business": business}
-    sf = cluster.apps.get("salesforce")
-    if sf is not None:
-        partner = next((a for a in sf.all_records("Account") if a.get("IsPartner")), None)  # type: ignore[attr-defined]
-        if partner:
-            samples["salesforce_partner_account"] = {k: partner.get(k) for k in ("Id", "Name", "Partner_Tier__c", "Partner_Status__c", "PRM_Id__c")}
-        opps = [o for o in sf.all_records("Opportunity") if o.get("Registered_Partner__c")]  # type: ignore[attr-defined]
-        fields = ("Id", "Name", "StageName", "Registered_Partner__c", "Registration_Status__c", "Protection_Expires__c",
-                  "Partner_Tier__c", "Conflict_Status__c", "Attribution_Summary__c")
-        for label, opp in (("salesforce_open_opportunity", _first(o for o in opps if not o.get("IsClosed"))),
-                           ("salesforce_won_opportunity", _first(o for o in opps if o.get("IsWon")))):
-            if opp:
-                samples[label] = {k: opp.get(k) for k in fields}
-    hs = cluster.apps.get("hubspot")
-    if hs is not None:
-        company = next((c for c in hs.all_records("companies") if c.get("is_partner") == "true"), None)  # type: ignore[attr-defined]
-        if company:
-            samples["hubspot_partner_company"] = {k: company.get(k) for k in ("hs_object_id", "name", "partner_tier", "partner_status", "prm_id")}
-        deals = [d for d in hs.all_records("deals") if d.get("registered_partner_id")]  # type: ignore[attr-defined]
-        fields = ("hs_object_id", "dealname", "dealstage", "registered_partner_id", "registration_status",
-                  "protection_expires", "partner_tier", "conflict_status", "attribution_summary")
-        for label, deal in (("hubspot_open_deal", _first(d for d in deals if d.get("hs_is_closed") != "true")),
-                            ("hubspot_won_deal", _first(d for d in deals if d.get("hs_is_closed_won") == "true"))):
-            if deal:
-                samples[label] = {k: deal.get(k) for k in fields}
-        flagged = _first(r for r in hs.all_records("p_deal_registrations") if r.get("conflict_decision") == "conflict")  # type: ignore[attr-defined]
-        if flagged:
-            samples["hubspot_conflicting_registration"] = {k: flagged.get(k) for k in ("prm_id", "customer_name", "status", "conflict_decision", "conflict_score", "conflict_reason")}
+def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, state_file: Path, seeded: dict[str, int],
+               reports: list[RunReport], business: dict[str, int], data: DemoData) -> DemoSummary:
+    outcomes = read_outcomes(runtime, [r.run_id for r in reports], learner_coverage(runtime, data))
     with runtime.store.session(readonly=True) as session:
         open_failures = failures.count_open(session)
     decisions: dict[str, int] = {}
@@ -240,11 +231,12 @@ def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, cluster: 
     prefix = f"PRM_SYNC_CONFIG={config_path} PRM_SYNC_SANDBOX_STATE={state_file}"
     return DemoSummary(
         data_dir=str(config.data_dir), state_file=str(state_file), seeded=seeded,
-        runs=[_run_row(r) for r in reports], crm_samples=samples, open_failures=open_failures,
+        runs=[_run_row(r) for r in reports], business=business, outcomes=outcomes, open_failures=open_failures,
         rule_decisions=decisions,
         next_steps=[
             f"restart the saved sandboxes: {cli} sandbox up --work-dir {config.data_dir / 'sandbox'} --persist --state-file {state_file}",
             f"failed records:   {prefix} {cli} failures list",
+            f"unmatched learners: {prefix} {cli} learners unmatched",
             f"sync again:       {prefix} {cli} sync",
             f"the Dagster UI:   {prefix} {Path(cli).with_name('dagster') if '/' in cli else 'dagster'} dev",
         ],

@@ -103,8 +103,9 @@ def demo(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Start the sandboxes, seed them, sync everything both ways twice, and show the result."""
+    """Start the sandboxes, seed them, sync both ways, play a day of business, and show what the systems hold."""
     from prm_sync.demo import run_demo
+    from prm_sync.demo_outcomes import outcome_lines
 
     if json_output:
         summary = run_demo(config, seed=seed, scale=scale)
@@ -120,8 +121,9 @@ def demo(
                     ["system", "entity", "read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "api calls"], rows)
     if summary.rule_decisions:
         console.print("channel rules: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.rule_decisions.items())))
-    for name, sample in summary.crm_samples.items():
-        console.print(f"[bold]{name}[/]: {sample}", markup=True, highlight=False)
+    console.print("[bold]what Salesforce, HubSpot and the ERP hold now[/] (read back through the connectors):")
+    for line in outcome_lines(summary.outcomes):
+        console.print(line, markup=False, highlight=False)
     console.print(f"open failed records: {summary.open_failures}")
     console.print("[bold]where to look next[/]:")
     for step in summary.next_steps:
