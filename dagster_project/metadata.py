@@ -83,6 +83,9 @@ def slice_summary(stats: SliceStats, report: RunReport, failure_count: int) -> s
         lines.append(f"\n**stopped**: {stats.stopped_reason}")
     if report.rule_decisions:
         lines.append("\nchannel rules: " + ", ".join(f"{k} {v}" for k, v in sorted(report.rule_decisions.items())))
+    if report.unmatched:
+        lines.append("\nunmatched: " + ", ".join(f"{k} {v}" for k, v in sorted(report.unmatched.items()))
+                     + " (`prm-sync learners unmatched` lists the learners)")
     if failure_count:
         lines.append(f"\n{failure_count} failed records: see the `failures` table; fix the data or the mapping, "
                      "then launch `replay_job`.")
@@ -103,6 +106,8 @@ def slice_metadata(stats: SliceStats, report: RunReport, failures: list[FailedRe
     meta["summary"] = MetadataValue.md(slice_summary(stats, report, len(rows)))
     if report.rule_decisions:
         meta["rule_decisions"] = MetadataValue.json(dict(report.rule_decisions))
+    if report.unmatched:
+        meta["unmatched"] = MetadataValue.json(dict(report.unmatched))
     return meta
 
 

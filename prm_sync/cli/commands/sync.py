@@ -30,6 +30,9 @@ def print_report(report: RunReport) -> None:
                         "conflicts", "api calls", "stopped"], rows)
     if report.rule_decisions:
         console.print("rules: " + ", ".join(f"{k} {v}" for k, v in sorted(report.rule_decisions.items())))
+    if report.unmatched.get("lms_learners"):
+        console.print(f"{report.unmatched['lms_learners']} LMS learners match no partner contact "
+                      "(`prm-sync learners unmatched` lists them)", highlight=False)
     failures = [f for s in report.slices for f in s.failures]
     if failures:
         console.print(f"[yellow]{sum(s.failed for s in report.slices)} failed records[/]; first ones:")
