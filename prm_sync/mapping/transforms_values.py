@@ -215,7 +215,7 @@ register(
     "sum",
     "add several number fields into one remote number (one-way), e.g. a document total",
     to_remote=_sum,
-    from_remote=_sum,
+    from_remote=None,  # a total cannot be split back into its parts
     params=SumParams,
     two_way=False,
     inputs=lambda p: list(p.fields),
