@@ -84,10 +84,11 @@ class Clock:
 class Lrs:
     """A learning platform reporting results to the LRS: xAPI statements over ``requests``."""
 
-    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+    def __init__(self, base_url: str, key: str, secret: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
-        self.session.headers.update({**headers, "X-Experience-API-Version": XAPI_VERSION})
+        self.session.auth = (key, secret)  # the LRS issues each client an HTTP Basic key and secret
+        self.session.headers.update({"X-Experience-API-Version": XAPI_VERSION})
 
     def post(self, *statements: dict[str, Any]) -> list[str]:
         response = self.session.post(f"{self.base_url}/xAPI/statements", json=list(statements), timeout=10)
@@ -247,7 +248,7 @@ class World:
     @property
     def lrs(self) -> Lrs:
         info = self._state("lms")
-        return Lrs(info["base_url"], {"Authorization": f"Bearer {info['access_token']}"})
+        return Lrs(info["base_url"], info["key"], info["secret"])
 
     @property
     def odoo(self) -> Odoo:

@@ -47,7 +47,8 @@ def test_registration_to_paid_commission_and_a_clawback(make_world: Any, store: 
     alpha_reg = world.salesforce_by_prm_id("Deal_Registration__c", "reg_alpha", REGISTRATION)
     beta_reg = world.salesforce_by_prm_id("Deal_Registration__c", "reg_beta", REGISTRATION)
     assert alpha_reg["Conflict_Decision__c"] == "Clear"
-    assert beta_reg["Conflict_Decision__c"] == "Conflict" and "reg_alpha" in beta_reg["Conflict_Reason__c"]
+    assert beta_reg["Conflict_Decision__c"] == "Conflict" and beta_reg["Conflict_Reason__c"].startswith("conflict:")
+    assert "Alpha" not in beta_reg["Conflict_Reason__c"]  # a partner never learns who else registered
 
     # the channel manager approves Alpha's; the rep opens the deal
     approved = world.cli("registrations", "approve", "reg_alpha", "--reason", "first to register, customer confirmed")
