@@ -36,16 +36,9 @@ class InboxDrain(BaseModel):
     """What a drain did: how many events it consumed and the targeted run's report (None: no run needed)."""
 
     events: int
-    unmapped_events: int = 0
+    invalid_events: int = 0  # rows that were no valid notification: marked done, kept for inspection
     targets: dict[str, int] = {}  # entity -> records named for the push
     report: RunReport | None = None
-
-
-def pending_events(runtime: Runtime) -> int:
-    """How many webhook events wait in the inbox (a cheap look before deciding to drain)."""
-    with runtime.store.session(readonly=True) as session:
-        batch = pending_targets(session, limit=INBOX_LIMIT)
-    return len(batch.event_ids) + len(batch.invalid_event_ids)
 
 
 def drain_inbox(
@@ -63,7 +56,7 @@ def drain_inbox(
         return None
     targets = batch.targets()
     drained = InboxDrain(events=len(batch.event_ids) + len(batch.invalid_event_ids),
-                         unmapped_events=len(batch.invalid_event_ids),
+                         invalid_events=len(batch.invalid_event_ids),
                          targets={entity: len(ids) for entity, ids in targets.items()})
     if targets:
         engine = runtime.engine(systems)
