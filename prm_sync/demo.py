@@ -167,15 +167,15 @@ def run_demo(
         try:
             seeded["prm"] = seed_store(runtime, data)
             say("first sync: everything, both ways")
-            first = runtime.engine().run(trigger="demo", progress=say)
+            first = runtime.engine().run(trigger="demo", progress=lambda event: say(str(event)))
             say("a day of business: a partner edited in Salesforce, deals won, invoices paid")
             business = simulate_business(cluster, runtime, data, random.Random(seed))
             say("second sync: only what changed")
-            second = runtime.engine().run(trigger="demo", progress=say)
+            second = runtime.engine().run(trigger="demo", progress=lambda event: say(str(event)))
             say("accounts payable pays some of the payout bills")
             business["payout_bills_paid"] = pay_payout_bills(cluster, (data.now + timedelta(days=2)).date().isoformat())
             say("third sync: the ERP's payments read back")
-            third = runtime.engine().run(trigger="demo", progress=say)
+            third = runtime.engine().run(trigger="demo", progress=lambda event: say(str(event)))
             say("reading back what Salesforce, HubSpot and the ERP hold")
             summary = _summarise(config, config_path, runtime, state_file, seeded, [first, second, third], business, data)
         finally:

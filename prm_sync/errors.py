@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from prm_sync.exit_codes import ExitCode
+
 
 class PrmSyncError(Exception):
-    """Base class: anything prm-sync raises on purpose."""
+    """Base class: anything prm-sync raises on purpose; ``exit_code`` comes from ``prm_sync.exit_codes``."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILED
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Problem:
 class ConfigError(PrmSyncError):
     """Bad configuration, mapping or input file; carries every problem found."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
     def __init__(self, problems: list[Problem] | str) -> None:
         if isinstance(problems, str):
@@ -90,7 +92,7 @@ class MissingSecretError(ConfigError):
 class UsageError(PrmSyncError):
     """The command line itself is wrong (unknown id, conflicting flags)."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 @dataclass
@@ -116,6 +118,8 @@ class RemoteError(PrmSyncError):
 class TransientError(RemoteError):
     """Worth retrying after a pause: 429, 5xx, connection reset, timeout."""
 
+    exit_code = ExitCode.PARTIAL  # still failing after the retries: try again later
+
     def __init__(self, info: RemoteErrorInfo, retry_after: float | None = None) -> None:
         super().__init__(info)
         self.retry_after = retry_after
@@ -124,11 +128,17 @@ class TransientError(RemoteError):
 class QuotaExhausted(RemoteError):
     """The remote's request budget (or our reserve of it) is spent for now."""
 
+    exit_code = ExitCode.PARTIAL
+
 
 class AuthError(RemoteError):
-    """Credentials are wrong or expired; no retry will help."""
+    """Credentials are wrong or expired; no retry will help.
 
-    exit_code = 2
+    Raised out of a command (before a run starts) it is bad configuration;
+    inside a sync run it stops the system's slices and the run ends ``partial``.
+    """
+
+    exit_code = ExitCode.BAD_INPUT
 
 
 class RecordError(RemoteError):
@@ -142,16 +152,16 @@ class FatalError(PrmSyncError):
 class StoreNotMigrated(FatalError):
     """The database exists but its schema is behind the code."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class RunInProgress(PrmSyncError):
     """Another sync run holds the lock for the same scope."""
 
-    exit_code = 3
+    exit_code = ExitCode.LOCKED
 
 
 class RuleViolation(PrmSyncError):
     """A channel rule forbids the requested change (an illegal lifecycle move, one extension too many)."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT

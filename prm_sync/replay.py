@@ -37,6 +37,7 @@ from prm_sync.store import audit as audit_store
 from prm_sync.store import failures as failure_store
 from prm_sync.store import records as record_store
 from prm_sync.store.failures import FailedRecord, FailureStatus
+from prm_sync.store.types import jsonable
 from prm_sync.sync import repo
 from prm_sync.sync.context import RunContext
 from prm_sync.sync.engine import ENTITY_ORDER, SyncScope
@@ -76,6 +77,13 @@ class ReplayItem(BaseModel):
     error: str | None = None
     reason: str | None = None  # why it was skipped
     run_id: str | None = None  # the run that replayed it
+    # a preview only: fields whose value differs from the payload that failed ([failed, now]); an
+    # unchanged payload will fail again unless the cause was fixed on the remote side
+    payload_changes: dict[str, list[Any]] | None = None
+
+    @property
+    def payload_unchanged(self) -> bool:
+        return self.payload_changes is not None and not self.payload_changes
 
 
 class ReplayReport(BaseModel):
@@ -89,6 +97,13 @@ class ReplayReport(BaseModel):
         for item in self.items:
             out[item.outcome] += 1
         return out
+
+    def status(self) -> str:
+        """As a run's status: a replay whose records fail again did not succeed."""
+        counts = self.counts()
+        if not counts["failed_again"]:
+            return "succeeded"
+        return "succeeded_with_failures" if counts["synced"] or counts["would_sync"] else "failed"
 
 
 def select_failures(runtime: Runtime, selection: ReplaySelection) -> tuple[list[FailedRecord], list[FailedRecord]]:
@@ -135,7 +150,7 @@ def replay_failures(
     rank = {entity: i for i, entity in enumerate(ENTITY_ORDER)}
     ordered = sorted(groups.items(), key=lambda kv: (rank.get(kv[0][2] or "", len(rank)), kv[0][3] != "read"))
     for (system, remote_object, entity, kind), group in ordered:
-        sl = _slice(runtime, system, remote_object, entity)
+        sl = slice_for(runtime, system, remote_object, entity)
         if kind == "other" or sl is None:
             why = (f"{group[0].operation} failures are not replayable" if kind == "other"
                    else f"no mapping for {system} {remote_object} ({entity}) any more")
@@ -155,6 +170,18 @@ def replay_failures(
 
 
 # -- helpers -------------------------------------------------------------------------------
+def payload_changes(failed: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, list[Any]] | None:
+    """Fields that differ between the payload that failed and the one a replay would send now.
+
+    None when the failure kept no payload to compare with. Values are compared
+    as JSON, so a datetime and its ISO text are the same value.
+    """
+    if failed is None:
+        return None
+    before, after = jsonable(failed), jsonable(now)
+    return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+
+
 def _item(failure: FailedRecord, outcome: Outcome, **extra: Any) -> ReplayItem:
     return ReplayItem(
         id=failure.id, system=failure.system, remote_object=failure.remote_object, entity=failure.entity,
@@ -163,7 +190,7 @@ def _item(failure: FailedRecord, outcome: Outcome, **extra: Any) -> ReplayItem:
     )
 
 
-def _slice(runtime: Runtime, system: str, remote_object: str, entity: str | None) -> Slice | None:
+def slice_for(runtime: Runtime, system: str, remote_object: str, entity: str | None) -> Slice | None:
     """The current mapping for the failed record's object (a failure may outlive its mapping)."""
     for mapping in runtime.mappings:
         spec = mapping.spec
@@ -226,9 +253,11 @@ def _preview_push(runtime: Runtime, sl: Slice, group: list[FailedRecord]) -> lis
     writes = {w.record.id for w in plan.writes}
     broken = {record_id: exc for record_id, _payload, exc in plan.failures}
     items: list[ReplayItem] = []
+    payloads = {w.record.id: w.payload for w in plan.writes}
     for failure in group:
         if failure.record_key in writes:
-            items.append(_item(failure, "would_sync"))
+            items.append(_item(failure, "would_sync",
+                               payload_changes=payload_changes(failure.payload, payloads[failure.record_key])))
         elif failure.record_key in broken:
             exc = broken[failure.record_key]
             items.append(_item(failure, "failed_again", error_code=type(exc).__name__, error=str(exc)))
@@ -279,8 +308,10 @@ def _replay_reads(
             failed = {s.record_key: s for s in stats.failures}
             for f in present:
                 sample = failed.get(f.record_key)
-                items.append(_item(f, "failed_again", error_code=sample.error_code, error=sample.message) if sample
-                             else _item(f, "would_sync"))
+                changes = payload_changes(f.payload, found[f.record_key].fields)
+                items.append(_item(f, "failed_again", error_code=sample.error_code, error=sample.message,
+                                   payload_changes=changes) if sample
+                             else _item(f, "would_sync", payload_changes=changes))
         else:
             after = _after(runtime, present)
             judged = [_judge(f, after.get(f.id), None) for f in present]
@@ -289,7 +320,7 @@ def _replay_reads(
                 i.model_copy(update={"run_id": run_id, **({"outcome": "synced", "reason": None} if i.outcome == "skipped" else {})})
                 for i in judged
             )
-        report.status = "succeeded" if not stats.failed else "partial"
+        report.settle()
     except PrmSyncError as exc:
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
         raise

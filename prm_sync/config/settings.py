@@ -126,6 +126,8 @@ class SalesforceConfig(_Strict):
 class HubSpotConfig(_Strict):
     enabled: bool = True
     base_url: str = "https://api.hubapi.com"
+    portal_id: int | None = Field(None, ge=1, description="the portal (Hub ID): links failures to HubSpot records")
+    app_url: str = Field("https://app.hubspot.com", description="where people open records (EU: app-eu1.hubspot.com)")
     access_token_env: str = "HUBSPOT_ACCESS_TOKEN"
     ca_bundle: Path | None = None
     requests_per_10s: int = Field(100, ge=1)
@@ -236,6 +238,17 @@ class RetentionConfig(_Strict):
     conflict_checks_days: int | None = Field(
         365, ge=1, description="superseded conflict checks; each registration's latest check is always kept"
     )
+
+
+class HealthConfig(_Strict):
+    """When a slice stops counting as healthy (``prm-sync status``, Dagster's health view and checks)."""
+
+    stale_after_minutes: int | None = Field(
+        None, ge=1, description="a slice whose last good run is older is stale (red); default: twice the "
+        "most frequent sync schedule's interval plus 10 minutes",
+    )
+    quota_warn_pct: float = Field(80.0, ge=0, le=100, description="API use above this share of the daily limit is flagged")
+    run_history: int = Field(500, ge=10, le=100_000, description="how many recent runs the health view reads")
 
 
 class ConflictRules(_Strict):
@@ -363,3 +376,4 @@ class AppConfig(_Strict):
     rules: RulesConfig = Field(default_factory=RulesConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)

@@ -32,10 +32,13 @@ class RunTrigger(StrEnum):
 
 
 class RunStatus(StrEnum):
+    """The vocabulary of ``prm_sync.sync.stats.RunStatus`` (see ``RunReport.settle``)."""
+
     running = "running"
     succeeded = "succeeded"
-    partial = "partial"  # finished, but some records were dead-lettered
-    failed = "failed"
+    succeeded_with_failures = "succeeded_with_failures"  # finished; some records were dead-lettered
+    partial = "partial"  # stopped early (quota, auth, a system unavailable); the next run resumes
+    failed = "failed"  # an error stopped it, or every record it tried was refused
 
 
 class SyncRun(BaseModel):

@@ -17,6 +17,7 @@ from prm_sync.model import CanonicalRecord
 from prm_sync.store.db import Store
 from prm_sync.sync import repo
 from prm_sync.sync.linkstate import LinkState
+from prm_sync.sync.preview import Preview
 from prm_sync.sync.values import normalize
 
 CrashHook = Callable[[str], None]
@@ -101,8 +102,15 @@ class RunContext:
     # the records of the entity being pushed, shared by its slices (one per system): loaded and
     # normalised once instead of once per system; dropped whenever a pull applies anything
     push_records: tuple[str, dict[str, PushRecord]] | None = None
+    on_progress: Callable[[int, int | None], None] | None = None  # set by the engine for the step running
+    preview: Preview | None = None  # a dry run's per-record changes (``prm_sync.sync.preview``)
     _dry_session: Session | None = None
     _dry_stack: ExitStack | None = None
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        """Records handled so far in the current step (and how many it will handle, when known)."""
+        if self.on_progress is not None:
+            self.on_progress(done, total)
 
     def checkpoint(self, name: str) -> None:
         """Crash-injection point for the reliability tests; a no-op in production."""

@@ -23,6 +23,8 @@ from prm_sync.store.db import Store
 from prm_sync.sync import repo
 from prm_sync.sync.context import CrashHook, RunContext
 from prm_sync.sync.gc_pacing import paced_gc
+from prm_sync.sync.preview import DEFAULT_SAMPLE, Preview
+from prm_sync.sync.progress import ProgressCallback, ProgressEvent
 from prm_sync.sync.pull import pull_slice
 from prm_sync.sync.push import push_slice
 from prm_sync.sync.slice import Slice
@@ -88,8 +90,11 @@ class SyncEngine:
         *,
         dry_run: bool = False,
         trigger: str = "cli",
-        progress: Callable[[str], None] | None = None,
+        progress: ProgressCallback | None = None,
+        preview_sample: int = DEFAULT_SAMPLE,
     ) -> RunReport:
+        """One run over ``scope``; ``dry_run`` does it all in a transaction that is rolled back, and
+        ``report.preview`` then lists what would change (at most ``preview_sample`` records per step)."""
         scope = scope or SyncScope()
         run_id = new_id("run")
         ctx = RunContext(
@@ -102,6 +107,7 @@ class SyncEngine:
             full=scope.full,
             crash_hook=self.crash_hook,
             clock=self.clock,
+            preview=Preview(sample=preview_sample) if dry_run else None,
         )
         report = RunReport(
             run_id=run_id,
@@ -109,6 +115,7 @@ class SyncEngine:
             dry_run=dry_run,
             started_at=self.clock(),
             mapping_version=self.mappings.version,
+            preview=ctx.preview,
         )
         lock_scope = scope.key()
         if not dry_run:
@@ -126,7 +133,7 @@ class SyncEngine:
         try:
             with paced_gc():
                 self._run_slices(ctx, scope, report, progress)
-            report.status = "partial" if any(s.stopped_reason for s in report.slices) else "succeeded"
+            report.settle()
         except Exception as exc:
             report.status = "failed"
             report.error = f"{type(exc).__name__}: {exc}"
@@ -141,34 +148,54 @@ class SyncEngine:
         return report
 
     def _run_slices(
-        self, ctx: RunContext, scope: SyncScope, report: RunReport, progress: Callable[[str], None] | None
+        self, ctx: RunContext, scope: SyncScope, report: RunReport, progress: ProgressCallback | None
     ) -> None:
-        """Pull every slice, apply the channel rules once, then push every slice."""
+        """Pull every slice, apply the channel rules once, then push every slice.
+
+        In a dry run the rules run too, inside the run's one rolled-back
+        session: the preview shows what they would change (a tier promotion, a
+        conflict decision, the write-back it causes) and nothing stays.
+        """
         stopped_systems: dict[str, str] = {}
         slices = self.slices(scope)
         for sl in slices:
             report.slices.append(
                 SliceStats(system=sl.system, entity=sl.entity, remote_object=sl.remote_object)
             )
-        for phase in ("pull", "push"):
-            if phase == "push" and not ctx.dry_run:
+        pulls = [sl for sl in slices if sl.can_pull and (scope.record_ids is None or sl.entity in scope.record_ids)]
+        pushes = [sl for sl in slices if sl.can_push and (scope.record_ids is None or sl.entity in scope.record_ids)]
+        steps = len(pulls) + (1 if self.rule_hooks else 0) + len(pushes)
+        step = 0
+
+        def announce(phase: str, sl: Slice | None) -> None:
+            nonlocal step
+            step += 1
+            if progress is None:
+                return
+            here = step
+            system, entity = (sl.system, sl.entity) if sl is not None else (None, None)
+            progress(ProgressEvent(phase, system, entity, here, steps))
+            ctx.on_progress = lambda done, total: progress(ProgressEvent(phase, system, entity, here, steps, done, total))
+
+        for phase, chosen in (("pull", pulls), ("push", pushes)):
+            if phase == "push" and self.rule_hooks:
+                announce("rules", None)
                 for hook in self.rule_hooks:
                     hook(ctx, report)
-            for sl in slices:
+                if ctx.preview is not None:
+                    with ctx.transaction() as session:
+                        ctx.preview.rules(session, ctx.run_id)
+            for sl in chosen:
                 stats = report.slice(sl.system, sl.entity)
+                announce(phase, sl)
                 if sl.system in stopped_systems:
                     stats.stopped_reason = stats.stopped_reason or stopped_systems[sl.system]
                     continue
-                if (phase == "pull" and not sl.can_pull) or (phase == "push" and not sl.can_push):
-                    continue
-                if phase == "pull" and scope.record_ids is not None and sl.entity not in scope.record_ids:
-                    continue
-                if progress:
-                    progress(f"{phase} {sl.system}/{sl.entity}")
                 reason = self._run_phase(ctx, sl, stats, phase, scope)
                 if reason:
                     stopped_systems[sl.system] = reason
                     stats.stopped_reason = reason
+        ctx.on_progress = None
 
     def _run_phase(
         self, ctx: RunContext, sl: Slice, stats: SliceStats, phase: str, scope: SyncScope
@@ -195,4 +222,6 @@ class SyncEngine:
             stats.api_calls += connector.api_calls - calls_before
             quota = connector.quota()
             stats.quota_remaining = quota.remaining
+            if quota.limit is not None:
+                stats.quota_used, stats.quota_limit, stats.quota_window = quota.used, quota.limit, quota.window
             stats.duration_seconds += time.perf_counter() - started

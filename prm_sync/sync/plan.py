@@ -1,9 +1,10 @@
-"""``prm-sync mappings plan``: what each system would receive, before anything is written.
+"""``prm-sync mappings plan --offline``: what each system would receive, from the store alone.
 
 Built from ``plan_push``, the function a real run uses to decide its writes,
 over the store as it is now: a plan and the run that follows cannot disagree.
-Pulls are not previewed here (they need the remote's changes); ``prm-sync
-sync --dry-run`` reads them and shows both directions.
+Pulls are not previewed here (they need the remote's changes); without
+``--offline``, ``mappings plan`` (like ``sync --dry-run``) reads them and shows
+both directions (``prm_sync.sync.preview``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from prm_sync.model import new_id
 from prm_sync.runtime import Runtime
 from prm_sync.sync.context import RunContext
 from prm_sync.sync.engine import SyncScope
+from prm_sync.sync.preview import Preview, RecordChange
 from prm_sync.sync.push import plan_push
 from prm_sync.sync.values import normalize
 
@@ -40,6 +42,7 @@ class ObjectPlan(BaseModel):
 class MappingPlan(BaseModel):
     mapping_version: str
     objects: list[ObjectPlan]
+    rules: list[RecordChange] = Field(default_factory=list)  # what the channel rules would change first (``rules=True``)
 
     def totals(self) -> dict[str, int]:
         keys = ("create", "update", "unchanged", "skipped", "invalid")
@@ -69,8 +72,14 @@ def plan_mappings(
     entities: list[str] | None = None,
     record_ids: list[str] | None = None,
     sample: int = 5,
+    rules: bool = False,
 ) -> MappingPlan:
-    """Per object: how many records would be created, updated or left alone, with field diffs."""
+    """Per object: how many records would be created, updated or left alone, with field diffs.
+
+    ``rules`` first applies the channel rules to the store as it is (in the
+    same rolled-back transaction), so the plan includes what they would
+    change (a tier earned, a registration expired) and the writes that follow.
+    """
     from prm_sync.sync.engine import SyncEngine
 
     # planning pushes maps PRM records only: no connector, no secret, no network
@@ -80,7 +89,14 @@ def plan_mappings(
                      run_id=new_id("plan"), dry_run=True)
     wanted = set(record_ids) if record_ids else None
     objects: list[ObjectPlan] = []
+    preview = Preview(sample=max(sample, 1))
     try:
+        if rules:
+            from prm_sync.rules.hooks import apply_rules_in_session
+
+            with ctx.transaction() as session:
+                apply_rules_in_session(session, runtime.config.rules, {}, now=ctx.clock(), run_id=ctx.run_id)
+                preview.rules(session, ctx.run_id)
         for sl in planner.slices(scope, require_connectors=False):
             if not sl.can_push:
                 continue
@@ -102,4 +118,5 @@ def plan_mappings(
             )
     finally:
         ctx.close()
-    return MappingPlan(mapping_version=runtime.mappings.version, objects=objects)
+    changed = [c for c in preview.changes if wanted is None or c.record_id in wanted]
+    return MappingPlan(mapping_version=runtime.mappings.version, objects=objects, rules=changed)

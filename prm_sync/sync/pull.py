@@ -58,6 +58,7 @@ def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
                 repo.set_cursor(session, sl.system, sl.remote_object, sl.entity, newest, ctx.run_id)
             cursor = newest
         ctx.checkpoint("pull.after_commit")
+        ctx.progress(stats.read)
 
 
 def sweep_deletes(ctx: RunContext, sl: Slice, stats: SliceStats, *, force: bool = False) -> int:
@@ -281,6 +282,8 @@ def _apply_one(
     _link(ctx, sl, record, remote, remote_norm, state)
     after = {f: normalize(getattr(record, f)) for f in pulled}
     diff = {f: after[f] for f in after if before.get(f) != after[f]}
+    if diff and ctx.preview is not None:
+        ctx.preview.pull(sl.system, sl.entity, record.id, remote.id, "update" if before else "create", before, diff)
     if diff:
         repo.audit(
             session, ctx, sl, action="pull", record_id=record.id, remote_id=remote.id,
@@ -390,6 +393,8 @@ def _apply_delete(
         reason += f" (PRM record {survivor})" if survivor else ""
     repo.put_state(session, updated)
     ctx.links.forget(sl.entity, sl.system, state.record_id)
+    if ctx.preview is not None:
+        ctx.preview.pull(sl.system, sl.entity, state.record_id, remote.id, "delete", {}, {})
     repo.audit(
         session,
         ctx,

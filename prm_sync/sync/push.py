@@ -200,11 +200,16 @@ def push_slice(
                 stats.created += 1
             else:
                 stats.updated += 1
+            if ctx.preview is not None:
+                ctx.preview.push(sl.system, sl.entity, w.record.id, w.state.remote_id if w.state else None, w.action,
+                                 {f: (w.before.get(f), normalize(w.values.get(f))) for f in w.changed})
         return plan
     if any(w.state is not None and w.state.remote_id for w in plan.writes) and sweep_deletes(ctx, sl, stats, force=True):
         with ctx.transaction() as session:  # some linked records were deleted remotely: plan again
             plan = plan_push(ctx, session, sl, record_ids=record_ids)
     batches = list(page(plan.writes, aligned_page_size(ctx.config.sync.page_size, connector.batch_size)))
+    written = 0
+    ctx.progress(written, len(plan.writes))
     pipelined = ctx.config.sync.pipeline_writes and len(batches) > 1
     with RemoteCalls(pipelined=pipelined) as remote:
 
@@ -234,6 +239,8 @@ def push_slice(
                     _commit_results(ctx, session, sl, batch, results, stats, links.sent)
                     _note_links(ctx, session, sl, links)
                 ctx.checkpoint("push.after_commit")
+                written += len(batch)
+                ctx.progress(written, len(plan.writes))
                 if failed_call is not None:
                     raise failed_call  # this batch's links wait, journaled, for the next run
                 if links.links:

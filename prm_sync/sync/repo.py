@@ -242,7 +242,7 @@ def _record(
     if len(stats.failures) < MAX_FAILURE_SAMPLES:
         stats.failures.append(
             FailureSample(system=sl.system, entity=sl.entity, record_key=record_key, operation=operation,
-                          error_code=code, message=message)
+                          error_code=code, message=message, fields=list(fields))
         )
 
 
@@ -378,6 +378,6 @@ def start_run(session: Session, report: RunReport, *, trigger: str, scope: dict[
 def finish_run(session: Session, report: RunReport) -> None:
     runs.finish_run(
         session, report.run_id, status=report.status, error=report.error, now=report.finished_at,
-        stats=report.model_dump(mode="json", include={"slices", "rule_decisions", "dry_run"}),
+        stats=report.model_dump(mode="json", include={"slices", "rule_decisions", "unmatched", "dry_run"}),
     )
 

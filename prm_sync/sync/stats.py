@@ -7,7 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-RunStatus = Literal["running", "succeeded", "partial", "failed"]
+from prm_sync.sync.preview import Preview
+
+# succeeded: nothing failed. succeeded_with_failures: finished, some records dead-lettered.
+# partial: stopped early (quota, auth, a system unavailable). failed: an error stopped the run, or
+# every record it tried was refused and nothing was written (see ``RunReport.settle``).
+RunStatus = Literal["running", "succeeded", "succeeded_with_failures", "partial", "failed"]
+WRITTEN = ("created", "updated", "deleted")
 
 
 class FailureSample(BaseModel):
@@ -17,6 +23,7 @@ class FailureSample(BaseModel):
     operation: str
     error_code: str
     message: str
+    fields: list[str] = Field(default_factory=list)  # the remote fields the error names
 
 
 class SliceStats(BaseModel):
@@ -35,6 +42,9 @@ class SliceStats(BaseModel):
     skipped: int = 0
     api_calls: int = 0
     quota_remaining: int | None = None
+    quota_used: int | None = None  # the remote's own count against its limit, as last reported
+    quota_limit: int | None = None
+    quota_window: str | None = None  # daily, 10s
     duration_seconds: float = 0.0
     stopped_reason: str | None = None
     failures: list[FailureSample] = Field(default_factory=list)
@@ -56,6 +66,8 @@ class SliceStats(BaseModel):
         self.failures.extend(other.failures)
         if other.quota_remaining is not None:
             self.quota_remaining = other.quota_remaining
+        if other.quota_limit is not None:
+            self.quota_used, self.quota_limit, self.quota_window = other.quota_used, other.quota_limit, other.quota_window
         self.stopped_reason = self.stopped_reason or other.stopped_reason
 
 
@@ -72,6 +84,7 @@ class RunReport(BaseModel):
     # partner contact): facts, not changes; each kind has a command that lists them
     unmatched: dict[str, int] = Field(default_factory=dict)
     error: str | None = None
+    preview: Preview | None = None  # a dry run: what would change, per record and field
 
     def slice(self, system: str, entity: str) -> SliceStats:
         for s in self.slices:
@@ -83,3 +96,27 @@ class RunReport(BaseModel):
     def totals(self) -> dict[str, int]:
         keys = ("read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "api_calls")
         return {k: sum(getattr(s, k) for s in self.slices) for k in keys}
+
+    def settle(self) -> RunStatus:
+        """The status of a run that ran to its end, told truthfully.
+
+        A run that stopped early is ``partial`` (it resumes). One that wrote
+        nothing while records failed did not succeed: every record it tried was
+        refused (a missing property, a validation rule), so it is ``failed``.
+        Some failures beside writes make ``succeeded_with_failures``.
+        """
+        totals = self.totals()
+        written = sum(totals[k] for k in WRITTEN)
+        if any(s.stopped_reason for s in self.slices):
+            self.status = "partial"
+        elif totals["failed"] and not written:
+            self.status = "failed"
+            self.error = self.error or (
+                f"every record this run tried was refused: {totals['failed']} failed, none written "
+                "(see `prm-sync failures`)"
+            )
+        elif totals["failed"]:
+            self.status = "succeeded_with_failures"
+        else:
+            self.status = "succeeded"
+        return self.status

@@ -69,7 +69,7 @@ def test_refused_links_are_parked_and_sent_again(make_sync_env, converged) -> No
 
     first = env.run()
 
-    assert first.status == "succeeded", first.error
+    assert first.status == "succeeded_with_failures", first.error  # written, but their links were refused
     assert seen["links"] > 0
     parked = _open_link_failures(env)
     regs = {r["id"] for r in env.data.registrations}
