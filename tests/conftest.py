@@ -13,3 +13,12 @@ pytest_plugins = [
     "fixtures.database",
     "sandbox_fixtures.cluster",
 ]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_orchestrator_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI runs in tests never write to a developer's Dagster instance; tests of that opt in."""
+    monkeypatch.setenv("PRM_SYNC_OBSERVERS", "off")

@@ -1,9 +1,10 @@
 """The ``prm-sync`` command line: typer app, global options and the error boundary.
 
 ``main()`` is the console script. It is the one place where exceptions turn
-into exit codes: a ``PrmSyncError`` prints one clear line per problem (exit 2
-for bad input or configuration), anything else prints a one-line internal
-error; ``--debug`` shows the traceback instead.
+into exit codes (the table is ``prm_sync.exit_codes``): a ``PrmSyncError``
+prints one clear line per problem and exits with its class's code (2 for bad
+input or configuration), anything else prints a one-line internal error
+(exit 1); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import typer
 from rich.markup import escape
 
 from prm_sync.cli.context import state
-from prm_sync.cli.output import err_console, report_error
+from prm_sync.cli.output import configure, err_console, report_error
 from prm_sync.errors import PrmSyncError
+from prm_sync.exit_codes import ExitCode
 
 app = typer.Typer(
     name="prm-sync",
@@ -55,6 +57,7 @@ def _register() -> None:
 
 def main() -> None:
     _register()
+    configure()
     debug = "--debug" in sys.argv
     json_mode = "--json" in sys.argv
     try:
@@ -66,7 +69,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:
         if debug:
             traceback.print_exc()
@@ -76,4 +79,4 @@ def main() -> None:
                 highlight=False,
                 markup=True,
             )
-        sys.exit(1)
+        sys.exit(ExitCode.INTERNAL_ERROR)

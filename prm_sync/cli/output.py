@@ -4,26 +4,112 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from prm_sync.errors import ConfigError, PrmSyncError
 
+PIPED_WIDTH = 160
 
-def _width(stream: object) -> int | None:
-    """Piped or in CI there is no terminal to measure: give tables room instead of 80 columns."""
-    if getattr(stream, "isatty", lambda: False)() or os.environ.get("COLUMNS"):
-        return None
-    return 160
+
+def _width(stream: object) -> int:
+    """``COLUMNS`` if set, else the terminal's width; piped or in CI, room for tables instead of 80 columns."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if getattr(stream, "isatty", lambda: False)():
+        return shutil.get_terminal_size().columns
+    return PIPED_WIDTH
 
 
 console = Console(width=_width(sys.stdout))
 err_console = Console(stderr=True, width=_width(sys.stderr))
+
+
+def configure() -> None:
+    """Measure the terminal again: each invocation (and each in-process test) gets its own width."""
+    console.width = _width(sys.stdout)
+    err_console.width = _width(sys.stderr)
+
+
+# run, failure and health statuses -> colour: green is only ever "nothing to do"
+STATUS_STYLES = {
+    "succeeded": "green", "ok": "green", "healthy": "green", "resolved": "green", "synced": "green",
+    "fresh": "green", "would_sync": "green",
+    "succeeded_with_failures": "yellow", "partial": "yellow", "failures": "yellow", "warning": "yellow",
+    "discarded": "dim", "skipped": "dim", "never": "dim", "running": "cyan",
+    "failed": "bold red", "failed_again": "bold red", "open": "red", "stale": "bold red", "unhealthy": "bold red",
+}
+
+
+def styled(status: str) -> Text:
+    """A status word in its colour (plain when the output is not a terminal, or ``NO_COLOR`` is set)."""
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+@dataclass(frozen=True)
+class Col:
+    """A table column: who is dropped first on a narrow terminal, and which one column wraps."""
+
+    header: str
+    priority: int = 0  # 0: always shown; the highest number is dropped first when the table does not fit
+    wrap: bool = False  # the message column: wraps onto more lines, never cut; takes the width left over
+    min_width: int = 24  # the least a wrapping column gets before other columns are dropped
+    justify: Literal["left", "right"] = "left"
+
+
+def _cell_width(value: Any) -> int:
+    text = value.plain if isinstance(value, Text) else ("" if value is None else str(value))
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def natural_widths(cols: Sequence[Col], rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Each column's width without wrapping: its widest cell or header."""
+    return [max([len(c.header), *(_cell_width(r[i]) for r in rows)]) for i, c in enumerate(cols)]
+
+
+def fit_columns(cols: Sequence[Col], rows: Sequence[Sequence[Any]], width: int) -> list[int]:
+    """The indexes of the columns that fit ``width``: optional ones dropped, highest priority number first."""
+    natural = natural_widths(cols, rows)
+
+    def needed(keep: list[int]) -> int:
+        # the box print_fitted draws: a space of padding each side of a divider, three between columns, none at the edges
+        return sum(min(natural[i], cols[i].min_width) if cols[i].wrap else natural[i] for i in keep) + 3 * (len(keep) - 1)
+
+    keep = list(range(len(cols)))
+    droppable = sorted((i for i, c in enumerate(cols) if c.priority), key=lambda i: (-cols[i].priority, -i))
+    for index in droppable:
+        if needed(keep) <= width:
+            break
+        keep.remove(index)
+    return keep
+
+
+def print_fitted(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[Any]], *, caption: str | None = None) -> None:
+    """A table that fits the terminal: optional columns dropped by width, only the wrapping column wraps."""
+    keep = fit_columns(cols, rows, console.width)
+    natural = natural_widths(cols, rows)
+    wraps = any(cols[i].wrap for i in keep)
+    table = Table(title=title, caption=caption, expand=wraps, title_justify="left", caption_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i in keep:
+        col = cols[i]
+        if col.wrap:
+            table.add_column(col.header, overflow="fold", ratio=1, min_width=min(col.min_width, natural[i]))
+        else:
+            table.add_column(col.header, no_wrap=True, overflow="ellipsis", justify=col.justify)
+    for row in rows:
+        table.add_row(*[row[i] if isinstance(row[i], Text) else ("" if row[i] is None else str(row[i])) for i in keep])
+    console.print(table)
 
 
 def print_json(payload: Any) -> None:

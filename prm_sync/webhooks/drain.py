@@ -17,12 +17,12 @@ no mapping syncs are marked done without a run, as the sensor does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from prm_sync.sync.engine import SyncScope
+from prm_sync.sync.progress import ProgressCallback
 from prm_sync.sync.stats import RunReport
 from prm_sync.webhooks.targets import pending_targets
 
@@ -47,7 +47,7 @@ def drain_inbox(
     systems: list[str] | None = None,
     dry_run: bool = False,
     limit: int = INBOX_LIMIT,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> InboxDrain | None:
     """One targeted sync of up to ``limit`` pending events; None when the inbox is empty."""
     with runtime.store.session(readonly=True) as session:

@@ -4,6 +4,8 @@ from prm_sync.cli.commands import (  # noqa: F401
     admin,
     conflicts,
     core,
+    failures,
+    health,
     learners,
     mappings,
     project,

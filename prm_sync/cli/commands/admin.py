@@ -1,10 +1,9 @@
-"""``failures``, ``audit`` and ``review``: what an administrator does after a run.
+"""``audit`` and ``review``: what an administrator does after a run (``failures`` has its own module).
 
-Dead-lettered records are listed, inspected, replayed through the normal sync
-path or discarded with a reason; ``audit`` tells where a field's value came
-from; ``review`` settles the field conflicts a mapping parked for a person.
-Every decision is written to the audit log with the acting user. Bad input
-(unknown id, malformed date) is a ``UsageError``: one line, exit 2.
+``audit`` tells where a field's value came from; ``review`` settles the field
+conflicts a mapping parked for a person. Every decision is written to the
+audit log with the acting user. Bad input (unknown id, malformed date) is a
+``UsageError``: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -19,16 +18,13 @@ from pydantic import BaseModel
 
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
-from prm_sync.cli.output import console, print_json, print_mapping, print_table
+from prm_sync.cli.output import console, print_json, print_table
 from prm_sync.errors import UsageError
 from prm_sync.store.db import Store
 
-failures_app = typer.Typer(help="Records that failed to sync: list, inspect, replay, discard.", no_args_is_help=True)
 review_app = typer.Typer(help="Field conflicts parked for a person (rule manual_review).", no_args_is_help=True)
-app.add_typer(failures_app, name="failures")
 app.add_typer(review_app, name="review")
 
-STATUSES = ("open", "resolved", "discarded", "all")
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -114,147 +110,6 @@ def resolve_review_item(store: Store, item_id: int, *, take: str, value: str | N
         )])
     return ReviewOutcome(item_id=item_id, entity=item.entity, record_id=item.record_id, system=item.system,
                          field=item.field, take=take, previous=previous, value=getattr(updated, item.field))
-
-
-def _failure_row(f: Any) -> dict[str, Any]:
-    return f.model_dump(mode="json")
-
-
-# -- failures ---------------------------------------------------------------------------------
-@failures_app.command("list")
-def failures_list(
-    system: str | None = typer.Option(None, "--system", help="Only this system."),
-    remote_object: str | None = typer.Option(None, "--object", help="Only this remote object (Account, companies...)."),
-    error_code: str | None = typer.Option(None, "--error-code", help="Only this error code."),
-    since: str | None = typer.Option(None, "--since", help="Seen since: 24h, 7d or an ISO date."),
-    status: str = typer.Option("open", "--status", help="open, resolved, discarded or all."),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many, newest first."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Failed records, newest first (open ones unless --status says otherwise)."""
-    from prm_sync.store import failures
-
-    if status not in STATUSES:
-        msg = f"--status {status!r}: expected one of {', '.join(STATUSES)}"
-        raise UsageError(msg)
-    since_at = parse_since(since)
-    store = _store()
-    try:
-        with store.session(readonly=True) as session:
-            rows = failures.list_failures(
-                session, status=None if status == "all" else status, system=system, remote_object=remote_object,
-                error_code=error_code, since=since_at, limit=limit,
-            )
-    finally:
-        store.close()
-    if json_output:
-        print_json([_failure_row(f) for f in rows])
-        return
-    print_table(
-        f"{len(rows)} failed record{'s' if len(rows) != 1 else ''} ({status})",
-        ["id", "system", "object", "record", "op", "error", "attempts", "last seen", "status"],
-        [(f.id, f.system, f.remote_object, f.record_key, f.operation, f"{f.error_code}: {f.error_message}"[:90],
-          f.attempts, f.last_seen.isoformat(timespec="seconds"), f.status) for f in rows],
-    )
-
-
-def _get_failure(failure_id: int) -> Any:
-    from prm_sync.store import failures
-
-    store = _store()
-    try:
-        with store.session(readonly=True) as session:
-            found = failures.get_failure(session, failure_id)
-    finally:
-        store.close()
-    if found is None:
-        msg = f"no failed record with id {failure_id} (see `prm-sync failures list --status all`)"
-        raise UsageError(msg)
-    return found
-
-
-@failures_app.command("show")
-def failures_show(
-    failure_id: int = typer.Argument(..., help="The failure id from `failures list`."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """One failed record: the error, the payload it had, how often it failed."""
-    found = _get_failure(failure_id)
-    if json_output:
-        print_json(_failure_row(found))
-        return
-    data = _failure_row(found)
-    payload = data.pop("payload")
-    print_mapping(f"failed record {failure_id}", data)
-    if payload:
-        print_mapping("payload when it failed", payload)
-
-
-@failures_app.command("replay")
-def failures_replay(
-    ids: list[int] = typer.Argument(None, help="Failure ids to replay."),
-    all_open: bool = typer.Option(False, "--all", help="Every open failure (narrowed by the filters)."),
-    system: str | None = typer.Option(None, "--system", help="Only this system."),
-    remote_object: str | None = typer.Option(None, "--object", help="Only this remote object."),
-    error_code: str | None = typer.Option(None, "--error-code", help="Only this error code."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what a replay would do; write nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Re-read current state and sync the failed records again through the normal path."""
-    from prm_sync.replay import ReplaySelection, replay_failures
-    from prm_sync.runtime import open_runtime
-
-    selection = ReplaySelection(ids=ids or [], all=all_open, system=system, remote_object=remote_object,
-                                error_code=error_code)
-    if selection.is_empty():
-        msg = "name failure ids, a filter (--system/--object/--error-code) or --all"
-        raise UsageError(msg)
-    runtime = open_runtime(state.config())
-    try:
-        report = replay_failures(runtime, selection, dry_run=dry_run, actor=actor())
-    finally:
-        runtime.close()
-    if json_output:
-        print_json({**report.model_dump(mode="json"), "counts": report.counts()})
-    else:
-        print_table(
-            f"replay{' (dry run: nothing written)' if dry_run else ''}: "
-            + ", ".join(f"{k} {v}" for k, v in report.counts().items() if v),
-            ["id", "system", "object", "record", "outcome", "attempts", "detail"],
-            [(i.id, i.system, i.remote_object, i.record, i.outcome, i.attempts,
-              (f"{i.error_code}: {i.error}" if i.error else i.reason or "")[:90]) for i in report.items],
-        )
-    if report.counts()["failed_again"]:
-        raise typer.Exit(3)
-
-
-@failures_app.command("discard")
-def failures_discard(
-    failure_id: int = typer.Argument(..., help="The failure id from `failures list`."),
-    reason: str = typer.Option(..., "--reason", help="Why it is given up on (kept in the audit log)."),
-) -> None:
-    """Give up on a failed record on purpose; the reason is audited."""
-    from prm_sync.store import audit, failures
-
-    if not reason.strip():
-        raise UsageError("--reason must say why the record is discarded")
-    store = _store()
-    who = actor()
-    try:
-        with store.session() as session:
-            if failures.get_failure(session, failure_id) is None:
-                msg = f"no failed record with id {failure_id} (see `prm-sync failures list --status all`)"
-                raise UsageError(msg)
-            closed = failures.discard_failure(session, failure_id, reason.strip())
-            audit.append_audit(session, [audit.AuditEntry(
-                actor=who, action="failure.discard", system=closed.system, remote_object=closed.remote_object,
-                entity=closed.entity, record_id=closed.record_key if closed.operation != "read" else None,
-                remote_id=closed.record_key if closed.operation == "read" else None,
-                reason=f"failed record {failure_id} discarded: {reason.strip()}",
-            )])
-    finally:
-        store.close()
-    console.print(f"failed record {failure_id} discarded", markup=False)
 
 
 # -- audit ---------------------------------------------------------------------------------------

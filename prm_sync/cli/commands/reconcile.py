@@ -11,6 +11,7 @@ from rich.status import Status
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
 from prm_sync.cli.output import console, print_json, print_table
+from prm_sync.exit_codes import ExitCode
 from prm_sync.reconcile.models import ISSUE_KINDS, KIND_HELP, ReconcileReport
 
 SYSTEM_NAMES = ("salesforce", "hubspot", "lms", "erp")
@@ -76,7 +77,7 @@ def reconcile(
     else:
         print_reconcile(report)
     if not report.clean and not repair:
-        raise typer.Exit(4)
+        raise typer.Exit(ExitCode.DIFFERENCES)
 
 
 @app.command()

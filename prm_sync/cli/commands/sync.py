@@ -7,10 +7,17 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.status import Status
+from rich.text import Text
 
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
-from prm_sync.cli.output import console, print_json, print_table
+from prm_sync.cli.output import Col, console, print_fitted, print_json, print_table, styled
+from prm_sync.cli.progress import run_progress
+from prm_sync.cli.report import notify
+from prm_sync.exit_codes import for_run_status
+from prm_sync.health.causes import parse_error
+from prm_sync.health.observers import HealthChange
+from prm_sync.sync.preview import RecordChange
 from prm_sync.sync.stats import RunReport
 
 if TYPE_CHECKING:
@@ -19,15 +26,29 @@ if TYPE_CHECKING:
 SYSTEM_NAMES = ("salesforce", "hubspot", "lms", "erp")
 
 
+REPORT_COLUMNS = [
+    Col("system"), Col("entity"), Col("read", justify="right"), Col("created", justify="right"),
+    Col("updated", justify="right"), Col("unchanged", priority=3, justify="right"),
+    Col("deleted", priority=4, justify="right"), Col("failed", justify="right"),
+    Col("conflicts", priority=5, justify="right"), Col("api calls", priority=2, justify="right"),
+    Col("stopped", wrap=True, min_width=16),
+]
+
+
 def print_report(report: RunReport) -> None:
     rows = [
-        (s.system, s.entity, s.read, s.created, s.updated, s.unchanged, s.deleted, s.failed, s.conflicts, s.api_calls,
+        (s.system, s.entity, s.read, s.created, s.updated, s.unchanged, s.deleted,
+         Text(str(s.failed), style="bold red") if s.failed else s.failed, s.conflicts, s.api_calls,
          s.stopped_reason or "")
         for s in report.slices
     ]
-    title = f"run {report.run_id}: {report.status}{' (dry run: nothing written)' if report.dry_run else ''}"
-    print_table(title, ["system", "entity", "read", "created", "updated", "unchanged", "deleted", "failed",
-                        "conflicts", "api calls", "stopped"], rows)
+    title = Text.assemble(f"run {report.run_id}: ", styled(report.status),
+                          " (dry run: nothing written)" if report.dry_run else "")
+    stopped = any(s.stopped_reason for s in report.slices)  # the column only when a slice stopped
+    print_fitted(None, REPORT_COLUMNS if stopped else REPORT_COLUMNS[:-1], rows if stopped else [r[:-1] for r in rows])
+    console.print(title, highlight=False)
+    if report.error:
+        console.print(f"  {report.error}", markup=False, highlight=False)
     if report.rule_decisions:
         console.print("rules: " + ", ".join(f"{k} {v}" for k, v in sorted(report.rule_decisions.items())))
     if report.unmatched.get("lms_learners"):
@@ -37,8 +58,35 @@ def print_report(report: RunReport) -> None:
     if failures:
         console.print(f"[yellow]{sum(s.failed for s in report.slices)} failed records[/]; first ones:")
         for f in failures[:5]:
-            console.print(f"  {f.system}/{f.entity} {f.record_key}: {f.error_code}: {f.message}", markup=False)
-        console.print("see them all with `prm-sync failures list`")
+            console.print(f"  {f.system}/{f.entity} {f.record_key}: {f.error_code}: "
+                          f"{parse_error(f.error_code, f.message, f.fields).problem}", markup=False, highlight=False)
+        console.print("grouped by cause, with the fix: `prm-sync failures`")
+
+
+DIRECTION_STYLE = {"pull": "cyan", "rule": "magenta", "push": "green"}
+DIRECTION_WORDS = {"pull": "into the PRM store from", "rule": "the channel rules", "push": "to"}
+
+
+def print_preview(changes: list[RecordChange], omitted: dict[str, int]) -> None:
+    """A dry run's changes, record by record, field by field: pulled, decided by the rules, pushed."""
+    if not changes:
+        console.print("nothing would change")
+        return
+    console.print("[bold]what would change[/] (dry run: nothing written, no cursor moved)", highlight=False)
+    for change in changes:
+        where = f"{change.system}/{change.entity}" if change.system else change.entity
+        ids = change.record_id + (f" ({change.remote_id})" if change.remote_id else "")
+        head = Text.assemble((change.direction, DIRECTION_STYLE[change.direction]), f" {where} {ids}: {change.action}")
+        if change.rule:
+            head.append(f" [{change.rule}]")
+        console.print(head, highlight=False)
+        if change.reason:
+            console.print(f"    because {change.reason}", markup=False, highlight=False)
+        for field in change.changes:
+            console.print(f"    {field.field}: {field.before!r} -> {field.after!r}", markup=False, highlight=False)
+    for key, count in sorted(omitted.items()):
+        console.print(f"  ... and {count} more {key} (--sample to see more, --json for scripts)", markup=False,
+                      highlight=False)
 
 
 @app.command()
@@ -46,10 +94,14 @@ def sync(
     system: list[str] = typer.Option(None, "--system", "-s", help="Only these systems (repeatable)."),
     entity: list[str] = typer.Option(None, "--entity", "-e", help="Only these entities (repeatable)."),
     full: bool = typer.Option(False, "--full", help="Ignore cursors and re-read everything."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Plan the run and show what would change; write nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Run it in a transaction that is rolled back: per-record, per-field changes both "
+        "ways and the rules' decisions; nothing written anywhere, no cursor moved."),
+    sample: int = typer.Option(50, "--sample", min=1, max=100_000, help="With --dry-run: records shown per step."),
     json_output: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
 ) -> None:
-    """Sync the PRM store with every configured system, both ways (pending webhook events first)."""
+    """Sync the PRM store with every configured system, both ways, pending webhook events first (exit codes: the
+    README's table)."""
     from prm_sync.errors import UsageError
     from prm_sync.model import ENTITIES
     from prm_sync.runtime import open_runtime
@@ -70,11 +122,15 @@ def sync(
         take_inbox = not dry_run and not system and not entity
         if json_output:
             drained = drain_inbox(runtime) if take_inbox else None
-            report = engine.run(scope, dry_run=dry_run)
+            report = engine.run(scope, dry_run=dry_run, preview_sample=sample)
         else:
-            with Status("starting", console=console) as status:
-                drained = drain_inbox(runtime, progress=lambda m: status.update(f"inbox: {m}")) if take_inbox else None
-                report = engine.run(scope, dry_run=dry_run, progress=lambda m: status.update(m))
+            with run_progress("dry run" if dry_run else "sync") as on_event:
+                drained = drain_inbox(runtime, progress=on_event) if take_inbox else None
+                report = engine.run(scope, dry_run=dry_run, progress=on_event, preview_sample=sample)
+        if not dry_run:
+            inbox_runs = [drained.report.run_id] if drained is not None and drained.report is not None else []
+            notify(runtime.config, runtime.store, HealthChange(
+                kind="run", slices=[(s.system, s.entity) for s in report.slices], run_ids=[*inbox_runs, report.run_id]))
     finally:
         runtime.close()
     if json_output:
@@ -84,8 +140,12 @@ def sync(
         if drained is not None:
             print_drain(drained)
         print_report(report)
-    if report.status == "partial" or (drained is not None and drained.report and drained.report.status == "partial"):
-        raise typer.Exit(3)
+        if report.preview is not None:
+            print_preview(report.preview.changes, report.preview.omitted)
+    statuses = [report.status] + ([drained.report.status] if drained is not None and drained.report else [])
+    code = max(for_run_status(s) for s in statuses)  # for runs a higher code is the worse outcome
+    if code:
+        raise typer.Exit(code)
 
 
 def print_drain(drained: InboxDrain) -> None:

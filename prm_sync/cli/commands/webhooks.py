@@ -85,6 +85,7 @@ def drain(
     """
     from prm_sync.cli.commands.sync import print_drain
     from prm_sync.cli.output import print_json
+    from prm_sync.exit_codes import for_run_status
     from prm_sync.runtime import open_runtime
     from prm_sync.webhooks.drain import drain_inbox
 
@@ -99,5 +100,5 @@ def drain(
         console.print("inbox: no pending change notifications")
     else:
         print_drain(drained)
-    if drained is not None and drained.report is not None and drained.report.status == "partial":
-        raise typer.Exit(3)
+    if drained is not None and drained.report is not None and for_run_status(drained.report.status):
+        raise typer.Exit(for_run_status(drained.report.status))
