@@ -11,30 +11,53 @@ sync in the run when a mapping file is broken.
 """
 
 
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, MetadataValue, asset
+from datetime import UTC, datetime
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Failure,
+    FreshnessPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from dagster_project.catalog import MAPPINGS_KEY, SliceAsset, slice_deps
 from dagster_project.metadata import merged_stats, slice_metadata, table
-from dagster_project.runtime import MODE_TAG, open_runtime, run_sync
+from dagster_project.runtime import MODE_TAG, open_runtime, run_sync, tag_run
+from prm_sync.config.settings import SchedulesConfig
+from prm_sync.health.schedule import freshness_window
 from prm_sync.store.db import Store
 from prm_sync.store.failures import FailedRecord, list_failures
 from prm_sync.sync.engine import SyncScope
-from prm_sync.sync.stats import RunReport
 
 CORE_RESOURCES = {"prm_config", "prm_store", "mappings"}
 
 
-def _run_failures(store: Store, item: SliceAsset, remote_object: str, report: RunReport) -> list[FailedRecord]:
-    """The open failed records this run left for the slice, with the ids replay_job takes."""
+def open_slice_failures(store: Store, item: SliceAsset, remote_object: str | None = None) -> list[FailedRecord]:
+    """The slice's open failed records now (this run's and older ones), with the ids replay_job takes."""
     with store.session(readonly=True) as session:
-        found = list_failures(session, status="open", system=item.system, remote_object=remote_object)
-    return [f for f in found if f.run_id == report.run_id and f.entity in (None, item.entity)]
+        found = list_failures(session, status="open", system=item.system, remote_object=remote_object or item.remote_object)
+    return [f for f in found if f.entity in (None, item.entity)]
 
 
-def build_slice_asset(item: SliceAsset, present: list[SliceAsset]) -> AssetsDefinition:
+def slice_freshness(schedules: SchedulesConfig, stale_after_minutes: int | None) -> FreshnessPolicy:
+    """Dagster's own freshness policy for the slices, from the same window ``prm-sync status`` uses.
+
+    Evaluated by Dagster's freshness daemon (``freshness: {enabled: true}`` in
+    dagster.yaml); warns after one missed sync, fails after two.
+    """
+    now = datetime.now(UTC)
+    fail = freshness_window(schedules, now, stale_after_minutes)
+    return FreshnessPolicy.time_window(fail_window=fail, warn_window=fail / 2)
+
+
+def build_slice_asset(item: SliceAsset, present: list[SliceAsset], freshness: FreshnessPolicy | None = None) -> AssetsDefinition:
     """The asset for one slice; ``present`` is every slice defined, for the dependencies."""
 
     @asset(
+        freshness_policy=freshness,
         key=item.key,
         group_name=item.system,
         deps=slice_deps(item, present),
@@ -51,15 +74,20 @@ def build_slice_asset(item: SliceAsset, present: list[SliceAsset]) -> AssetsDefi
         with open_runtime(context.resources, [item.system]) as runtime:
             report = run_sync(runtime, scope, tags=tags, systems=[item.system])
             stats = merged_stats(report, item.system, item.entity, item.remote_object)
-            failures = _run_failures(runtime.store, item, stats.remote_object, report)
+            failures = open_slice_failures(runtime.store, item, stats.remote_object)
         metadata = slice_metadata(stats, report, failures)
-        context.log.info(
-            f"{item.system}/{item.entity}: read {stats.read}, created {stats.created}, updated {stats.updated}, "
-            f"failed {stats.failed}, {stats.api_calls} API calls (prm run {report.run_id})"
-        )
+        line = (f"{item.system}/{item.entity}: read {stats.read}, created {stats.created}, updated {stats.updated}, "
+                f"failed {stats.failed}, {stats.api_calls} API calls (prm run {report.run_id}: {report.status})")
+        if stats.failed:  # refused records are the operator's business: never an INFO line
+            context.log.warning(f"{line}; see the `failures` table, then replay_job")
+        else:
+            context.log.info(line)
+        tag_run(context, failed=stats.failed, status=report.status)
         if stats.stopped_reason:
             raise Failure(description=f"{item.system}/{item.entity} stopped early: {stats.stopped_reason}",
                           metadata=metadata)
+        if report.status == "failed":
+            raise Failure(description=f"{item.system}/{item.entity}: {report.error}", metadata=metadata)
         return MaterializeResult(metadata=metadata)
 
     return _sync_slice

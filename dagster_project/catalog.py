@@ -37,6 +37,8 @@ SYSTEM_NAMES = {("hubspot", "opportunity"): "deals"}
 MAPPINGS_KEY = AssetKey(["prm", "mappings"])
 ATTRIBUTIONS_KEY = AssetKey(["prm", "attributions"])
 PRM_PAYOUTS_KEY = AssetKey(["prm", "payouts"])
+HEALTH_KEY = AssetKey(["prm", "sync_health"])  # the health view: every slice's status in one place
+FAILURES_KEY = AssetKey(["prm", "failed_records"])  # open failed records by cause, with replay links
 
 # upstream entities; looked up in the same system first, else in every system that has them
 ENTITY_DEPS: dict[str, tuple[str, ...]] = {
@@ -103,6 +105,10 @@ def slice_deps(item: SliceAsset, present: list[SliceAsset]) -> list[AssetKey]:
         keys.extend(s.key for s in same or [s for s in present if s.entity == upstream])
     keys.extend(item.extra_deps)
     return list(dict.fromkeys(keys))
+
+
+def slice_for(system: str, entity: str) -> SliceAsset | None:
+    return next((s for s in SLICES if s.system == system and s.entity == entity), None)
 
 
 def keys_for(present: list[SliceAsset], entity: str) -> list[AssetKey]:

@@ -2,11 +2,15 @@
 
 * ``mappings_valid`` (on ``prm/mappings``, blocking): a broken mapping file
   stops every sync in the run instead of half-syncing with a bad rule.
+* ``open_failures`` (every slice, WARN): fails while the slice has open failed
+  records, with counts by error code and a launchpad link to replay them.
 * ``failed_records_fresh`` (every slice): no open failed record older than
   ``health.failed_record_max_age_hours``. Blocking on the partner slices, since
   registrations, opportunities, attributions and payouts all hang off partners.
 * ``review_queue_fresh`` (every slice): no manual-review item waiting longer
   than ``health.review_max_age_days``.
+* ``sync_fresh`` (every slice, ERROR): a good run within the freshness window
+  (``prm_sync.health.schedule``) and a last run that did not fail.
 * ``partner_counts_agree`` (CRM partner slices): the PRM store and the CRM hold
   the same number of partners, within ``health.count_tolerance_pct``. One
   filtered read of the key field (Salesforce: a ``SELECT COUNT()`` plus ids).
@@ -17,7 +21,7 @@ launchpad (``resources: {health: {config: {failed_record_max_age_hours: 0}}}``).
 
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -31,14 +35,11 @@ from dagster import (
 )
 
 from dagster_project.catalog import CRMS, MAPPINGS_KEY, SliceAsset
-from dagster_project.metadata import failure_rows, failures_table, table
-from dagster_project.runtime import friendly_errors
+from dagster_project.health import slice_outcomes, slice_state
+from dagster_project.metadata import table
+from dagster_project.runtime import friendly_errors, location_of
 from prm_sync.model import utcnow
-from prm_sync.store.failures import FailedRecord, list_failures
 from prm_sync.store.records import count_records
-from prm_sync.store.review import ReviewItem, list_open_reviews
-
-SHOWN = 50
 
 
 @asset_check(
@@ -61,9 +62,14 @@ def mappings_valid(context: AssetCheckExecutionContext) -> AssetCheckResult:
 
 
 def slice_health_check(item: SliceAsset) -> AssetChecksDefinition:
-    """``failed_records_fresh`` and ``review_queue_fresh`` for one slice, in one step (one store open)."""
+    """The slice's health checks (``dagster_project.health.SLICE_CHECKS``) in one step: one store read."""
     blocking = item.entity == "partner"
     specs = [
+        AssetCheckSpec(
+            "open_failures", asset=item.key,
+            description=f"WARN while {item.system}/{item.entity} has open failed records (counts by error code; "
+            "refreshed after replays and discards, from the CLI too).",
+        ),
         AssetCheckSpec(
             "failed_records_fresh", asset=item.key, blocking=blocking,
             description=f"No open failed {item.system}/{item.entity} record older than the health threshold"
@@ -73,63 +79,32 @@ def slice_health_check(item: SliceAsset) -> AssetChecksDefinition:
             "review_queue_fresh", asset=item.key,
             description=f"No manual-review conflict on {item.system}/{item.entity} waiting longer than the threshold.",
         ),
+        AssetCheckSpec(
+            "sync_fresh", asset=item.key,
+            description=f"{item.system}/{item.entity} had a good run (CLI or Dagster) within the freshness window "
+            "and its last run did not fail: red when a schedule is stopped or the daemon is down.",
+        ),
     ]
 
     @multi_asset_check(name=f"{item.system}__{item.name}_health", specs=specs,
-                       required_resource_keys={"prm_store", "health"})
+                       required_resource_keys={"prm_store", "prm_config", "health"})
     def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
-        health = context.resources.health
+        thresholds = context.resources.health
+        now = utcnow()
         with friendly_errors():
+            config = context.resources.prm_config.load()
             store = context.resources.prm_store.open()
         try:
-            with store.session(readonly=True) as session:
-                found = list_failures(session, status="open", system=item.system, remote_object=item.remote_object)
-                reviews = list_open_reviews(session, entity=item.entity, system=item.system)
+            state = slice_state(store, config, item, now)
         finally:
             store.close()
-        now = utcnow()
-        yield _failed_records_result(item, [f for f in found if f.entity in (None, item.entity)], now,
-                                     timedelta(hours=health.failed_record_max_age_hours))
-        yield _review_result(item, reviews, now, timedelta(days=health.review_max_age_days))
+        for outcome in slice_outcomes(item, state, now=now,
+                                      max_failure_age=timedelta(hours=thresholds.failed_record_max_age_hours),
+                                      max_review_age=timedelta(days=thresholds.review_max_age_days),
+                                      location=location_of(context)):
+            yield outcome.result()
 
     return _checks
-
-
-def _failed_records_result(item: SliceAsset, mine: list[FailedRecord], now: datetime, max_age: timedelta) -> AssetCheckResult:
-    stale = [f for f in mine if now - f.first_seen > max_age]
-    oldest = max((now - f.first_seen for f in mine), default=timedelta(0))
-    return AssetCheckResult(
-        asset_key=item.key,
-        check_name="failed_records_fresh",
-        passed=not stale,
-        severity=AssetCheckSeverity.ERROR,
-        description=f"{len(stale)} of {len(mine)} open failed records older than {max_age}",
-        metadata={
-            "open_failures": MetadataValue.int(len(mine)),
-            "stale_failures": MetadataValue.int(len(stale)),
-            "oldest_hours": MetadataValue.float(round(oldest.total_seconds() / 3600, 2)),
-            "stale": failures_table(failure_rows(stale[:SHOWN], [])),
-        },
-    )
-
-
-def _review_result(item: SliceAsset, items: list[ReviewItem], now: datetime, max_age: timedelta) -> AssetCheckResult:
-    stale = [i for i in items if now - i.created_at > max_age]
-    rows = [{"review_id": i.id, "record": i.record_id, "field": i.field,
-             "waiting_days": round((now - i.created_at).total_seconds() / 86400, 1)} for i in stale[:SHOWN]]
-    return AssetCheckResult(
-        asset_key=item.key,
-        check_name="review_queue_fresh",
-        passed=not stale,
-        severity=AssetCheckSeverity.WARN,
-        description=f"{len(stale)} of {len(items)} open review items older than {max_age.days} days",
-        metadata={
-            "open_reviews": MetadataValue.int(len(items)),
-            "stale_reviews": MetadataValue.int(len(stale)),
-            "stale": table(rows, [("review_id", "int"), ("record", "string"), ("field", "string"),
-                                  ("waiting_days", "float")]),
-        },
-    )
 
 
 def partner_count_check(item: SliceAsset) -> AssetChecksDefinition:

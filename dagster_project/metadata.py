@@ -11,6 +11,7 @@ from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
+from prm_sync.health.causes import detail_of, parse_error
 from prm_sync.store.failures import FailedRecord
 from prm_sync.sync.stats import FailureSample, RunReport, SliceStats
 
@@ -19,13 +20,14 @@ MAX_ROWS = 200  # the UI table stays readable; the full list is `prm-sync failur
 
 FAILURE_SCHEMA = TableSchema(
     columns=[
+        TableColumn("error_code", "string"),
+        TableColumn("message", "string", description="the remote's error, read into field, value and allowed values"),
         TableColumn("failure_id", "int", description="id for replay_job (ids) and `prm-sync failures`"),
         TableColumn("system", "string"),
         TableColumn("entity", "string"),
         TableColumn("record", "string", description="PRM id or remote key of the record"),
         TableColumn("operation", "string"),
-        TableColumn("error_code", "string"),
-        TableColumn("message", "string"),
+        TableColumn("replay_config", "string", description="paste into replay_job's launchpad"),
     ]
 )
 
@@ -44,17 +46,24 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] | N
     return MetadataValue.table(records=records, schema=schema)
 
 
+def replay_config(ids: list[int]) -> str:
+    """replay_job's run config for these failures, as the launchpad takes it."""
+    return f"ops: {{replay_failures: {{config: {{ids: [{', '.join(str(i) for i in ids)}]}}}}}}"
+
+
 def failure_rows(failures: Iterable[FailedRecord], samples: Iterable[FailureSample]) -> list[dict[str, Any]]:
-    """Failed records of a run, from the store (with ids) or, when absent there, the run's samples."""
+    """Failed records, from the store (with ids) or, when absent there, a run's samples; code and message first."""
     rows = [
-        {"failure_id": f.id, "system": f.system, "entity": f.entity or "", "record": f.record_key,
-         "operation": str(f.operation), "error_code": f.error_code, "message": f.error_message}
+        {"error_code": f.error_code, "message": detail_of(f).problem, "failure_id": f.id, "system": f.system,
+         "entity": f.entity or "", "record": f.record_key, "operation": str(f.operation),
+         "replay_config": replay_config([f.id])}
         for f in failures
     ]
     if not rows:
         rows = [
-            {"failure_id": None, "system": s.system, "entity": s.entity, "record": s.record_key,
-             "operation": s.operation, "error_code": s.error_code, "message": s.message}
+            {"error_code": s.error_code, "message": parse_error(s.error_code, s.message, s.fields).problem, "failure_id": None,
+             "system": s.system, "entity": s.entity, "record": s.record_key, "operation": s.operation,
+             "replay_config": ""}
             for s in samples
         ]
     return rows
@@ -86,16 +95,21 @@ def slice_summary(stats: SliceStats, report: RunReport, failure_count: int) -> s
     if report.unmatched:
         lines.append("\nunmatched: " + ", ".join(f"{k} {v}" for k, v in sorted(report.unmatched.items()))
                      + " (`prm-sync learners unmatched` lists the learners)")
+    if stats.failed:
+        lines.append(f"\n**{stats.failed} records failed in this run.**")
     if failure_count:
-        lines.append(f"\n{failure_count} failed records: see the `failures` table; fix the data or the mapping, "
-                     "then launch `replay_job`.")
+        lines.append(f"\n{failure_count} failed records are open for this slice: see the `failures` table (error "
+                     "first) and `prm/failed_records` for causes and fixes; then launch `replay_job`.")
     return "\n".join(lines)
 
 
 def slice_metadata(stats: SliceStats, report: RunReport, failures: list[FailedRecord]) -> dict[str, Any]:
-    """Everything one slice materialization shows in the UI."""
+    """Everything one slice materialization shows in the UI; ``failures`` are the slice's open ones now."""
     rows = failure_rows(failures, stats.failures)
     meta: dict[str, Any] = {k: MetadataValue.int(getattr(stats, k)) for k in COUNTS}
+    meta["open_failures"] = MetadataValue.int(len(failures))
+    if stats.quota_limit:
+        meta["quota_used_pct"] = MetadataValue.float(round(100 * (stats.quota_used or 0) / stats.quota_limit, 1))
     meta["quota_remaining"] = (
         MetadataValue.int(stats.quota_remaining) if stats.quota_remaining is not None else MetadataValue.text("n/a")
     )

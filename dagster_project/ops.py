@@ -11,14 +11,19 @@ resource that the config does not define cannot be required.
 import importlib
 import importlib.util
 from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
 
 from dagster import Config, Failure, MetadataValue, OpDefinition, OpExecutionContext, Out, Output, op
-from pydantic import Field
+from pydantic import Field, create_model
 
-from dagster_project.catalog import CRMS
+from dagster_project.catalog import CRMS, enabled_slices
 from dagster_project.metadata import report_metadata, table
 from dagster_project.plan import build_plan
-from dagster_project.runtime import friendly_errors, open_runtime, run_sync
+from dagster_project.reporting import health_events, record_events
+from dagster_project.runtime import friendly_errors, location_of, open_runtime, run_sync, tag_run
+from prm_sync.errors import UsageError
+from prm_sync.health.observers import HealthChange
 from prm_sync.model import DealRegistration
 from prm_sync.rules.lifecycle import expire_due
 from prm_sync.store.records import get_record
@@ -27,15 +32,37 @@ from prm_sync.sync.engine import SyncScope
 CORE = {"prm_config", "prm_store", "mappings"}
 
 
-class ReplayConfig(Config):
+REPLAY_CONFIG_PATH = "ops.replay_failures.config"
+
+
+class ReplayConfigBase(Config):
     """Which failed records to replay (launchpad): ids, or filters, or ``all``; ``dry_run`` previews."""
 
-    ids: list[int] = Field(default_factory=list, description="failed-record ids (see an asset's failures table)")
-    system: str | None = Field(None, description="only failures of this system")
-    remote_object: str | None = Field(None, description="only failures of this remote object, e.g. Account")
+    ids: list[int] = Field(default_factory=list, description="failed-record ids (the failure_id column of "
+                           "prm/failed_records or a slice's failures table)")
     error_code: str | None = Field(None, description="only failures with this error code")
-    all: bool = Field(False, description="every open failure")
-    dry_run: bool = Field(False, description="show what would be replayed; write nothing")
+    all: bool = Field(False, description="every open failure (narrowed by system, remote_object, error_code)")
+    dry_run: bool = Field(False, description="show what would be replayed and whether the payload changed; write nothing")
+
+
+def replay_config_class(systems: list[str]) -> type[ReplayConfigBase]:
+    """The launchpad's schema for these systems: ``system`` and ``remote_object`` are enums of what exists.
+
+    The launchpad validates a schema before it lets a run launch, so a typo in
+    a system or object name is flagged there, in its own terms, not by a failed run.
+    """
+    system_enum = Enum("ReplaySystem", {s: s for s in systems}, type=str)  # type: ignore[misc]
+    objects = sorted({s.remote_object for s in enabled_slices(systems)})
+    object_enum = Enum("ReplayObject", {o: o for o in objects}, type=str)  # type: ignore[misc]
+    return create_model(  # type: ignore[call-overload]
+        "ReplayConfig", __base__=ReplayConfigBase,
+        system=(system_enum | None, Field(None, description="only failures of this system")),
+        remote_object=(object_enum | None, Field(None, description="only failures of this remote object")),
+    )
+
+
+def _value(field: Any) -> Any:
+    return field.value if isinstance(field, Enum) else field
 
 
 class ReconcileConfig(Config):
@@ -52,29 +79,56 @@ class TargetedSyncConfig(Config):
 
 
 def build_replay_op(systems: list[str]) -> OpDefinition:
+    replay_config = replay_config_class(systems)
+
     @op(name="replay_failures", required_resource_keys={*CORE, *systems}, out=Out(dict),
         description="Replay failed records through the normal sync path (prm_sync.replay).")
-    def replay_failures_op(context: OpExecutionContext, config: ReplayConfig) -> Output[dict]:
+    def replay_failures_op(context: OpExecutionContext, config: replay_config) -> Output[dict]:  # type: ignore[valid-type]
         from prm_sync.replay import ReplaySelection, replay_failures
 
-        selection = ReplaySelection(ids=config.ids, system=config.system, remote_object=config.remote_object,
-                                    error_code=config.error_code, all=config.all)
+        selection = ReplaySelection(ids=config.ids, system=_value(config.system),
+                                    remote_object=_value(config.remote_object), error_code=config.error_code,
+                                    all=config.all)
+        if selection.is_empty():
+            raise Failure(description=f"replay_job needs a choice in {REPLAY_CONFIG_PATH}: `ids` (from the failure_id "
+                          "column of prm/failed_records), or `system` / `remote_object` / `error_code`, or `all: true`",
+                          allow_retries=False)
         with open_runtime(context.resources, systems) as runtime, friendly_errors():
-            report = replay_failures(runtime, selection, dry_run=config.dry_run, actor=f"dagster:{context.run_id}")
+            try:
+                report = replay_failures(runtime, selection, dry_run=config.dry_run, actor=f"dagster:{context.run_id}")
+            except UsageError as exc:
+                raise Failure(description=f"{REPLAY_CONFIG_PATH}: {exc}; pick ids from the failure_id column of "
+                              "prm/failed_records", allow_retries=False) from None
+            if not config.dry_run and report.items:
+                # the replayed slices' checks, prm/sync_health and prm/failed_records show the outcome at once
+                change = HealthChange(kind="replay", slices=sorted({(i.system, i.entity) for i in report.items if i.entity}),
+                                      run_ids=report.run_ids, actor=report.actor)
+                record_events(context.instance, health_events(runtime.config, runtime.store, change, location_of(context)))
         counts = report.counts()
         rows = [item.model_dump(include={"id", "system", "remote_object", "record", "operation", "outcome",
                                          "attempts", "error_code", "error", "reason"}) for item in report.items]
         cols = [("id", "int"), ("system", "string"), ("remote_object", "string"), ("record", "string"),
                 ("operation", "string"), ("outcome", "string"), ("attempts", "int"), ("error_code", "string"),
                 ("error", "string"), ("reason", "string")]
-        context.log.info(f"replay{' (dry run)' if config.dry_run else ''}: "
-                         + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        return Output(report.model_dump(mode="json"), metadata={
+        summary = f"replay{' (dry run)' if config.dry_run else ''}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        metadata = {
             **{k: MetadataValue.int(v) for k, v in counts.items()},
             "dry_run": MetadataValue.bool(config.dry_run),
             "items": table(rows, cols),
             "prm_run_ids": MetadataValue.json(report.run_ids),
-        })
+        }
+        tag_run(context, failed=counts["failed_again"], status=report.status())
+        if counts["failed_again"]:
+            for item in report.items:
+                if item.outcome == "failed_again":
+                    context.log.warning(f"failed record {item.id} ({item.system} {item.remote_object} {item.record}) "
+                                        f"failed again: {item.error_code}: {item.error}")
+            # a replay whose records fail again did not do its job: the run must not show a green Success
+            raise Failure(description=f"{counts['failed_again']} of {len(report.items)} replayed records failed "
+                          "again; fix the cause (see the items table and the new errors), then replay again",
+                          metadata=metadata)
+        context.log.info(summary)
+        return Output(report.model_dump(mode="json"), metadata=metadata)
 
     return replay_failures_op
 

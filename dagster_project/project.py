@@ -14,10 +14,11 @@ from pathlib import Path
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project.assets import build_slice_asset, mappings_asset
+from dagster_project.assets import build_slice_asset, mappings_asset, slice_freshness
 from dagster_project.catalog import enabled_slices, keys_for
 from dagster_project.checks import build_checks
 from dagster_project.derived import build_attributions_asset, build_payouts_asset
+from dagster_project.health_assets import build_health_assets, build_health_job, build_health_schedule
 from dagster_project.jobs import build_asset_jobs, build_op_jobs
 from dagster_project.notifications import (
     failed_records_notification_job,
@@ -45,13 +46,15 @@ def build_definitions(config_path: Path | None = None, sandbox_state: Path | Non
     systems = config.systems.enabled()
 
     present = enabled_slices(systems)
-    slice_assets = [build_slice_asset(item, present) for item in present]
+    freshness = slice_freshness(config.schedules, config.health.stale_after_minutes)
+    slice_assets = [build_slice_asset(item, present, freshness) for item in present]
     attributions = build_attributions_asset(keys_for(present, "opportunity") + keys_for(present, "deal_registration"))
     payouts = build_payouts_asset(keys_for(present, "invoice") + keys_for(present, "payment"))
 
     asset_jobs = build_asset_jobs()
     op_jobs = build_op_jobs(systems)
-    jobs = {j.name: j for j in [*asset_jobs, *op_jobs]}
+    health_job = build_health_job(present)
+    jobs = {j.name: j for j in [*asset_jobs, *op_jobs, health_job]}
     monitored = [jobs[n] for n in ("full_sync_job", "incremental_sync_job", "targeted_sync_job", "replay_job",
                                    "reconcile_job", "expiry_job")]
     sensors = [
@@ -61,11 +64,11 @@ def build_definitions(config_path: Path | None = None, sandbox_state: Path | Non
         build_protection_expiry_sensor(config.rules.protection.warn_days_before_expiry),
     ]
     return Definitions(
-        assets=[mappings_asset, *slice_assets, attributions, payouts],
+        assets=[mappings_asset, *slice_assets, attributions, payouts, *build_health_assets(present)],
         asset_checks=build_checks(present),
         jobs=[*jobs.values(), failed_records_notification_job, protection_expiry_notification_job,
               run_failure_notification_job],
-        schedules=build_schedules(config.schedules, jobs),
+        schedules=[*build_schedules(config.schedules, jobs), build_health_schedule(health_job, config.schedules.timezone)],
         sensors=sensors,
         resources=resources_from_config(config, config_path=config_path, sandbox_state=sandbox_state),
         # one store, one sync at a time (the engine's run lock): steps run in order in one process

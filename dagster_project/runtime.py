@@ -21,7 +21,12 @@ from prm_sync.store.runs import RunTrigger
 from prm_sync.sync.engine import SyncScope
 from prm_sync.sync.stats import RunReport
 
+DEFAULT_LOCATION = "prm_sync"  # pyproject's [tool.dagster] code_location_name
 MODE_TAG = "prm_sync/mode"  # "full" on full_sync_job runs: cursors reset, everything re-read
+FAILED_TAG = "prm_sync/failed"  # records refused so far in this Dagster run (the run list shows it)
+STATUS_TAG = "prm_sync/status"  # the worst prm-sync run status among the run's steps
+# worst last: a run's tag keeps the worst status any of its steps reached
+STATUS_ORDER = ("succeeded", "succeeded_with_failures", "partial", "failed")
 LOCK_RETRIES = 30
 LOCK_RETRY_SECONDS = 20
 
@@ -60,6 +65,28 @@ def friendly_errors() -> Iterator[None]:
         ) from None
     except PrmSyncError as exc:
         raise Failure(description=str(exc), metadata={"error": type(exc).__name__}) from None
+
+
+def tag_run(context: Any, *, failed: int, status: str) -> None:
+    """Add this step's outcome to the Dagster run's tags: the run list then shows ``prm_sync/failed=N``.
+
+    Steps run one after another in one process (``in_process_executor``), so
+    reading the run's current tags and adding to them cannot race.
+    """
+    run = context.instance.get_run_by_id(context.run_id)
+    tags = run.tags if run is not None else {}
+    total = int(tags.get(FAILED_TAG, "0")) + failed
+    worst = max(status, tags.get(STATUS_TAG, "succeeded"),
+                key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else 0)
+    context.instance.add_run_tags(context.run_id, {FAILED_TAG: str(total), STATUS_TAG: worst})
+
+
+def location_of(context: Any) -> str:
+    """The code location a run belongs to (for links into the UI); ``prm_sync`` when run in-process."""
+    origin = getattr(context.run, "remote_job_origin", None)
+    if origin is not None:
+        return origin.repository_origin.code_location_origin.location_name
+    return DEFAULT_LOCATION
 
 
 def trigger_for(tags: dict[str, str]) -> str:

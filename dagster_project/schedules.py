@@ -1,8 +1,10 @@
 """Schedules from ``config.schedules``: cron expressions and timezone are configuration, not code.
 
-All start STOPPED (Dagster's default): each one writes to the CRMs or the
-ERP, so an operator turns them on in the UI (Automation) once the
-connections are right.
+The list is ``prm_sync.health.schedule.SCHEDULES``, which ``prm-sync status``
+reads too. All start STOPPED (Dagster's default): each one writes to the CRMs
+or the ERP, so an operator turns them on in the UI (Automation) once the
+connections are right. (``health_schedule``, read-only, is defined with the
+health assets and starts running.)
 """
 
 from __future__ import annotations
@@ -11,18 +13,12 @@ from dagster import ScheduleDefinition
 
 from dagster_project.jobs import AnyJob
 from prm_sync.config.settings import SchedulesConfig
+from prm_sync.health.schedule import SCHEDULES, cron_of
 
 
 def build_schedules(cfg: SchedulesConfig, jobs: dict[str, AnyJob]) -> list[ScheduleDefinition]:
-    wanted = [
-        ("full_sync_schedule", "full_sync_job", cfg.full_sync_cron, "Full sync: every slice re-read from the start."),
-        ("incremental_sync_schedule", "incremental_sync_job", cfg.incremental_cron, "Incremental sync of every slice."),
-        ("expiry_schedule", "expiry_job", cfg.expiry_cron, "Expire registrations and push the write-back."),
-        ("reconcile_schedule", "reconcile_job", cfg.reconcile_cron, "Nightly reconcile report (no repair)."),
-        ("retention_schedule", "retention_job", cfg.retention_cron, "Weekly: delete history past its retention."),
-    ]
     return [
-        ScheduleDefinition(name=name, job=jobs[job], cron_schedule=cron, execution_timezone=cfg.timezone,
-                           description=description)
-        for name, job, cron, description in wanted
+        ScheduleDefinition(name=s.name, job=jobs[s.job], cron_schedule=cron_of(cfg, s), execution_timezone=cfg.timezone,
+                           description=s.description)
+        for s in SCHEDULES
     ]

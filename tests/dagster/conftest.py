@@ -9,6 +9,7 @@ in-memory instance (nothing is written under the real home).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -138,4 +139,29 @@ def synced_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterWo
     with pytest.MonkeyPatch.context() as monkeypatch, _world(tmp_path_factory.mktemp("synced"), monkeypatch) as world:
         world.full_result = world.run("full_sync_job")
         assert world.full_result.success
+        yield world
+
+
+@pytest.fixture(scope="module")
+def reported_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterWorld]:
+    """A world synced by the CLI (Salesforce, one partner refused) with ``DAGSTER_HOME`` set: the runs are reported.
+
+    The instance in ``DAGSTER_HOME`` is a real one on disk (not the ephemeral
+    one jobs run on), so a webserver started on that home shows what the CLI
+    reported: the slices' materializations and checks, ``prm/sync_health``,
+    ``prm/failed_records``.
+    """
+    from fixtures.cli import invoke
+
+    from connectors.sandbox.http import FaultConfig
+
+    with pytest.MonkeyPatch.context() as monkeypatch, _world(tmp_path_factory.mktemp("reported"), monkeypatch) as world:
+        home = Path(os.environ["DAGSTER_HOME"])
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        monkeypatch.setenv("PRM_SYNC_OBSERVERS", "on")
+        world.cluster.apps["salesforce"].faults = FaultConfig(invalid_values={"Name": [world.data.partners[0]["name"]]})
+        synced = invoke(["sync", "--system", "salesforce"])
+        assert synced.exit_code == 5, synced.output  # finished, with refused records
+        assert "reported to Dagster" in synced.stderr
+        world.cluster.apps["salesforce"].faults = FaultConfig()
         yield world

@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +28,12 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
+# screenshots are kept here (ignored by git; CI uploads the folder): the health view and a failing slice
+# where, in a 1440x1200 screenshot, the asset page draws its status section and the checks list (below the top bar,
+# whose "Unsynced" badge is amber whatever the health)
+STATUS_SECTION = (240, 150, 1060, 260)
+CHECK_LIST = (240, 200, 560, 460)
+ARTIFACTS = Path(os.environ.get("PRM_SYNC_TEST_ARTIFACTS", REPO / ".data" / "test-artifacts")) / "browser"
 START_TIMEOUT = 90.0
 
 
@@ -61,19 +70,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)  # a code server child that outlived its parent
 
 
-@pytest.fixture
-def webserver(dagster_world, tmp_path: Path) -> Iterator[str]:
-    home = tmp_path / "webserver_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PRM_SYNC_CONFIG": str(dagster_world.config_path),
-           "PRM_SYNC_SANDBOX_STATE": str(dagster_world.state_file)}
+@pytest.fixture(scope="module")
+def webserver(reported_world, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The UI on the instance the CLI reported to (``reported_world``'s ``DAGSTER_HOME``)."""
+    home = os.environ["DAGSTER_HOME"]
+    env = {**os.environ, "DAGSTER_HOME": home, "PRM_SYNC_CONFIG": str(reported_world.config_path),
+           "PRM_SYNC_SANDBOX_STATE": str(reported_world.state_file)}
     port = _free_port()
-    log = tmp_path / "webserver.log"
+    log = tmp_path_factory.mktemp("webserver") / "webserver.log"
     with log.open("wb") as out:
+        # no -m: the code location is read from pyproject's [tool.dagster], named prm_sync as under `dagster dev`
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-webserver"), "-m", "dagster_project.definitions",
-             "-h", "127.0.0.1", "-p", str(port)],
+            [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
@@ -84,28 +92,112 @@ def webserver(dagster_world, tmp_path: Path) -> Iterator[str]:
         _stop(process)
 
 
-def _rendered_text(url: str, profile: Path) -> str:
-    done = subprocess.run(
+def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM.exists(), "chromium is missing: apt-get install -y chromium"
+    return subprocess.run(
         [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", "--dump-dom",
-         "--virtual-time-budget=15000", url],
+         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
+         "--virtual-time-budget=15000", "--window-size=1440,1200", *args],
         capture_output=True, text=True, timeout=120, check=False,
     )
+
+
+def _rendered_text(url: str, profile: Path) -> str:
+    done = _chromium(profile, "--dump-dom", url)
     assert done.returncode == 0, done.stderr[-2000:]
     html = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", done.stdout, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def _screenshot(url: str, profile: Path, name: str) -> Path:
+    """A PNG of the page, kept as a test artifact (see ``ARTIFACTS``)."""
+    target = profile.parent / f"{name}.png"
+    done = _chromium(profile, f"--screenshot={target}", url)
+    assert done.returncode == 0 and target.exists(), done.stderr[-2000:]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(target, ARTIFACTS / target.name)
+    return target
+
+
 @pytest.mark.browser
 def test_dagster_ui_lists_the_sync_assets_and_jobs(webserver: str, tmp_path: Path) -> None:
-    assert CHROMIUM.exists(), "chromium is missing: apt-get install -y chromium"
-
     assets = _rendered_text(f"{webserver}/assets", tmp_path / "profile_assets")
-    for key in ("hubspot / deal_registrations", "hubspot / deals", "erp / invoices", "lms / course_completions"):
+    for key in ("hubspot / deal_registrations", "hubspot / deals", "erp / invoices", "lms / course_completions",
+                "prm / sync_health", "prm / failed_records"):
         assert key in assets, f"{key!r} not on the assets page: {assets[:2000]}"
     assert "Each materialization syncs hubspot/partner (companies)" in assets
 
     jobs = _rendered_text(f"{webserver}/jobs", tmp_path / "profile_jobs")
     for name in ("full_sync_job", "incremental_sync_job", "replay_job", "reconcile_job", "expiry_job",
-                 "mapping_plan_job", "targeted_sync_job"):
+                 "mapping_plan_job", "targeted_sync_job", "health_job"):
         assert name in jobs, f"{name} not on the jobs page: {jobs[:2000]}"
+
+
+def _warning_pixels(png: Path, box: tuple[int, int, int, int]) -> int:
+    """Red and amber pixels inside ``box`` (left, top, right, bottom) of a screenshot: failed and warning states.
+
+    A small PNG reader (8-bit RGB/RGBA, no interlace, as chromium writes) so
+    the test needs no imaging library.
+    """
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, header = 8, [], b""
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            chunks.append(body)
+        pos += 12 + length
+    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    channels = 4 if colour == 6 else 3
+    raw, stride = zlib.decompress(b"".join(chunks)), width * (4 if colour == 6 else 3)
+    previous, found = bytearray(stride), 0
+    left_x, top, right_x, bottom = box
+    for y in range(min(bottom, height)):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up, corner = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
+        for x in range(left_x * channels, min(right_x, width) * channels, channels):
+            r, g, b = line[x], line[x + 1], line[x + 2]
+            if y >= top and r > 180 and b < 110 and g < r - 60:  # red (failed) or amber (warning): not green, not grey
+                found += 1
+        previous = line
+    return found
+
+
+@pytest.mark.browser
+def test_dagster_ui_shows_cli_runs_and_failures_not_green(webserver: str, tmp_path: Path) -> None:
+    """The health view and a slice with open failures, reported by a CLI run: visibly not green, screenshots kept."""
+    health_url = f"{webserver}/assets/prm/sync_health"
+    health = _rendered_text(health_url, tmp_path / "profile_health")
+    assert "Latest materialization" in health and "run_" in health  # the CLI's run, in Dagster
+    assert re.search(r"salesforce/partner failures .*FIELD_CUSTOM_VALIDATION_EXCEPTION", health), health[:3000]
+    assert "hubspot/partner never" in health  # never synced: red, not silently absent
+    shot = _screenshot(health_url, tmp_path / "profile_health_png", "sync_health")
+    assert _warning_pixels(shot, STATUS_SECTION) > 20  # the failed sync_healthy check's red badge
+
+    check_url = f"{webserver}/assets/prm/sync_health?view=checks&checkDetail=sync_healthy"
+    check = _rendered_text(check_url, tmp_path / "profile_health_check")
+    assert re.search(r"sync_healthy\s+Failed", check) and "slices red" in check
+
+    partners_url = f"{webserver}/assets/salesforce/partners?view=checks&checkDetail=open_failures"
+    partners = _rendered_text(partners_url, tmp_path / "profile_partners")
+    assert re.search(r"open_failures\s+Failed", partners), partners[:3000]
+    assert "1 open failed record: 1 FIELD_CUSTOM_VALIDATION_EXCEPTION" in partners
+    assert re.search(r"sync_fresh\s+Succeeded", partners)  # it ran: fresh, only not clean
+    shot = _screenshot(partners_url, tmp_path / "profile_partners_png", "salesforce_partners_open_failures")
+    assert _warning_pixels(shot, CHECK_LIST) > 20  # the amber warning of open_failures

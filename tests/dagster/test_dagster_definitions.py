@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 REAL_CONFIG = REPO / "config" / "prm_sync.yaml"
 SECRETS = ("SALESFORCE_ACCESS_TOKEN", "HUBSPOT_ACCESS_TOKEN", "LMS_ACCESS_TOKEN", "ERP_API_KEY")
 EXPECTED_ASSETS = {
-    "prm/mappings", "prm/attributions", "prm/payouts",
+    "prm/mappings", "prm/attributions", "prm/payouts", "prm/sync_health", "prm/failed_records",
     "salesforce/partners", "salesforce/partner_contacts", "salesforce/end_customers",
     "salesforce/deal_registrations", "salesforce/opportunities",
     "hubspot/partners", "hubspot/partner_contacts", "hubspot/end_customers", "hubspot/deal_registrations",
@@ -72,6 +72,7 @@ def test_dagster_definitions_load_from_the_real_config_without_secrets(no_secret
         "expiry_schedule": ("15 0 * * *", "UTC"),
         "reconcile_schedule": ("30 3 * * *", "UTC"),
         "retention_schedule": ("45 4 * * 0", "UTC"),
+        "health_schedule": ("*/15 * * * *", "UTC"),
     }
 
 

@@ -101,4 +101,4 @@ def test_dagster_replay_without_a_selection_fails_with_a_clear_message(dagster_w
     result = dagster_world.run("replay_job")
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
-    assert "name failure ids" in failure.message
+    assert "needs a choice in ops.replay_failures.config" in failure.message  # launchpad terms, not CLI flags
