@@ -29,7 +29,7 @@ from dagster_project.metadata import failure_rows, failures_table, replay_config
 from dagster_project.runtime import DEFAULT_LOCATION
 from prm_sync.config import AppConfig
 from prm_sync.health.causes import FailureGroup
-from prm_sync.health.summary import HealthReport, SliceHealth, build_health
+from prm_sync.health.summary import HealthReport, SliceHealth, build_health, format_age
 from prm_sync.store.db import Store
 from prm_sync.store.failures import FailedRecord, list_failures
 from prm_sync.store.review import ReviewItem, list_open_reviews
@@ -161,12 +161,6 @@ def health_outcome(report: HealthReport) -> CheckOutcome:
                         {"counts": MetadataValue.json(report.counts())})
 
 
-def _age(minutes: float | None) -> str:
-    if minutes is None:
-        return "never"
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
-
-
 def health_markdown(report: HealthReport) -> str:
     worst = report.status
     counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
@@ -181,7 +175,7 @@ def health_markdown(report: HealthReport) -> str:
             r for r in s.reasons if "open failed" not in r)
         quota = f"{s.quota_pct:.0f}%" if s.quota_pct is not None else "-"
         unmatched = str(s.unmatched) if s.unmatched is not None else "-"
-        lines.append(f"| {EMOJI[s.status]} | {s.key} | **{s.status}** | {_age(s.age_minutes)} | {s.read} | {s.written} | "
+        lines.append(f"| {EMOJI[s.status]} | {s.key} | **{s.status}** | {format_age(s.age_minutes)} | {s.read} | {s.written} | "
                      f"{s.open_failures} | {cause.replace('|', '/')[:120]} | {quota} | {unmatched} |")
     for quota in report.quotas:
         flag = " ⚠️" if quota.over_warning else ""

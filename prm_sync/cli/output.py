@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from rich import box
@@ -49,6 +50,11 @@ STATUS_STYLES = {
     "discarded": "dim", "skipped": "dim", "never": "dim", "running": "cyan",
     "failed": "bold red", "failed_again": "bold red", "open": "red", "stale": "bold red", "unhealthy": "bold red",
 }
+
+
+def when(value: datetime | None, missing: str = "-") -> str:
+    """A timestamp as tables show it: minutes, in the time zone it carries (UTC from the store)."""
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else missing
 
 
 def styled(status: str) -> Text:

@@ -203,12 +203,18 @@ def _judge(health: SliceHealth, now: datetime, window: timedelta) -> None:
     health.reasons = reasons
 
 
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
+def format_age(minutes: float | None) -> str:
+    """``37 min``, ``5 h``, ``3 days``; ``never`` for no age at all."""
+    if minutes is None:
+        return "never"
     if minutes < 120:
-        return f"{minutes} min"
+        return f"{minutes:.0f} min"
     hours = minutes / 60
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+def _span(delta: timedelta) -> str:
+    return format_age(delta.total_seconds() / 60)
 
 
 def build_health(

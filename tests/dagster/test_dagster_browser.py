@@ -110,7 +110,8 @@ def _rendered_text(url: str, profile: Path) -> str:
 
 
 def _screenshot(url: str, profile: Path, name: str) -> Path:
-    """A PNG of the page, kept as a test artifact (see ``ARTIFACTS``)."""
+    """A PNG of the page, kept as a test artifact in ``ARTIFACTS`` (chromium takes it apart from the DOM dump:
+    asked for both at once it can hang on a page that keeps polling)."""
     target = profile.parent / f"{name}.png"
     done = _chromium(profile, f"--screenshot={target}", url)
     assert done.returncode == 0 and target.exists(), done.stderr[-2000:]
@@ -189,10 +190,6 @@ def test_dagster_ui_shows_cli_runs_and_failures_not_green(webserver: str, tmp_pa
     assert "hubspot/partner never" in health  # never synced: red, not silently absent
     shot = _screenshot(health_url, tmp_path / "profile_health_png", "sync_health")
     assert _warning_pixels(shot, STATUS_SECTION) > 20  # the failed sync_healthy check's red badge
-
-    check_url = f"{webserver}/assets/prm/sync_health?view=checks&checkDetail=sync_healthy"
-    check = _rendered_text(check_url, tmp_path / "profile_health_check")
-    assert re.search(r"sync_healthy\s+Failed", check) and "slices red" in check
 
     partners_url = f"{webserver}/assets/salesforce/partners?view=checks&checkDetail=open_failures"
     partners = _rendered_text(partners_url, tmp_path / "profile_partners")

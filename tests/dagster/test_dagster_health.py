@@ -109,6 +109,13 @@ def test_dagster_failures_visible_replay_truthful_and_cli_changes_reach_the_inst
         materialized = instance.get_latest_materialization_event(AssetKey(["prm", "failed_records"]))
         assert materialized.asset_materialization.metadata["open_failures"].value == 0
 
+    # status asks the instance what only it knows: the schedules are off and no daemon runs
+    status = invoke(["status", "--json"])
+    assert status.exit_code == 0, status.output
+    dagster = status.json()["orchestrators"][0]
+    assert (dagster["name"], dagster["daemon_alive"]) == ("Dagster", False)
+    assert {s["state"] for s in status.json()["schedules"]} == {"stopped"}
+
 
 def _open(world):
     from prm_sync.store import failures

@@ -19,7 +19,7 @@ import typer
 from prm_sync.cli.app import app
 from prm_sync.cli.commands.admin import actor, parse_since
 from prm_sync.cli.context import state
-from prm_sync.cli.output import Col, console, print_fitted, print_json, print_mapping, styled
+from prm_sync.cli.output import Col, console, print_fitted, print_json, print_mapping, styled, when
 from prm_sync.cli.report import notify
 from prm_sync.errors import PrmSyncError, UsageError
 from prm_sync.exit_codes import for_run_status
@@ -53,16 +53,12 @@ def _connector_for(runtime: Any) -> Any:
     return connector_for
 
 
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
-
-
 def print_groups(groups: list[FailureGroup], total: int) -> None:
     if not groups:
         console.print("[green]no open failed records[/]", highlight=False)
         return
-    rows = [(g.count, f"{g.error_code}: {g.problem}", g.system, g.remote_object, g.field or "", _when(g.first_seen),
-             _when(g.last_seen), g.example.id) for g in groups]
+    rows = [(g.count, f"{g.error_code}: {g.problem}", g.system, g.remote_object, g.field or "", when(g.first_seen, ""),
+             when(g.last_seen, ""), g.example.id) for g in groups]
     print_fitted(
         f"{total} open failed record{'s' if total != 1 else ''} in {len(groups)} cause{'s' if len(groups) != 1 else ''}",
         [Col("count", justify="right"), Col("error", wrap=True), Col("system", priority=3), Col("object", priority=1),
@@ -147,7 +143,7 @@ def failures_list(
     cols = [Col("error code"), Col("message", wrap=True), Col("id", justify="right"), Col("system", priority=4),
             Col("object", priority=2), Col("record", priority=1), Col("last seen", priority=3),
             Col("tries", priority=5, justify="right"), Col("op", priority=6)]
-    values = [(f.error_code, detail_of(f).problem, f.id, f.system, f.remote_object, f.record_key, _when(f.last_seen),
+    values = [(f.error_code, detail_of(f).problem, f.id, f.system, f.remote_object, f.record_key, when(f.last_seen, ""),
                f.attempts, f.operation) for f in rows]
     if status != "open":
         cols.append(Col("status", priority=1))
@@ -189,8 +185,8 @@ def failures_show(
     print_mapping("what failed", {
         "problem": group.problem, "error code": found.error_code, "system": found.system,
         "object": found.remote_object, "entity": found.entity, "record": found.record_key, "in the CRM": url or "-",
-        "operation": found.operation, "attempts": found.attempts, "first seen": _when(found.first_seen),
-        "last seen": _when(found.last_seen), "run": found.run_id, "resolution": found.resolution,
+        "operation": found.operation, "attempts": found.attempts, "first seen": when(found.first_seen, ""),
+        "last seen": when(found.last_seen, ""), "run": found.run_id, "resolution": found.resolution,
     })
     console.print("remote message:", markup=False)
     console.print(f"  {found.error_message}", markup=False, highlight=False, soft_wrap=False)

@@ -18,27 +18,14 @@ from rich.text import Text
 
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
-from prm_sync.cli.output import Col, console, print_fitted, print_json, styled
+from prm_sync.cli.output import Col, console, print_fitted, print_json, styled, when
 from prm_sync.cli.report import notify
 from prm_sync.errors import UsageError
 from prm_sync.health.observers import HealthChange, OrchestratorStatus, observers
-from prm_sync.health.summary import COLOURS, HealthReport
+from prm_sync.health.summary import COLOURS, HealthReport, format_age
 
 runs_app = typer.Typer(help="The run history the store keeps: list (default), show ID.", invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
-
-
-def _age(minutes: float | None) -> str:
-    if minutes is None:
-        return "never"
-    if minutes < 120:
-        return f"{minutes:.0f} min"
-    hours = minutes / 60
-    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
 def _health_word(status: str) -> Text:
@@ -64,7 +51,7 @@ def print_health(report: HealthReport) -> None:
     for s in report.slices:
         cause = "; ".join(f"{c.count}x {c.error_code}: {c.problem}" for c in s.causes[:2]) or "; ".join(
             r for r in s.reasons if "open failed" not in r)
-        rows.append((f"{s.system}/{s.entity}", _health_word(s.status), _age(s.age_minutes), s.read, s.written,
+        rows.append((f"{s.system}/{s.entity}", _health_word(s.status), format_age(s.age_minutes), s.read, s.written,
                      Text(str(s.open_failures), style="bold red") if s.open_failures else 0, cause,
                      f"{s.quota_pct:.0f}%" if s.quota_pct is not None else "-",
                      s.unmatched if s.unmatched is not None else "-", s.last_run_id or "-"))
@@ -77,7 +64,7 @@ def print_health(report: HealthReport) -> None:
         style = "bold red" if quota.over_warning else ""
         console.print(Text.assemble(f"{quota.system} API: ", Text(f"{quota.pct:.1f}%", style=style),
                                     f" of the {quota.window} limit ({quota.used:,} of {quota.limit:,}, as of "
-                                    f"{_when(quota.as_of)})"), highlight=False)
+                                    f"{when(quota.as_of)})"), highlight=False)
     for name, count in sorted(report.unmatched.items()):
         console.print(f"unmatched {name}: {count}", markup=False, highlight=False)
 
@@ -85,13 +72,13 @@ def print_health(report: HealthReport) -> None:
 def print_operations(report: HealthReport, schedules: list[dict[str, Any]], orchestrators: list[OrchestratorStatus]) -> None:
     if report.locks:
         for lock in report.locks:
-            console.print(f"lock {lock.scope!r}: held by {lock.run_id} since {_when(lock.acquired_at)} "
-                          f"(last heartbeat {_when(lock.heartbeat_at)})", markup=False, highlight=False)
+            console.print(f"lock {lock.scope!r}: held by {lock.run_id} since {when(lock.acquired_at)} "
+                          f"(last heartbeat {when(lock.heartbeat_at)})", markup=False, highlight=False)
     else:
         console.print("lock: free (no run holds the store)")
     for run in report.running:
-        console.print(f"running: {run.id} ({run.trigger}) since {_when(run.started_at)}", markup=False, highlight=False)
-    rows = [(s["name"], s["cron"], s["timezone"], _when(s["next_tick"]), styled(s["state"])) for s in schedules]
+        console.print(f"running: {run.id} ({run.trigger}) since {when(run.started_at)}", markup=False, highlight=False)
+    rows = [(s["name"], s["cron"], s["timezone"], when(s["next_tick"]), styled(s["state"])) for s in schedules]
     print_fitted("schedules", [Col("schedule"), Col("cron"), Col("timezone", priority=2), Col("next run"),
                                Col("state")], rows)
     if not orchestrators:
@@ -219,7 +206,7 @@ def runs_list(
     for run in found:
         totals = _run_totals(run)
         written = totals["created"] + totals["updated"] + totals["deleted"]
-        rows.append((run.id, styled(run.status), run.trigger, _when(run.started_at), _duration(run), totals["read"],
+        rows.append((run.id, styled(run.status), run.trigger, when(run.started_at), _duration(run), totals["read"],
                      written, Text(str(totals["failed"]), style="bold red") if totals["failed"] else 0,
                      totals["api_calls"], _scope(run)))
     print_fitted(f"{len(found)} run{'s' if len(found) != 1 else ''}, newest first",
@@ -254,7 +241,7 @@ def runs_show(
                     "open_failures": [f.id for f in left]})
         return
     console.print(Text.assemble(f"run {run.id}: ", styled(run.status),
-                                f" ({run.trigger}; {_scope(run)}; started {_when(run.started_at)}, took {_duration(run)}; "
+                                f" ({run.trigger}; {_scope(run)}; started {when(run.started_at)}, took {_duration(run)}; "
                                 f"mappings {run.mapping_version or '-'})"), highlight=False)
     if run.error:
         console.print(f"  {run.error}", markup=False, highlight=False)
