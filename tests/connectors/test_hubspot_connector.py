@@ -84,16 +84,16 @@ def test_deletes_and_merges_become_events(hubspot_sandbox: RunningHubSpot) -> No
     app.clock = _ticking(T0, step_ms=1000)
     a, b, c, gone = app.insert_records("companies", [{"name": n} for n in ("a", "b", "c", "gone")])
     cursor = Cursor(modstamp=T0 + timedelta(seconds=3), last_id=gone)
-    app.merge("companies", a, b)
+    merged = app.merge("companies", a, b)
     app.archive_record("companies", gone)
     app.archive_record("companies", c)
     connector, _ = _connector(hubspot_sandbox)
 
     events = list(connector.read_changes("companies", ["name"], cursor))
     by_id = {e.id: e for e in events}
-    assert by_id[a].merged_ids == [b] and not by_id[a].deleted
+    assert by_id[merged].merged_ids == [a, b] and not by_id[merged].deleted
     assert by_id[gone].deleted and by_id[c].deleted
-    assert b not in by_id  # a merge is reported on the survivor, not as a delete
+    assert a not in by_id and b not in by_id  # a merge is reported on the new record, not as deletes
     assert [e.modstamp for e in events] == sorted(e.modstamp for e in events)
     assert not any(e.deleted for e in connector.read_changes("companies", ["name"], cursor, include_deleted=False))
 

@@ -11,6 +11,7 @@ from hubspot.crm.associations.v4 import (
     BatchInputPublicFetchAssociationsBatchRequest,
 )
 from hubspot.crm.associations.v4.exceptions import ApiException
+from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
 from sandbox_fixtures.hubspot import RunningHubSpot, assert_matches_spec
 
 
@@ -101,10 +102,12 @@ def test_batch_create_read_and_archive(hubspot_sandbox: RunningHubSpot) -> None:
     assert hubspot_sandbox.app.associations("companies", companies[0], "deal_registrations") == []
 
 
-def test_merge_endpoint_folds_the_loser_into_the_survivor(hubspot_sandbox: RunningHubSpot) -> None:
+def test_merge_endpoint_makes_a_new_record_from_both(hubspot_sandbox: RunningHubSpot) -> None:
+    """HubSpot's documented merge: a new record and id; the primary's values, blanks filled from the other."""
     companies, contacts = _seed(hubspot_sandbox)
     app = hubspot_sandbox.app
-    app.update_record("companies", companies[1], {"phone": "555", "prm_id": "P-B"})
+    app.update_record("companies", companies[0], {"prm_id": "P-A", "domain": "acme.com"})
+    app.update_record("companies", companies[1], {"phone": "555", "prm_id": "P-B", "domain": "beta.com"})
     app.assocs.add(app.assocs.definition("contacts", "companies", "HUBSPOT_DEFINED", 279), contacts[0], companies[1])
     response = requests.post(
         f"{hubspot_sandbox.url}/crm/v3/objects/companies/merge",
@@ -114,18 +117,42 @@ def test_merge_endpoint_folds_the_loser_into_the_survivor(hubspot_sandbox: Runni
     )
     assert response.status_code == 200
     assert_matches_spec("crm_objects", "POST", "/crm/v3/objects/companies/merge", 200, response.content)
-    survivor = response.json()["properties"]
-    assert survivor["hs_merged_object_ids"] == companies[1] and survivor["phone"] == "555"
-    assert app.get_record("companies", companies[1]) is None
-    assert app.associations("contacts", contacts[0], "companies") == [companies[0]]
+    body = response.json()
+    new_id, survivor = body["id"], body["properties"]
+    assert new_id not in companies
+    assert survivor["hs_merged_object_ids"].split(";") == companies
+    assert (survivor["name"], survivor["domain"], survivor["prm_id"]) == ("Acme", "acme.com", "P-A")  # the primary's
+    assert survivor["phone"] == "555"  # blank on the primary: the other record's value
+    assert app.get_record("companies", companies[0]) is None and app.get_record("companies", companies[1]) is None
+    assert app.associations("contacts", contacts[0], "companies") == [new_id]
     basic = hubspot_sandbox.client().crm.objects.basic_api
-    assert basic.get_by_id("companies", companies[1]).id == companies[0]  # a merged id resolves to the survivor
+    for old in companies:  # both original ids answer with the merged record
+        assert basic.get_by_id("companies", old).id == new_id
+    assert basic.get_by_id("companies", "P-A", id_property="prm_id").id == new_id
+    with pytest.raises(ObjectsApiException) as gone:  # the secondary's unique value went with it
+        basic.get_by_id("companies", "P-B", id_property="prm_id")
+    assert gone.value.status == 404
     assert basic.get_page("companies", archived=True).results == []  # merged is not deleted
+
+
+def test_a_merged_record_keeps_one_primary_company(hubspot_sandbox: RunningHubSpot) -> None:
+    companies, contacts = _seed(hubspot_sandbox)
+    app = hubspot_sandbox.app
+    primary = app.assocs.definition("contacts", "companies", "HUBSPOT_DEFINED", 1)
+    plain = app.assocs.definition("contacts", "companies", "HUBSPOT_DEFINED", 279)
+    for contact, company in zip(contacts, companies, strict=True):
+        app.assocs.add(primary, contact, company)
+        app.assocs.add(plain, contact, company)
+    merged = app.merge("contacts", contacts[0], contacts[1])
+    links = app.assocs.targets("contacts", merged, "companies")
+    assert links[companies[0]] == {("HUBSPOT_DEFINED", 1), ("HUBSPOT_DEFINED", 279)}
+    assert links[companies[1]] == {("HUBSPOT_DEFINED", 279)}  # the secondary's primary label is dropped
 
 
 def test_merge_helper_chains_merged_ids(hubspot_sandbox: RunningHubSpot) -> None:
     ids = hubspot_sandbox.app.insert_records("contacts", [{"firstname": n} for n in "abc"])
-    hubspot_sandbox.app.merge("contacts", ids[1], ids[2])
-    survivor = hubspot_sandbox.app.merge("contacts", ids[0], ids[1])
+    first = hubspot_sandbox.app.merge("contacts", ids[1], ids[2])
+    survivor = hubspot_sandbox.app.merge("contacts", ids[0], first)
     record = hubspot_sandbox.app.get_record("contacts", survivor)
-    assert record is not None and record["hs_merged_object_ids"].split(";") == [ids[1], ids[2]]
+    assert record is not None and record["hs_merged_object_ids"].split(";") == [ids[0], ids[1], ids[2], first]
+    assert hubspot_sandbox.app.find_record("contacts", "hs_object_id", ids[2])["hs_object_id"] == survivor

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sandbox_fixtures.salesforce_soap import SoapFault, soap_merge
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 
@@ -182,6 +183,39 @@ def test_merge_soft_deletes_losers_with_master_record_id(salesforce_sandbox):
         "SELECT Id, IsDeleted, MasterRecordId FROM Account WHERE IsDeleted = true", include_deleted=True)["records"]
     assert [(r["Id"], r["MasterRecordId"]) for r in rows] == [(loser, master)]
     assert app.get_record("Contact", contact)["AccountId"] == master
+
+
+def test_soap_merge_reparents_children_and_answers_merge_results(salesforce_sandbox):
+    app = salesforce_sandbox.app
+    master, loser, other = app.insert_records("Account", [{"Name": "Keep"}, {"Name": "Dupe"}, {"Name": "Other"}])
+    [contact] = app.insert_records("Contact", [{"LastName": "Child", "AccountId": loser}])
+    [opp] = app.insert_records("Opportunity", [{"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2026-01-01",
+                                                "AccountId": loser}])
+    sf = salesforce_sandbox.client()
+    result = soap_merge(sf, "Account", master, [loser], {"Phone": "555-0100"})
+    assert result.success and result.id == master and result.merged_ids == [loser]
+    assert sorted(result.updated_related_ids) == sorted([contact, opp])
+    assert app.get_record("Contact", contact)["AccountId"] == master
+    assert app.get_record("Opportunity", opp)["AccountId"] == master
+    assert app.get_record("Account", master)["Phone"] == "555-0100"  # a value the merging user chose
+    rows = sf.query_all("SELECT Id, MasterRecordId FROM Account WHERE IsDeleted = true", include_deleted=True)["records"]
+    assert [(r["Id"], r["MasterRecordId"]) for r in rows] == [(loser, master)]
+
+    again = soap_merge(sf, "Account", master, [loser])  # the loser is gone: a per-request error, nothing changes
+    assert not again.success and again.errors[0][0] == "ENTITY_IS_DELETED"
+    assert not soap_merge(sf, "Account", master, [master]).success
+    assert soap_merge(sf, "Account", master, ["001000000000XYZAAA"]).errors[0][0] == "INVALID_CROSS_REFERENCE_KEY"
+    assert soap_merge(sf, "Opportunity", opp, [other]).errors[0][0] == "INVALID_TYPE"
+    assert app.get_record("Account", other) is not None
+
+
+def test_soap_merge_refuses_a_bad_session_with_a_fault(salesforce_sandbox):
+    app = salesforce_sandbox.app
+    master, loser = app.insert_records("Account", [{"Name": "Keep"}, {"Name": "Dupe"}])
+    with pytest.raises(SoapFault) as fault:
+        soap_merge(salesforce_sandbox.client(access_token="wrong"), "Account", master, [loser])
+    assert fault.value.status == 500 and fault.value.code == "INVALID_SESSION_ID"
+    assert app.get_record("Account", loser) is not None
 
 
 def test_deleted_and_updated_endpoints(salesforce_sandbox):

@@ -290,10 +290,12 @@ class ObjectRoutes:
         return self._committed(SandboxResponse.json(200, wire))
 
     def merge_records(self, object_type: str, primary_id: str, merged_id: str) -> Record:
+        """Merge into a new record (see ``RecordStore.merge``); both originals' associations move to it."""
         with self.lock:
+            originals = [self.store.find(object_type, i) for i in (primary_id, merged_id)]
             survivor = self.store.merge(object_type, primary_id, merged_id)
-            loser = self.store.table(object_type).records[merged_id]
-            self.assocs.move(object_type, loser.id, survivor.id)
+            for original in originals:  # the primary first: its "Primary"-labelled links win
+                self.assocs.move(object_type, original.id, survivor.id)  # type: ignore[union-attr]
             return survivor
 
     # -- batch ---------------------------------------------------------------------

@@ -147,15 +147,32 @@ class AssociationStore:
             self.links.pop(key, None)
 
     def move(self, object_type: str, loser: str, survivor: str) -> None:
-        """After a merge the survivor inherits the loser's associations."""
+        """After a merge the survivor inherits the loser's associations.
+
+        Moved in the order HubSpot documents: a record has one primary
+        company, so the one the survivor already has (from the primary record,
+        moved first) wins and the secondary's "Primary" label is dropped; the
+        plain association to that company stays. (A company is the primary
+        company of any number of deals and contacts: that side is not capped.)
+        """
         name = resolve_object_type(object_type).name
         for key in [k for k in self.links if k[0] == name and k[1] == loser]:
             for to_id, links in list(self.links[key].items()):
-                for category, type_id in links:
+                if to_id == survivor:
+                    continue
+                for category, type_id in sorted(links):
                     d = self.definition(name, key[2], category, type_id)
-                    if to_id != survivor:
-                        self.add(d, survivor, to_id)
+                    if d.label == "Primary" and key[2] == "companies" and self._has_primary(name, survivor, key[2]):
+                        continue
+                    self.add(d, survivor, to_id)
         self.drop_record(name, loser)
+
+    def _has_primary(self, from_type: str, from_id: str, to_type: str) -> bool:
+        return any(
+            self.definition(from_type, to_type, category, type_id).label == "Primary"
+            for links in self.links.get((from_type, from_id, to_type), {}).values()
+            for category, type_id in links
+        )
 
     def label_of(self, from_type: str, to_type: str, link: Link) -> dict[str, Any]:
         category, type_id = link

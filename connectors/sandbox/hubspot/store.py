@@ -49,6 +49,10 @@ class Table:
     version: int = 0
 
 
+def _merged_ids(record: Record) -> list[str]:
+    return [x for x in record.properties.get("hs_merged_object_ids", "").split(";") if x]
+
+
 def _unique_key(prop: str, value: str) -> str:
     return value.lower() if prop == "email" else value
 
@@ -183,28 +187,44 @@ class RecordStore:
         table.version += 1
 
     def merge(self, object_type: str, primary_id: str, merged_id: str) -> Record:
-        """Fold ``merged_id`` into ``primary_id``: the loser disappears, the survivor lists it."""
+        """Merge two records into a new one, as HubSpot has done for every object type since 2024.
+
+        HubSpot's developer changelog ("Updated merge functionality for
+        contacts and companies"): the result is a *new* record with a new id;
+        both originals are archived and their ids keep answering with the
+        merged record; its values are the primary's, with the secondary's
+        filling what the primary leaves blank (a unique property keeps the
+        primary's value, the secondary's is dropped); ``createdate`` is the
+        older of the two; ``hs_merged_object_ids`` lists both originals and
+        everything they had absorbed before.
+        """
         primary = self.find(object_type, primary_id)
         loser = self.find(object_type, merged_id)
         if primary is None or loser is None or primary.id == loser.id:
             missing = merged_id if loser is None else primary_id
             msg = f"Cannot merge {object_type} {merged_id} into {primary_id}: object {missing} not found or same object"
             raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"ids": [primary_id, merged_id]})
-        self.archive(object_type, loser, merged_into=primary.id)
-        blanks = {
-            k: v
-            for k, v in loser.properties.items()
-            if k not in _SYSTEM
-            and v
-            and not primary.properties.get(k)
-            and not self.prop_defs(object_type)[k].read_only
+        defs = self.prop_defs(object_type)
+        values = {
+            k: v for k, v in loser.properties.items() if k not in _SYSTEM and v and not defs[k].read_only
         }
-        merged = [x for x in primary.properties.get("hs_merged_object_ids", "").split(";") if x]
-        merged += [loser.id, *[x for x in loser.properties.get("hs_merged_object_ids", "").split(";") if x]]
+        values.update(
+            {k: v for k, v in primary.properties.items() if k not in _SYSTEM and v and not defs[k].read_only}
+        )
+        merged = [*_merged_ids(primary), primary.id, *_merged_ids(loser), loser.id]
         table = self.table(object_type)
-        self._apply(table, primary, blanks, self.stamp())
-        primary.properties["hs_merged_object_ids"] = ";".join(merged)
-        return primary
+        rid = str(self.next_id)
+        self.next_id += 1
+        for record in (primary, loser):
+            self.archive(object_type, record, merged_into=rid)
+        ms = self.stamp()
+        created = min(primary.created_ms, loser.created_ms)
+        survivor = Record(rid, {"hs_object_id": rid, "createdate": iso_ms(created)}, created, ms)
+        table.records[rid] = survivor
+        table.order.append(int(rid))
+        self._apply(table, survivor, values, ms)
+        survivor.properties["hs_merged_object_ids"] = ";".join(dict.fromkeys(merged))
+        return survivor
 
     def _apply(self, table: Table, record: Record, clean: dict[str, str], ms: int) -> None:
         for name, value in clean.items():

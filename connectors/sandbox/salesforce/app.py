@@ -37,7 +37,7 @@ from connectors.sandbox.http import (
     SandboxResponse,
     json_error_position,
 )
-from connectors.sandbox.salesforce import bulk, composite, discovery, oauth
+from connectors.sandbox.salesforce import bulk, composite, discovery, oauth, soap
 from connectors.sandbox.salesforce.query import BoundQuery, bind
 from connectors.sandbox.salesforce.soql import SoqlError, parse
 from connectors.sandbox.salesforce.store import MultipleMatches, OrgStore, RecordNotFound, WriteOutcome
@@ -114,6 +114,7 @@ class SalesforceSandbox(SandboxApp):
         self.sf_route("GET", r"query/?", lambda r: self._query(r, "query"), "query")
         self.sf_route("GET", r"queryAll/?", lambda r: self._query(r, "queryAll"), "query_all")
         composite.register(self)
+        soap.register(self)
         self.bulk_jobs = bulk.register(self)
         self.sf_route("GET", r"sobjects/(?P<obj>\w+)/describe/?", self._describe, "describe")
         self.sf_route("GET", r"sobjects/(?P<obj>\w+)/deleted/?", self._deleted, "deleted")
@@ -200,13 +201,22 @@ class SalesforceSandbox(SandboxApp):
         return response
 
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:
-        """The static token or a live OAuth session; the login server's own routes check their own way."""
+        """The static token or a live OAuth session; the login server's own routes check their own way.
+
+        SOAP carries the session in its ``SessionHeader`` and answers a bad one with a fault.
+        """
         if request.path.startswith(("/services/oauth2/", "/id/")) or _PUBLIC.match(request.path):
             return None
-        auth = request.header("authorization", "") or ""
-        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if soap.is_soap(request):
+            token = soap.session_id(request) or ""
+        else:
+            auth = request.header("authorization", "") or ""
+            token = auth[7:] if auth.startswith("Bearer ") else ""
         if token != self.access_token:
             if not token or self.oauth.valid_session(token) is None:
+                if soap.is_soap(request):
+                    return soap.fault_response("INVALID_SESSION_ID",
+                                               "Invalid Session ID found in SessionHeader: Illegal Session")
                 return SandboxResponse.json(401, error_body("INVALID_SESSION_ID", "Session expired or invalid"))
             self.oauth.count_api_call()
         with self.lock:
@@ -289,8 +299,13 @@ class SalesforceSandbox(SandboxApp):
             raise ValueError(msg)
 
     def merge(self, object_name: str, master_id: str, loser_ids: list[str]) -> None:
-        with self.lock:
-            self.store.merge(object_name, master_id, loser_ids)
+        """A user's merge in the UI (what SOAP ``merge()`` does, without HTTP)."""
+        with self.lock, self.store.transaction() as rollback:
+            try:
+                self.store.merge(object_name, master_id, loser_ids)
+            except RequestError:
+                rollback()
+                raise
 
     def dump_state(self) -> dict[str, Any]:
         with self.lock:

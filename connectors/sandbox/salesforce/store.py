@@ -364,28 +364,58 @@ class OrgStore:
         self._save(object_name, updated)  # the undo entry keeps the old deleted_at too
         self.deleted_at[record["Id"]] = now
 
-    def merge(self, object_name: str, master_id: str, loser_ids: list[str]) -> None:
-        """Soft-delete the losers with MasterRecordId set and re-parent their children."""
+    def merge(
+        self, object_name: str, master_id: str, loser_ids: list[str], fields: Record | None = None
+    ) -> tuple[list[str], list[str]]:
+        """SOAP ``merge()``: the losers are soft-deleted with MasterRecordId set, their children re-parented.
+
+        ``fields`` are values on the master record that should win (the API
+        takes nothing from the losers by itself). Returns the merged ids and
+        the re-parented child ids (``mergedRecordIds``, ``updatedRelatedIds``).
+        Raises ``RequestError`` with the API's status code; the caller runs it
+        in a transaction.
+        """
         obj = self.object(object_name)
         if obj.get_field("MasterRecordId") is None:
             msg = f"{obj.name} records cannot be merged"
-            raise RequestError("INVALID_OPERATION", msg)
-        master = self.live(obj, master_id)
-        losers = [self.live(obj, i) for i in loser_ids]
+            raise RequestError("INVALID_TYPE", msg)
+        master = self._mergeable(obj, master_id)
+        losers = [self._mergeable(obj, i) for i in loser_ids]
         loser_set = {r["Id"] for r in losers}
+        if master["Id"] in loser_set or len(loser_set) != len(losers):
+            raise RequestError("INVALID_ID_FIELD", "a record cannot be merged with itself")
+        if fields:
+            outcome = self.update(obj.name, master["Id"], dict(fields))
+            if not outcome.success:
+                first = outcome.errors[0]
+                raise RequestError(first["statusCode"], first["message"], first["fields"])
         for loser in losers:
             self._soft_delete(obj.name, loser, master["Id"])
+        related: list[str] = []
         for child_obj in self.objects.values():
             refs = [
                 f.name
                 for f in child_obj.fields.values()
                 if f.type == "reference" and obj.name in f.reference_to and f.name != "MasterRecordId"
             ]
+            if not refs:
+                continue
             for child in list(self.records[child_obj.name].values()):
                 changes = {n: master["Id"] for n in refs if child.get(n) in loser_set}
-                if changes:
+                if changes and not child.get("IsDeleted"):
                     self._apply(child_obj, child, changes)
+                    related.append(child["Id"])
         self._apply(obj, self.records[obj.name][master["Id"]], {})
+        return [r["Id"] for r in losers], related
+
+    def _mergeable(self, obj: ObjectDef, record_id: str) -> Record:
+        full = normalise_id(record_id)
+        record = self.records[obj.name].get(full) if full else None
+        if record is None:
+            raise RequestError("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {record_id}")
+        if record.get("IsDeleted"):
+            raise RequestError("ENTITY_IS_DELETED", f"entity is deleted: {record_id}")
+        return record
 
     # -- persistence -------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
