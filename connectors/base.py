@@ -126,7 +126,9 @@ class Connector(Protocol):
         """Idempotent upsert by external key; one result per request, same order."""
         ...
 
-    def delete(self, object_name: str, remote_ids: list[str]) -> list[WriteResult]: ...
+    def delete(self, object_name: str, remote_ids: list[str], *, permanent: bool = False) -> list[WriteResult]:
+        """Remove records by remote id: recoverably (Recycle Bin, archive) or ``permanent`` where the API can."""
+        ...
 
     # Optional: a connector whose change feed cannot include deletes cheaply sets
     # ``deletes_need_extra_call = True`` and implements

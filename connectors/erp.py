@@ -446,7 +446,7 @@ class ErpConnector:
             key=key, ok=False, error_code=exc.info.code, error_message=exc.info.message, error_fields=fields
         )
 
-    def delete(self, object_name: str, remote_ids: list[str]) -> list[WriteResult]:
+    def delete(self, object_name: str, remote_ids: list[str], *, permanent: bool = False) -> list[WriteResult]:
         """Unlink by id; an id already gone counts as deleted (deletes are replayed safely)."""
         results: dict[str, WriteResult] = {}
         wanted: dict[int, str] = {}

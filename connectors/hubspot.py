@@ -618,7 +618,9 @@ class HubSpotConnector:
                 out[r.key] = _failed(r.key, info, retryable=True)
         return out
 
-    def delete(self, object_name: str, remote_ids: list[str]) -> list[WriteResult]:
+    def delete(self, object_name: str, remote_ids: list[str], *, permanent: bool = False) -> list[WriteResult]:
+        """Archive by id (batch archive). HubSpot's API has no permanent delete for CRM objects but a
+        contact's GDPR delete; archived records are purged after 90 days, so ``permanent`` archives too."""
         object_type = self.object_type(object_name)
         results: list[WriteResult] = []
         for chunk in page(list(dict.fromkeys(remote_ids)), self.batch_size):

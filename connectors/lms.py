@@ -240,7 +240,7 @@ class LmsConnector:
         self._check_object(object_name)
         return [self._read_only(r.key) for r in records]
 
-    def delete(self, object_name: str, remote_ids: list[str]) -> list[WriteResult]:
+    def delete(self, object_name: str, remote_ids: list[str], *, permanent: bool = False) -> list[WriteResult]:
         """Refused per record: statements are immutable (voiding is the LMS's business)."""
         self._check_object(object_name)
         return [self._read_only(remote_id) for remote_id in remote_ids]

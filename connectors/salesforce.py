@@ -54,7 +54,7 @@ from tenacity import (
 
 from connectors.base import Cursor, FieldInfo, Quota, RemoteRecord, UpsertRequest, WriteResult, page
 from connectors.salesforce_auth import Credentials, SessionToken, SignIn, SignInRefused, StaticToken
-from connectors.salesforce_bulk import bulk_upsert, typed_csv_rows
+from connectors.salesforce_bulk import bulk_hard_delete, bulk_upsert, typed_csv_rows
 from connectors.salesforce_decisions import Action, Failure, decide
 from connectors.salesforce_soql import soql_datetime, soql_field, soql_quote
 from prm_sync.errors import (
@@ -601,9 +601,18 @@ class SalesforceConnector:
             retryable=code in _RETRYABLE_RECORD_CODES,
         )
 
-    def delete(self, object_name: str, remote_ids: list[str]) -> list[WriteResult]:
-        """Soft-delete by id through collections; an already-deleted record counts as deleted."""
+    def delete(self, object_name: str, remote_ids: list[str], *, permanent: bool = False) -> list[WriteResult]:
+        """Delete by id: to the Recycle Bin through collections, or ``permanent`` with a Bulk 2.0 hardDelete job.
+
+        An already-deleted record counts as deleted.
+        """
         soql_field(object_name)
+        if permanent:
+            try:
+                by_id = bulk_hard_delete(self.sf, object_name, remote_ids, self.settings.bulk_poll_seconds)
+            except SalesforceError as exc:
+                raise self._translate(exc) from None
+            return [by_id[i].model_copy(update={"remote_id": i}) for i in remote_ids]
         results: list[WriteResult] = []
         for chunk in page(remote_ids, self.batch_size):
             try:

@@ -58,6 +58,21 @@ def bulk_upsert(sf: Salesforce, object_name: str, key_field: str, rows: list[dic
     except SalesforceOperationError as exc:
         message = str(exc)[:500]
         return {k: WriteResult(key=k, ok=False, error_code="BULK_JOB_FAILED", error_message=message) for k in keys}
+    return _job_results(bulk, jobs, key_field, keys)
+
+
+def bulk_hard_delete(sf: Salesforce, object_name: str, ids: list[str], wait: float) -> dict[str, WriteResult]:
+    """Delete permanently (Bulk API 2.0 ``hardDelete``: no Recycle Bin; the user needs "Bulk API Hard Delete")."""
+    bulk = getattr(sf.bulk2, object_name)
+    try:
+        jobs = bulk.hard_delete(records=[{"Id": i} for i in ids], wait=wait)
+    except SalesforceOperationError as exc:
+        message = str(exc)[:500]
+        return {i: WriteResult(key=i, ok=False, error_code="BULK_JOB_FAILED", error_message=message) for i in ids}
+    return _job_results(bulk, jobs, "Id", ids)
+
+
+def _job_results(bulk: Any, jobs: list[dict[str, Any]], key_field: str, keys: list[str]) -> dict[str, WriteResult]:
     results: dict[str, WriteResult] = {}
     for job in jobs:
         outcome = bulk.get_all_ingest_records(job["job_id"])

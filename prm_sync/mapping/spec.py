@@ -57,6 +57,13 @@ class Match(_Strict):
     id_property: str | None = Field(None, description="HubSpot property with hasUniqueValue holding our id")
     natural_key: list[str] | None = Field(None, description="canonical fields that identify the record")
     remote_id: bool = Field(False, description="key by the remote system's own record id")
+    identify_by: list[list[str]] | None = Field(
+        None,
+        description=(
+            "for records read without our id (born in the CRM, or an existing org being adopted): canonical "
+            "fields that identify the PRM record, tried in order, e.g. [[domain], [name, country]]"
+        ),
+    )
 
 
 class FieldSpec(_Strict):
@@ -73,6 +80,17 @@ class FieldSpec(_Strict):
     )
     required: bool = Field(False, description="a blank value is an error for this record")
     default: Any = Field(None, description="value used when the source is blank")
+
+
+OnUnmatched = Literal["adopt", "report", "ignore"]
+ON_UNMATCHED: tuple[str, ...] = ("adopt", "report", "ignore")
+DeleteAction = Literal["archive", "delete", "ignore"]
+
+
+class MarkPolicy(_Strict):
+    """``on_delete: {mark: {Partner_Status__c: Terminated}}``: keep the remote record, set these fields."""
+
+    mark: dict[str, Any] = Field(min_length=1, description="remote field -> value written when the record goes")
 
 
 class AssociationSpec(_Strict):
@@ -102,6 +120,21 @@ class ObjectSpec(_Strict):
     rule: Rule | None = Field(None, description="default conflict rule of this object's fields")
     fields: list[FieldSpec] = Field(min_length=1)
     associations: list[AssociationSpec] = Field(default_factory=list)
+    on_unmatched: OnUnmatched = Field(
+        "report",
+        description=(
+            "a remote record in this object's slice that carries no PRM id (created in the CRM): adopt it "
+            "(match it by identify_by or create the PRM record, then write our id back), report it as "
+            "unmatched, or ignore it"
+        ),
+    )
+    on_delete: DeleteAction | MarkPolicy = Field(
+        "ignore",
+        description=(
+            "what this system's copy becomes when the PRM record is deleted or deactivated, or was deleted "
+            "in another system: archive (recoverable), delete (permanent), {mark: {field: value}}, or ignore"
+        ),
+    )
 
 
 class MappingFile(_Strict):

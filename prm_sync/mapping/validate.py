@@ -21,6 +21,7 @@ from connectors.base import FieldInfo
 from prm_sync.errors import ConfigError, PrmSyncError, Problem
 from prm_sync.mapping.field_checks import FieldChecker, effective_direction
 from prm_sync.mapping.known_fields import known_fields, known_objects
+from prm_sync.mapping.policies import check_policies
 from prm_sync.mapping.spec import (
     FORMAT_VERSION,
     Defaults,
@@ -219,6 +220,7 @@ def _check_object(
         doc, system, spec, header.defaults.rule, remote_fields, loc, field_locs, partial=field_errors
     )
     problems.extend(checker.check())
+    problems.extend(check_policies(doc, spec, loc, remote_fields))
     result.objects.append(
         ValidatedObject(system, spec, header.defaults.rule, doc, loc, field_locs, remote_fields)
     )

@@ -49,6 +49,8 @@ class CanonicalRecord(BaseModel):
 
     entity: ClassVar[str]
     id_prefix: ClassVar[str]
+    # field -> value that means "no longer active" (a terminated partner): the CRMs' on_delete applies
+    inactive_when: ClassVar[dict[str, str]] = {}
 
     id: str
     external_ids: dict[str, str] = Field(
@@ -61,10 +63,16 @@ class CanonicalRecord(BaseModel):
     def field_names(cls) -> list[str]:
         return list(cls.model_fields)
 
+    @property
+    def inactive(self) -> bool:
+        """Deactivated in the PRM (see ``inactive_when``): each CRM's ``on_delete`` policy applies to it."""
+        return any(str(getattr(self, name)) == value for name, value in self.inactive_when.items())
+
 
 class Partner(CanonicalRecord):
     entity = "partner"
     id_prefix = "ptn"
+    inactive_when = {"status": "terminated"}
 
     name: str = Field(min_length=1, max_length=255)
     partner_type: PartnerType = PartnerType.reseller

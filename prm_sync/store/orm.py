@@ -540,3 +540,57 @@ class ConflictIndexMetaRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class UnmatchedRecordRow(Base):
+    """A remote record in one of our slices that the sync could not tie to a PRM record.
+
+    Born in the CRM without our id (``on_unmatched: report``), or matching
+    several PRM records (or a PRM record already linked to another remote
+    record) by its natural key: never guessed, kept here for a person, one
+    row per remote record, refreshed when it is seen again.
+    """
+
+    __tablename__ = "unmatched_record"
+    __table_args__ = (
+        Index("uq_unmatched_record_remote", "system", "remote_object", "remote_id", unique=True),
+        Index("ix_unmatched_record_status", "status", "entity"),
+    )
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(SYSTEM)
+    remote_object: Mapped[str] = mapped_column(REMOTE_OBJECT)
+    entity: Mapped[str] = mapped_column(ENTITY)
+    remote_id: Mapped[str] = mapped_column(REMOTE_ID)
+    reason: Mapped[str] = mapped_column(ENUM)  # no_prm_id | ambiguous | linked_elsewhere | unknown_prm_id
+    summary: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)
+    candidates: Mapped[list[str]]  # PRM ids it could be
+    values: Mapped[dict[str, Any]]  # the mapped canonical values it was read with
+    status: Mapped[str] = mapped_column(ENUM)  # open | adopted | resolved | ignored
+    record_id: Mapped[str | None] = mapped_column(ID)  # the PRM record it became, once adopted
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    run_id: Mapped[str | None] = mapped_column(ID)
+    resolved_at: Mapped[datetime | None]
+
+
+class RecordAliasRow(Base):
+    """A PRM id that no longer exists on its own: merged into ``survivor_id``.
+
+    Remote records and other records may still name the old id (a CRM field
+    written before the merge, a CSV); identity resolution follows the alias
+    instead of re-creating the record. ``snapshot`` keeps the merged record's
+    last values.
+    """
+
+    __tablename__ = "record_alias"
+
+    entity: Mapped[str] = mapped_column(ENTITY, primary_key=True)
+    record_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    survivor_id: Mapped[str] = mapped_column(ID, index=True)
+    system: Mapped[str | None] = mapped_column(SYSTEM)  # where the merge was made (None: in the PRM)
+    reason: Mapped[str] = mapped_column(Text)
+    snapshot: Mapped[dict[str, Any]]
+    merged_at: Mapped[datetime]
+    run_id: Mapped[str | None] = mapped_column(ID)

@@ -249,3 +249,17 @@ def reset_cursors(
     if entity is not None:
         query = query.where(SyncCursorRow.entity == entity)
     return session.execute(query).rowcount or 0
+
+
+def orphan_links(session: Session, records: Table, entity: str, system: str) -> list[SyncState]:
+    """Live links whose PRM record is gone (deleted, or merged away, in the PRM): their copies await ``on_delete``."""
+    table = SyncStateRow.__table__
+    joined = table.outerjoin(records, records.c.id == table.c.record_id)
+    query = (
+        select(SyncStateRow)
+        .select_from(joined)
+        .where(table.c.entity == entity, table.c.system == system, table.c.remote_id.is_not(None),
+               table.c.remote_deleted.is_(False), records.c.id.is_(None))
+    )
+    session.flush()
+    return [SyncState.model_validate(row) for row in session.scalars(query)]

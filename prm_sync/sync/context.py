@@ -16,6 +16,7 @@ from prm_sync.mapping.apply import MappingSet
 from prm_sync.model import CanonicalRecord
 from prm_sync.store.db import Store
 from prm_sync.sync import repo
+from prm_sync.sync.identity import KeyIndex
 from prm_sync.sync.linkstate import LinkState
 from prm_sync.sync.preview import Preview
 from prm_sync.sync.values import normalize
@@ -98,6 +99,7 @@ class RunContext:
     crash_hook: CrashHook | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     links: LinkIndex = field(default_factory=LinkIndex)
+    keys: KeyIndex = field(default_factory=KeyIndex)  # natural keys of PRM records, for records without our id
     pulled: dict[str, set[str]] = field(default_factory=dict)  # entity -> PRM ids changed by pulls this run
     # the records of the entity being pushed, shared by its slices (one per system): loaded and
     # normalised once instead of once per system; dropped whenever a pull applies anything

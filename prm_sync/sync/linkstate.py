@@ -15,6 +15,11 @@ refused or never confirmed: the next push writes the record again, and links it.
 link states keeps it until a push has written the record again."""
 
 
+CLAIM_PENDING = "claim:"
+"""``push_fingerprint`` prefix of a link to a remote record that does not carry our id yet (adopted from
+the CRM, or a merge survivor): the next push writes the record by its remote id, our id included."""
+
+
 class LinkState(BaseModel):
     """The link between a PRM record and its twin in one system.
 
@@ -57,6 +62,11 @@ class LinkState(BaseModel):
         if self.links is not None:
             packed["links"] = self.links
         return packed
+
+    @property
+    def claim_pending(self) -> bool:
+        """Our id still has to be written onto the remote record (see ``CLAIM_PENDING``)."""
+        return (self.push_fingerprint or "").startswith(CLAIM_PENDING)
 
     @property
     def links_pending(self) -> bool:

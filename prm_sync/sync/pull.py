@@ -20,11 +20,13 @@ from connectors.base import Cursor, RemoteRecord
 from prm_sync.errors import PrmSyncError
 from prm_sync.mapping.merge import resolve_rule
 from prm_sync.model import ENTITIES, CanonicalRecord, new_id
-from prm_sync.sync import repo
+from prm_sync.store import identity as identity_store
+from prm_sync.sync import merges, repo
 from prm_sync.sync.context import RunContext
-from prm_sync.sync.linkstate import LinkState
+from prm_sync.sync.identity import Identity, resolve, summary_of
+from prm_sync.sync.linkstate import CLAIM_PENDING, LinkState
 from prm_sync.sync.slice import Slice
-from prm_sync.sync.stats import SliceStats
+from prm_sync.sync.stats import SliceStats, UnmatchedSample
 from prm_sync.sync.values import content_hash, normalize, normalize_all
 
 
@@ -132,6 +134,8 @@ def apply_page(
 ) -> list[str]:
     """Apply one page of remote records; returns the PRM ids whose values changed."""
     ctx.push_records = None  # records may change: the push lists them again
+    # merges first: who a survivor is depends on the records it absorbed (see ``merges``)
+    merged = merges.apply_merges(ctx, session, sl, page, stats) if sl.creates_remote else set()
     # one remote object can hold two entities (Account: partners and customers; account.move:
     # invoices and vendor bills); a link of the other entity means "not ours", not "ours"
     states = {
@@ -175,6 +179,8 @@ def apply_page(
     agreeing: list[str] = []  # ... of which these changed nothing in the PRM
     for record in page:
         stats.read += 1
+        if record.id in merged:
+            continue
         if record.id in foreign:
             stats.skipped += 1
             continue
@@ -242,11 +248,20 @@ def _apply_one(
         raise mapped
     found = mapped if mapped is not None else _map(ctx, sl, remote)
     values, pulled, remote_norm = found.values, found.pulled, found.remote_norm
-    record_id = state.record_id if state else _match(ctx, session, sl, remote, values)
-    if record_id is None:
-        stats.skipped += 1  # a record of ours-first entity without our key: reconcile reports it
-        return None
+    claim = False
+    if state is not None:
+        record_id = state.record_id
+    elif sl.creates_remote:
+        who = _identify(ctx, session, sl, remote, values, stats)
+        if who is None:
+            return None
+        record_id, claim = who
+    else:
+        record_id = _match(ctx, session, sl, remote, values)
     record = repo.get_record(session, sl.entity, record_id)
+    if record is None and state is not None and sl.creates_remote:
+        stats.skipped += 1  # deleted (or merged away) in the PRM: its copy is not read back to life
+        return None
     if record is not None and state is not None and _agrees(state, remote_norm):
         stats.unchanged += 1  # an echo of our own write, or an overlap re-read
         return None
@@ -267,7 +282,7 @@ def _apply_one(
         external_ids = {**record.external_ids, sl.system: remote.id}
         if not updates and external_ids == record.external_ids:
             stats.unchanged += 1
-            _link(ctx, sl, record, remote, remote_norm, state)
+            _link(ctx, sl, record, remote, remote_norm, state, claim=claim)
             return None
         merged = {**record.model_dump(), **updates, "external_ids": external_ids}
         if updates:
@@ -279,7 +294,9 @@ def _apply_one(
             stats.unchanged += 1
     # the pulled values changed in the remote system, at or before its modstamp: that is their time
     repo.save_record(session, record, changed_at=remote.modstamp)
-    _link(ctx, sl, record, remote, remote_norm, state)
+    if claim:
+        ctx.keys.add(record)
+    _link(ctx, sl, record, remote, remote_norm, state, claim=claim)
     after = {f: normalize(getattr(record, f)) for f in pulled}
     diff = {f: after[f] for f in after if before.get(f) != after[f]}
     if diff and ctx.preview is not None:
@@ -328,15 +345,48 @@ def _merge(
     return updates, decisions
 
 
+def _identify(
+    ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, values: dict[str, Any], stats: SliceStats
+) -> tuple[str, bool] | None:
+    """Who a never-linked record of a slice keyed by our id is: (PRM id, our id still to be written back).
+
+    None when it is not tied to a PRM record: reported as unmatched (or
+    ignored, by the mapping's ``on_unmatched``), never silently skipped.
+    """
+    key = remote.fields.get(sl.key_field)
+    who: Identity = resolve(
+        session, entity=sl.entity, system=sl.system, remote_id=remote.id, key=key, values=values,
+        spec=sl.mapping.spec, index=ctx.keys,
+    )
+    if who.decided and who.record_id:
+        if who.how != "prm_id":
+            stats.adopted += 1
+            if not ctx.dry_run:
+                identity_store.settle_unmatched(session, sl.system, sl.remote_object, [remote.id], status="adopted",
+                                                record_id=who.record_id, now=ctx.clock())
+        return who.record_id, who.how != "prm_id"
+    if who.how == "ignored":
+        stats.skipped += 1
+        return None
+    reason = {"unmatched": "no_prm_id"}.get(who.how, who.how)
+    summary = summary_of(values)
+    stats.unmatched += 1
+    if len(stats.unmatched_records) < repo.MAX_FAILURE_SAMPLES:
+        stats.unmatched_records.append(UnmatchedSample(
+            remote_id=remote.id, reason=reason, summary=summary, detail=who.detail, candidates=who.candidates))
+    if not ctx.dry_run:
+        identity_store.note_unmatched(
+            session, system=sl.system, remote_object=sl.remote_object, entity=sl.entity, remote_id=remote.id,
+            reason=reason, summary=summary, detail=who.detail, candidates=who.candidates,  # type: ignore[arg-type]
+            values={k: v for k, v in values.items() if v is not None}, run_id=ctx.run_id, now=ctx.clock(),
+        )
+    return None
+
+
 def _match(
     ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, values: dict[str, Any]
-) -> str | None:
-    """Find (or mint) the PRM id for a remote record we have never linked."""
-    if sl.match_kind in ("external_id", "id_property"):
-        key = remote.fields.get(sl.key_field)
-        if key and repo.get_record(session, sl.entity, str(key)) is not None:
-            return str(key)
-        return None
+) -> str:
+    """Find (or mint) the PRM id for a system-owned remote record we have never linked."""
     if sl.match_kind == "natural_key":
         keys = sl.mapping.spec.match.natural_key or []
         found = repo.find_by_fields(session, sl.entity, {k: values.get(k) for k in keys})
@@ -347,9 +397,13 @@ def _match(
 
 def _link(
     ctx: RunContext, sl: Slice, record: CanonicalRecord, remote: RemoteRecord,
-    remote_norm: dict[str, Any], state: LinkState | None,
+    remote_norm: dict[str, Any], state: LinkState | None, *, claim: bool = False,
 ) -> None:
-    """Record the new agreement: fields where both sides now hold the same value."""
+    """Record the new agreement: fields where both sides now hold the same value.
+
+    ``claim``: the remote record does not carry our id yet (adopted): the
+    link is marked so that the next push writes it by its remote id.
+    """
     prm_values = dict(state.prm_values) if state else {}
     for name, remote_value in remote_norm.items():
         current = normalize(getattr(record, name))
@@ -360,8 +414,9 @@ def _link(
         entity=sl.entity, record_id=record.id, system=sl.system, remote_object=sl.remote_object,
         remote_id=remote.id, remote_values=remote_values, prm_values=prm_values,
         content_hash=content_hash(remote_values), remote_modstamp=remote.modstamp, last_synced_at=ctx.clock(),
-        # a record whose links are still owed stays owed: only a push that writes it again clears that
-        push_fingerprint=state.push_fingerprint if state is not None and state.links_pending else None,
+        # a record whose links (or our id) are still owed stays owed: only a push that writes it clears that
+        push_fingerprint=CLAIM_PENDING if claim else (
+            state.push_fingerprint if state is not None and (state.links_pending or state.claim_pending) else None),
         links=state.links if state is not None and state.remote_id == remote.id else None,  # still sent
     )
     repo.put_state(ctx.links.session, new_state)
@@ -384,6 +439,8 @@ def _apply_delete(
     reason = f"merged into {remote.merged_into}" if remote.merged_into else "deleted remotely"
     if sl.match_kind == "remote_id" and not remote.merged_into:
         repo.delete_record(session, sl.entity, state.record_id)
+    elif sl.creates_remote and not remote.merged_into:
+        _deactivate(ctx, session, sl, state.record_id, remote)
     updated = state.model_copy(  # no record_version: the push keeps seeing (and skipping) it
         update={"remote_deleted": True, "remote_modstamp": remote.modstamp, "last_synced_at": ctx.clock(),
                 "record_version": None}
@@ -409,3 +466,21 @@ def _apply_delete(
     )
     stats.deleted += 1
     return state.record_id
+
+
+def _deactivate(ctx: RunContext, session: Any, sl: Slice, record_id: str, remote: RemoteRecord) -> None:
+    """A record of ours deleted in one system is marked in the PRM (a partner is terminated), never lost.
+
+    The other systems then see a deactivated record and apply their own
+    ``on_delete`` to their copies, so a Salesforce delete reaches HubSpot.
+    Entities with no notion of inactive (``inactive_when``) stay as they are.
+    """
+    record = repo.get_record(session, sl.entity, record_id)
+    if record is None or not record.inactive_when or record.inactive:
+        return
+    before = {name: normalize(getattr(record, name)) for name in record.inactive_when}
+    marked = record.model_copy(update={**record.inactive_when, "updated_at": ctx.clock()})
+    repo.save_record(session, type(record).model_validate(marked.model_dump()))
+    repo.audit(session, ctx, sl, action="remote_delete", record_id=record_id, remote_id=remote.id, before=before,
+               after=dict(record.inactive_when), decisions={name: "from_remote" for name in record.inactive_when},
+               reason=f"deleted in {sl.system}: marked {', '.join(f'{k}={v}' for k, v in record.inactive_when.items())}")

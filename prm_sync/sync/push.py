@@ -21,10 +21,11 @@ from typing import Any, Literal, TypeVar
 from connectors.base import Association, UpsertRequest, WriteResult, page
 from prm_sync.errors import PrmSyncError
 from prm_sync.mapping.context import TransformContext
+from prm_sync.mapping.known_fields import REMOTE_ID_FIELD
 from prm_sync.mapping.spec import AssociationSpec
 from prm_sync.mapping.values import is_blank
 from prm_sync.model import CanonicalRecord
-from prm_sync.sync import repo
+from prm_sync.sync import repo, retire
 from prm_sync.sync.context import PushRecord, RunContext
 from prm_sync.sync.linkstate import LINKS_PENDING, LinkState, pack_snapshot
 from prm_sync.sync.pull import sweep_deletes
@@ -47,6 +48,7 @@ class PlannedWrite:
     before: dict[str, Any] = field(default_factory=dict)  # snapshot values of the changed fields
     state: LinkState | None = None
     version: int | None = None  # the record's row_version planned; None keeps it in view for the next push
+    by_remote_id: bool = False  # written by the remote record's own id, our id included (an adopted record)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class PushPlan:
     skipped: int = 0
     considered: int = 0  # records visited: the changed ones, not the whole entity (see ``plan_push``)
     failures: list[tuple[str, dict[str, Any], Exception]] = field(default_factory=list)
+    retirements: list[retire.Retirement] = field(default_factory=list)  # copies whose PRM record went (on_delete)
 
     def counts(self) -> dict[str, int]:
         creates = sum(1 for w in self.writes if w.action == "create")
@@ -66,6 +69,7 @@ class PushPlan:
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "invalid": len(self.failures),
+            "remove": sum(1 for r in self.retirements if r.action != "detach"),
         }
 
 
@@ -110,6 +114,13 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         if state is not None and state.remote_deleted:
             plan.skipped += 1
             continue
+        retirement = retire.for_inactive(sl, record, state)
+        if retirement is not None:
+            plan.retirements.append(retirement)  # deactivated: this system's copy goes by its on_delete
+            continue
+        if record.inactive and state is None and sl.creates_remote and retire.policy(sl) in ("archive", "delete"):
+            plan.skipped += 1  # never written here: not created only to be removed
+            continue
         if not sl.creates_remote and (state is None or state.remote_id is None):
             plan.skipped += 1  # CRM-owned records are written back, never created by us
             continue
@@ -117,12 +128,17 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         agreed = state.prm_values if state else None
         changed = [f for f in fields if agreed is None or agreed.get(f) != values[f]]
         owes_links = state is not None and (state.links_pending or record.id in journaled)
+        if state is not None and state.links is not None:
+            # a link whose target moved (a contact whose partner was merged into another): written and relinked
+            changed += [spec.prm for spec in sl.mapping.spec.associations
+                        if spec.prm not in changed and _target_moved(ctx, sl, spec, record, state)]
         if owes_links:
             # written, but its associations were never confirmed: write it (and link it) again
             changed += [f for f in linked_fields if f not in changed and getattr(record, f, None)]
         hold = held.get(record.id, set())
         changed = [f for f in changed if f not in hold]
-        if state is not None and not changed:
+        claim = state is not None and state.claim_pending and bool(state.remote_id) and sl.creates_remote
+        if state is not None and not changed and not claim:
             plan.unchanged += 1
             agreeing.append(record.id)
             if owes_links and not any(getattr(record, f, None) for f in linked_fields):
@@ -138,7 +154,11 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
         for name in hold:
             for remote_name in sl.remote_names_for(name):
                 payload.pop(remote_name, None)
-        key = record.id if sl.creates_remote else str(state.remote_id)  # type: ignore[union-attr]
+        if record.inactive:
+            payload.update(retire.mark_fields(sl))  # on_delete: mark
+        key = record.id if sl.creates_remote and not claim else str(state.remote_id)  # type: ignore[union-attr]
+        if claim:
+            payload[sl.key_field] = record.id  # our id, written onto the record born in the CRM
         plan.writes.append(
             PlannedWrite(
                 record=record,
@@ -150,8 +170,11 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
                 before={f: (state.remote_values if state else {}).get(f) for f in changed},
                 state=state,
                 version=None if hold else versions[record.id],  # a held field keeps the record in view
+                by_remote_id=claim,
             )
         )
+    if record_ids is None:
+        plan.retirements.extend(retire.for_orphans(ctx, session, sl))
     if checked and not ctx.dry_run:
         repo.mark_checked(session, sl.entity, sl.system, checked, fingerprint)
     if unlinked and not ctx.dry_run:
@@ -160,6 +183,12 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
                              f"{sl.system} {sl.remote_object} already holds what the PRM holds (fixed at the source "
                              "or by hand); nothing left to write")
     return plan
+
+
+def _target_moved(ctx: RunContext, sl: Slice, spec: AssociationSpec, record: CanonicalRecord, state: LinkState) -> bool:
+    other = getattr(record, spec.prm, None)
+    target = ctx.links.remote_id_for(spec.entity, sl.system, str(other)) if other else None
+    return target is not None and (state.links or {}).get(_link_key(spec)) not in (None, target)
 
 
 def _records_to_plan(ctx: RunContext, session: Any, entity: str, versions: dict[str, int]) -> list[PushRecord]:
@@ -194,6 +223,7 @@ def push_slice(
             repo.record_failure(
                 session, ctx, sl, record_key=record_id, operation="map", payload=payload, exc=exc, stats=stats
             )
+    retire.retire(ctx, sl, stats, plan.retirements)
     if ctx.dry_run:
         for w in plan.writes:
             if w.action == "create":
@@ -207,7 +237,10 @@ def push_slice(
     if any(w.state is not None and w.state.remote_id for w in plan.writes) and sweep_deletes(ctx, sl, stats, force=True):
         with ctx.transaction() as session:  # some linked records were deleted remotely: plan again
             plan = plan_push(ctx, session, sl, record_ids=record_ids)
-    batches = list(page(plan.writes, aligned_page_size(ctx.config.sync.page_size, connector.batch_size)))
+    size = aligned_page_size(ctx.config.sync.page_size, connector.batch_size)
+    # records adopted from the CRM are written by their own id (carrying ours from then on), the rest by our key
+    batches = [*page([w for w in plan.writes if w.by_remote_id], size),
+               *page([w for w in plan.writes if not w.by_remote_id], size)]
     written = 0
     ctx.progress(written, len(plan.writes))
     pipelined = ctx.config.sync.pipeline_writes and len(batches) > 1
@@ -216,7 +249,8 @@ def push_slice(
         def send(batch: list[PlannedWrite]) -> Future[list[WriteResult]]:
             ctx.checkpoint("push.before_write")
             requests = [UpsertRequest(key=w.key, fields=w.payload) for w in batch]
-            return remote.submit(connector.upsert, sl.remote_object, sl.key_field, requests)
+            key_field = REMOTE_ID_FIELD[sl.system] if batch[0].by_remote_id else sl.key_field
+            return remote.submit(connector.upsert, sl.remote_object, key_field, requests)
 
         in_flight = send(batches[0]) if batches else None
         linking: deque[LinkCall] = deque()  # association calls sent, oldest first, not yet settled

@@ -107,6 +107,11 @@ def push_candidates(session: Session, entity: str, system: str, fingerprint: str
     return state.push_candidates(session, records.row_class(entity).__table__, entity, system, fingerprint)
 
 
+def orphan_links(session: Session, entity: str, system: str) -> list[LinkState]:
+    """Live links of this slice whose PRM record no longer exists (see ``state.orphan_links``)."""
+    return [_to_link(s) for s in state.orphan_links(session, records.row_class(entity).__table__, entity, system)]
+
+
 def mark_checked(session: Session, entity: str, system: str, versions: dict[str, int], fingerprint: str) -> None:
     """Remember that these records (id -> row_version) still agree with their link under this mapping."""
     state.mark_checked(session, entity, system, versions, fingerprint)
@@ -214,6 +219,7 @@ def record_failure(
 _REFUSED = {
     "upsert": ("WRITE_FAILED", "the remote refused the record"),
     "associate": ("ASSOCIATION_FAILED", "the remote refused the association"),
+    "delete": ("DELETE_FAILED", "the remote refused to remove the record"),
 }
 
 

@@ -26,6 +26,16 @@ class FailureSample(BaseModel):
     fields: list[str] = Field(default_factory=list)  # the remote fields the error names
 
 
+class UnmatchedSample(BaseModel):
+    """A remote record the slice could not tie to a PRM record (see ``prm_sync.sync.identity``)."""
+
+    remote_id: str
+    reason: str  # no_prm_id | ambiguous | linked_elsewhere | unknown_prm_id
+    summary: str = ""
+    detail: str = ""
+    candidates: list[str] = Field(default_factory=list)
+
+
 class SliceStats(BaseModel):
     """Counts for one (system, entity) slice of a run."""
 
@@ -40,6 +50,8 @@ class SliceStats(BaseModel):
     failed: int = 0
     conflicts: int = 0
     skipped: int = 0
+    unmatched: int = 0  # remote records without a PRM record to tie them to (on_unmatched: report, ambiguous)
+    adopted: int = 0  # remote records born in the CRM that became (or were matched to) PRM records
     api_calls: int = 0
     quota_remaining: int | None = None
     quota_used: int | None = None  # the remote's own count against its limit, as last reported
@@ -48,6 +60,7 @@ class SliceStats(BaseModel):
     duration_seconds: float = 0.0
     stopped_reason: str | None = None
     failures: list[FailureSample] = Field(default_factory=list)
+    unmatched_records: list[UnmatchedSample] = Field(default_factory=list)
 
     def add(self, other: SliceStats) -> None:
         for name in (
@@ -59,11 +72,14 @@ class SliceStats(BaseModel):
             "failed",
             "conflicts",
             "skipped",
+            "unmatched",
+            "adopted",
             "api_calls",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.duration_seconds += other.duration_seconds
         self.failures.extend(other.failures)
+        self.unmatched_records.extend(other.unmatched_records)
         if other.quota_remaining is not None:
             self.quota_remaining = other.quota_remaining
         if other.quota_limit is not None:
@@ -94,7 +110,8 @@ class RunReport(BaseModel):
         raise KeyError(msg)
 
     def totals(self) -> dict[str, int]:
-        keys = ("read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "api_calls")
+        keys = ("read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "unmatched", "adopted",
+                "api_calls")
         return {k: sum(getattr(s, k) for s in self.slices) for k in keys}
 
     def settle(self) -> RunStatus:

@@ -21,6 +21,7 @@ from prm_sync.cli.context import state
 from prm_sync.cli.output import console, print_json, print_table
 from prm_sync.errors import UsageError
 from prm_sync.store.db import Store
+from prm_sync.sync.merges import MERGE_FIELD
 
 review_app = typer.Typer(help="Field conflicts parked for a person (rule manual_review).", no_args_is_help=True)
 app.add_typer(review_app, name="review")
@@ -92,6 +93,8 @@ def resolve_review_item(store: Store, item_id: int, *, take: str, value: str | N
         if record is None:
             msg = f"review item {item_id}: {item.entity} {item.record_id} is no longer in the PRM store"
             raise UsageError(msg)
+        if item.field == MERGE_FIELD:
+            return _settle_merge(session, item, take=take, actor=actor)
         settled = review.resolve_review(session, item_id, resolution=take, resolved_by=actor, resolved_value=value)
         previous = getattr(record, item.field)
         try:
@@ -110,6 +113,37 @@ def resolve_review_item(store: Store, item_id: int, *, take: str, value: str | N
         )])
     return ReviewOutcome(item_id=item_id, entity=item.entity, record_id=item.record_id, system=item.system,
                          field=item.field, take=take, previous=previous, value=getattr(updated, item.field))
+
+
+def _settle_merge(session: Any, item: Any, *, take: str, actor: str) -> ReviewOutcome:
+    """A merge a user made in a CRM between two PRM records whose data differ.
+
+    ``--take remote``: accept it, the two become one (``merges.merge_into``);
+    ``--take prm``: keep them apart, and the next sync writes the merged-away
+    record to that system again as a record of its own.
+    """
+    from prm_sync.model import utcnow
+    from prm_sync.store import audit, review
+    from prm_sync.store import state as link_state
+    from prm_sync.sync.merges import merge_into
+
+    survivor = str(item.remote_value)
+    if take == "remote":
+        relinked = merge_into(session, item.entity, item.record_id, survivor, system=item.system, run_id=None,
+                              now=utcnow(), reason=f"review item {item.id}: {actor} accepted the merge made in {item.system}")
+        outcome = f"merged into {survivor} ({len(relinked)} records relinked)"
+    elif take == "prm":
+        link_state.delete_state(session, item.entity, item.record_id, item.system)
+        outcome = f"kept apart from {survivor}: written to {item.system} again by the next sync"
+    else:
+        msg = f"review item {item.id} is a merge: take remote (merge them) or prm (keep them apart)"
+        raise UsageError(msg)
+    review.resolve_review(session, item.id, resolution=take, resolved_by=actor)
+    audit.append_audit(session, [audit.AuditEntry(
+        actor=actor, action="review.resolve", system=item.system, entity=item.entity, record_id=item.record_id,
+        reason=f"review item {item.id} settled: {outcome}")])
+    return ReviewOutcome(item_id=item.id, entity=item.entity, record_id=item.record_id, system=item.system,
+                         field=item.field, take=take, previous=item.record_id, value=outcome)
 
 
 # -- audit ---------------------------------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""Partners born in a CRM: a rep creates the partner account in Salesforce, a marketer the company in HubSpot.
+
+The shipped mappings say ``on_unmatched: adopt`` for partners: the sync
+matches the new record to a PRM partner by its natural key (domain, else
+normalised name + country) or creates the PRM partner, writes the PRM id
+back onto the CRM record, and the other CRM gets the partner too. A record
+that could be two PRM partners is reported, never guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prm_sync.model import Partner
+from prm_sync.store import identity
+
+SYSTEMS = ("salesforce", "hubspot")
+ACCOUNT = "Id, Name, PRM_Id__c, Partner_Tier__c, Domain__c"
+COMPANY = ["name", "domain", "partner_tier", "country", "prm_id"]
+
+
+def _partner_account(world: Any, name: str, domain: str, **extra: Any) -> str:
+    fields = {"Name": name, "IsPartner": True, "Type": "Partner", "Domain__c": domain, **extra}
+    return str(world.salesforce.Account.create(fields)["id"])
+
+
+def test_a_partner_account_created_in_salesforce_is_adopted_and_reaches_hubspot(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    account_id = _partner_account(world, "Northwind Partners", "northwind.example", Partner_Tier__c="Silver",
+                                  BillingCountry="US")
+
+    report = world.sync()
+
+    assert report.slice("salesforce", "partner").adopted == 1
+    [partner] = world.prm.all("partner")
+    assert (partner.name, partner.tier, partner.external_ids["salesforce"]) == ("Northwind Partners", "silver", account_id)
+    account = world.salesforce_records(f"SELECT {ACCOUNT} FROM Account WHERE Id = '{account_id}'")[0]
+    assert account["PRM_Id__c"] == partner.id  # our id written back onto the rep's record
+    company = world.hubspot_by_prm_id("companies", partner.id, COMPANY)
+    assert (company["name"], company["domain"], company["partner_tier"]) == (
+        "Northwind Partners", "northwind.example", "silver")
+    assert len(world.salesforce_records("SELECT Id FROM Account WHERE IsPartner = true")) == 1  # no duplicate
+    world.assert_settled()
+
+
+def test_a_partner_company_created_in_hubspot_is_adopted_and_reaches_salesforce(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    created = world.hubspot.crm.companies.basic_api.create(
+        {"properties": {"name": "Contoso Channel GmbH", "domain": "contoso.example", "is_partner": "true",
+                        "country": "Germany"}})
+
+    world.sync()
+
+    [partner] = world.prm.all("partner")
+    assert partner.external_ids["hubspot"] == created.id and partner.country == "Germany"
+    company = world.hubspot.crm.companies.basic_api.get_by_id(created.id, properties=COMPANY)
+    assert company.properties["prm_id"] == partner.id
+    account = world.salesforce_by_prm_id("Account", partner.id, ACCOUNT + ", BillingCountry")
+    assert (account["Name"], account["Domain__c"], account["BillingCountry"]) == (
+        "Contoso Channel GmbH", "contoso.example", "Germany")
+    world.assert_settled()
+
+
+def test_a_crm_record_matching_a_prm_partner_is_linked_not_duplicated(make_world: Any) -> None:
+    """The PRM already has the partner (not yet in Salesforce): a rep's account with its domain becomes its copy."""
+    world = make_world(systems=("salesforce",))
+    world.prm.save(Partner(id="ptn_fabrikam", name="Fabrikam", domain="fabrikam.example", tier="gold"))
+    account_id = _partner_account(world, "Fabrikam Inc.", "www.Fabrikam.example")
+
+    world.sync()
+
+    assert [p.id for p in world.prm.all("partner")] == ["ptn_fabrikam"]
+    rows = world.salesforce_records("SELECT Id, PRM_Id__c, Partner_Tier__c FROM Account WHERE IsPartner = true")
+    assert rows == [{"Id": account_id, "PRM_Id__c": "ptn_fabrikam", "Partner_Tier__c": "Gold"}]
+    world.assert_settled()
+
+
+def test_two_accounts_for_one_partner_are_reported_not_guessed(make_world: Any) -> None:
+    world = make_world(systems=("salesforce",))
+    first = _partner_account(world, "Litware", "litware.example")
+    second = _partner_account(world, "Litware Partners", "litware.example")
+
+    report = world.sync()
+
+    stats = report.slice("salesforce", "partner")
+    assert (stats.adopted, stats.unmatched) == (1, 1)
+    [partner] = world.prm.all("partner")
+    assert partner.external_ids["salesforce"] == first
+    [sample] = stats.unmatched_records
+    assert (sample.remote_id, sample.reason, sample.candidates) == (second, "linked_elsewhere", [partner.id])
+    with world.env.runtime.store.session(readonly=True) as session:
+        [row] = identity.list_unmatched(session, system="salesforce")
+        assert identity.unmatched_counts(session) == {("salesforce", "partner", "linked_elsewhere"): 1}
+    assert row.remote_id == second and "litware.example" in (row.detail or "")
+    second_row = world.salesforce_records(f"SELECT PRM_Id__c FROM Account WHERE Id = '{second}'")[0]
+    assert second_row["PRM_Id__c"] is None  # left for a person (a merge in Salesforce settles it)
+    world.assert_settled()

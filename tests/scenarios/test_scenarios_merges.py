@@ -1,0 +1,116 @@
+"""A user merges two partner records in a CRM: the PRM follows the merge instead of re-creating the loser.
+
+Salesforce: an admin merges duplicate partner accounts through the SOAP API's
+``merge()`` (what the UI does); the loser is deleted with ``MasterRecordId``
+set and its contacts move to the master. HubSpot: a marketer merges two
+companies; HubSpot makes a new company that both old ids now answer with.
+Duplicates with agreeing data become one PRM partner (its contacts and
+registrations relinked, the loser's copies retired by ``on_delete``); partners
+whose data differ become a review item, and nothing is re-created meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubspot.crm.companies import PublicMergeInput
+from sandbox_fixtures.salesforce_soap import soap_merge
+
+from prm_sync.model import Partner, PartnerContact
+from prm_sync.store import review
+
+SYSTEMS = ("salesforce", "hubspot")
+
+
+def _two_duplicates(world: Any) -> None:
+    world.prm.save(
+        Partner(id="ptn_keep", name="Adatum Partners", domain="adatum.example", phone="+1 555 0100"),
+        Partner(id="ptn_dupe", name="Adatum Partners Inc.", domain="adatum.example", city="Boston"),
+        PartnerContact(id="pcn_ann", partner_id="ptn_dupe", first_name="Ann", last_name="Lee", email="ann@adatum.example"),
+    )
+    world.sync()
+
+
+def test_a_salesforce_merge_of_duplicate_partners_makes_one_partner_in_both_crms(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    _two_duplicates(world)
+    keep = world.salesforce_by_prm_id("Account", "ptn_keep", "Id")["Id"]
+    dupe = world.salesforce_by_prm_id("Account", "ptn_dupe", "Id")["Id"]
+    dupe_company = world.hubspot_by_prm_id("companies", "ptn_dupe", ["name"])["id"]
+
+    result = soap_merge(world.salesforce, "Account", keep, [dupe])  # an admin merges the duplicates
+    assert result.success
+    world.sync()
+
+    assert [p.id for p in world.prm.all("partner")] == ["ptn_keep"]
+    survivor = world.prm.get("partner", "ptn_keep")
+    assert survivor.city == "Boston"  # a blank filled from the merged record
+    assert world.prm.get("partner_contact", "pcn_ann").partner_id == "ptn_keep"
+    # Salesforce: the contact sits on the surviving account; no account was re-created for the loser
+    contact = world.salesforce_by_prm_id("Contact", "pcn_ann", "AccountId")
+    assert contact["AccountId"] == keep
+    assert world.salesforce_records("SELECT Id FROM Account WHERE IsPartner = true") == [{"Id": keep}]
+    # HubSpot: the duplicate company is archived (on_delete: archive), the contact is on the survivor's company
+    keep_company = world.hubspot_by_prm_id("companies", "ptn_keep", ["name"])["id"]
+    hs_contact = world.hubspot_by_prm_id("contacts", "pcn_ann", ["email"])["id"]
+    links = world.hubspot.crm.associations.v4.basic_api.get_page("contacts", hs_contact, "companies").results
+    assert [str(link.to_object_id) for link in links] == [keep_company]
+    archived = world.hubspot.crm.companies.basic_api.get_page(archived=True).results
+    assert [c.id for c in archived] == [dupe_company]
+    world.assert_settled()
+
+
+def test_a_hubspot_merge_follows_the_new_record_and_never_recreates_the_loser(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    _two_duplicates(world)
+    keep = world.hubspot_by_prm_id("companies", "ptn_keep", ["name"])["id"]
+    dupe = world.hubspot_by_prm_id("companies", "ptn_dupe", ["name"])["id"]
+    dupe_account = world.salesforce_by_prm_id("Account", "ptn_dupe", "Id")["Id"]
+
+    merged = world.hubspot.crm.companies.basic_api.merge(
+        PublicMergeInput(primary_object_id=keep, object_id_to_merge=dupe))  # a marketer merges the duplicates
+    world.sync()
+
+    assert [p.id for p in world.prm.all("partner")] == ["ptn_keep"]
+    assert world.prm.get("partner", "ptn_keep").external_ids["hubspot"] == merged.id
+    company = world.hubspot_by_prm_id("companies", "ptn_keep", ["name", "city"])
+    assert company["id"] == merged.id and company["city"] == "Boston"
+    assert world.prm.get("partner_contact", "pcn_ann").partner_id == "ptn_keep"
+    keep_account = world.salesforce_by_prm_id("Account", "ptn_keep", "Id")["Id"]
+    assert world.salesforce_by_prm_id("Contact", "pcn_ann", "AccountId")["AccountId"] == keep_account
+    # Salesforce keeps the duplicate account, marked (on_delete: mark Partner_Status__c)
+    [gone] = world.salesforce_records(f"SELECT Partner_Status__c FROM Account WHERE Id = '{dupe_account}'")
+    assert gone["Partner_Status__c"] == "Terminated"
+    world.prm.edit("partner", "ptn_keep", territory="EMEA")
+    world.sync()  # the next edit updates the merged company: nothing re-created
+    names = [c.properties["name"] for c in world.hubspot.crm.companies.basic_api.get_page(properties=["name"]).results]
+    assert names == ["Adatum Partners"]
+    world.assert_settled()
+
+
+def test_a_merge_of_two_different_partners_waits_for_a_person(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_a", name="Alpine Systems", domain="alpine.example"),
+                   Partner(id="ptn_b", name="Blue Yonder", domain="blueyonder.example"))
+    world.sync()
+    a = world.hubspot_by_prm_id("companies", "ptn_a", ["name"])["id"]
+    b = world.hubspot_by_prm_id("companies", "ptn_b", ["name"])["id"]
+
+    world.hubspot.crm.companies.basic_api.merge(PublicMergeInput(primary_object_id=a, object_id_to_merge=b))
+    world.sync()
+    world.prm.edit("partner", "ptn_b", territory="APJ")  # the PRM keeps editing the other partner
+    world.sync()
+
+    assert sorted(p.id for p in world.prm.all("partner")) == ["ptn_a", "ptn_b"]
+    companies = world.hubspot.crm.companies.basic_api.get_page(properties=["name"]).results
+    assert [c.properties["name"] for c in companies] == ["Alpine Systems"]  # the loser is not re-created
+    with world.env.runtime.store.session(readonly=True) as session:
+        [item] = review.list_open_reviews(session)
+    assert (item.record_id, item.field, item.remote_value) == ("ptn_b", "merged_into", "ptn_a")
+    assert set(item.prm_value["differs"]) == {"name", "domain"}
+
+    resolved = world.cli("review", "resolve", str(item.id), "--take", "prm")  # they are two partners
+    assert resolved.exit_code == 0, resolved.output
+    world.sync()
+    assert world.hubspot_by_prm_id("companies", "ptn_b", ["name"])["name"] == "Blue Yonder"  # written back
+    world.assert_settled()
