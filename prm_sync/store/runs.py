@@ -29,6 +29,7 @@ class RunTrigger(StrEnum):
     sensor = "sensor"
     reconcile = "reconcile"
     inbox = "inbox"  # a targeted sync of what webhook events named (prm_sync.webhooks.drain)
+    adopt = "adopt"  # prm-sync adopt: the full sync that applies an adoption plan
 
 
 class RunStatus(StrEnum):

@@ -71,12 +71,14 @@ class KeyIndex:
 
     def __init__(self) -> None:
         self._index: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], set[str]]] = {}
+        self._added: dict[str, dict[str, CanonicalRecord]] = {}  # not yet in the store: counted when an index is built
 
     def lookup(self, session: Session, entity: str, key: list[str], value: tuple[Any, ...]) -> set[str]:
         return set(self._built(session, entity, key).get(value, set()))
 
     def add(self, record: CanonicalRecord) -> None:
         """A record created or changed this run: later lookups must find it (two CRM duplicates in one page)."""
+        self._added.setdefault(record.entity, {})[record.id] = record
         for (entity, key), index in self._index.items():
             if entity == record.entity:
                 for ids in index.values():
@@ -86,6 +88,7 @@ class KeyIndex:
                     index.setdefault(found, set()).add(record.id)
 
     def drop(self, entity: str, record_id: str) -> None:
+        self._added.get(entity, {}).pop(record_id, None)
         for (ent, _), index in self._index.items():
             if ent == entity:
                 for ids in index.values():
@@ -95,7 +98,9 @@ class KeyIndex:
         slot = (entity, tuple(key))
         if slot not in self._index:
             index: dict[tuple[Any, ...], set[str]] = {}
-            for record in records.list_records(session, entity):
+            known = {r.id: r for r in records.list_records(session, entity)}
+            known.update(self._added.get(entity, {}))
+            for record in known.values():
                 found = natural_key(key, record.model_dump())
                 if found is not None:
                     index.setdefault(found, set()).add(record.id)

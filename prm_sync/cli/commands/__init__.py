@@ -6,6 +6,7 @@ from prm_sync.cli.commands import (  # noqa: F401
     core,
     failures,
     health,
+    identity,
     learners,
     mappings,
     project,

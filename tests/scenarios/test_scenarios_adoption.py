@@ -1,0 +1,105 @@
+"""A vendor adopts prm-sync with partner accounts already in its CRM, and a partner list in CSV.
+
+``prm-sync adopt`` prints who each existing account is before writing: the
+one matching a PRM partner by domain or by name + country is linked to it,
+new ones become PRM partners, and an account that could be two partners (or
+a partner that already has an account) is reported, not guessed. Then the PRM
+ids are on the accounts and the partners are in HubSpot too.
+``prm-sync import`` loads partners and contacts from CSV, all or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prm_sync.model import Partner
+
+SYSTEMS = ("salesforce", "hubspot")
+
+
+def _account(world: Any, name: str, **extra: Any) -> str:
+    return str(world.salesforce.Account.create({"Name": name, "IsPartner": True, "Type": "Partner", **extra})["id"])
+
+
+def test_adopting_a_seeded_org_matches_creates_and_reports(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators", domain="alpha.example"),
+                   Partner(id="ptn_beta", name="Beta Systems GmbH", country="DE"),
+                   Partner(id="ptn_twin1", name="Twin One", domain="twin.example"),
+                   Partner(id="ptn_twin2", name="Twin Two", domain="twin.example"))
+    alpha = _account(world, "Alpha Integrators LLC", Domain__c="alpha.example")
+    beta = _account(world, "BETA SYSTEMS", BillingCountry="DE")
+    twin = _account(world, "Twin", Domain__c="twin.example")  # fits two PRM partners
+    gamma = _account(world, "Gamma Resellers", Domain__c="gamma.example")
+    gamma_dupe = _account(world, "Gamma Resellers Ltd", Domain__c="gamma.example")  # a second account for one
+
+    planned = world.cli("adopt", "--system", "salesforce", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.output
+    plan = {row["remote_id"]: row for row in json.loads(planned.output)["plan"]["rows"]}
+    assert (plan[alpha]["action"], plan[alpha]["record_id"]) == ("natural_key", "ptn_alpha")
+    assert (plan[beta]["action"], plan[beta]["record_id"]) == ("natural_key", "ptn_beta")
+    assert plan[twin]["action"] == "ambiguous" and plan[twin]["candidates"] == ["ptn_twin1", "ptn_twin2"]
+    assert plan[gamma]["action"] == "new" and plan[gamma_dupe]["action"] == "linked_elsewhere"
+    assert world.salesforce_records("SELECT Id FROM Account WHERE PRM_Id__c != null") == []  # nothing written
+
+    done = world.cli("adopt")  # every CRM mapping partners: the new partners reach HubSpot too
+    assert done.exit_code == 0, done.output
+    assert "need a person" in done.output
+
+    ids = {r["Id"]: r["PRM_Id__c"] for r in world.salesforce_records("SELECT Id, PRM_Id__c FROM Account")}
+    gamma_id = ids[gamma]
+    assert ids[alpha] == "ptn_alpha" and ids[beta] == "ptn_beta" and gamma_id and gamma_id.startswith("ptn_")
+    assert ids[twin] is None and ids[gamma_dupe] is None  # left for a person
+    assert world.prm.get("partner", gamma_id).name == "Gamma Resellers"
+    assert world.hubspot_by_prm_id("companies", gamma_id, ["name"])["name"] == "Gamma Resellers"
+    listed = world.cli("unmatched", "--json")
+    assert sorted(r["remote_id"] for r in json.loads(listed.output)) == sorted([twin, gamma_dupe])
+    world.assert_settled()
+
+
+def test_import_loads_partners_and_contacts_or_nothing(make_world: Any, tmp_path: Path) -> None:
+    world = make_world(systems=SYSTEMS)
+    partners = tmp_path / "partners.csv"
+    partners.write_text('name,domain,tier,country\n"Acme, Inc.",acme.example,gold,US\nBolt,bolt.example,silver,DE\n',
+                        encoding="utf-8")
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("first_name,last_name,email,partner_domain\nAnn,Lee,ann@acme.example,www.acme.example\n"
+                        "Bo,,bo@bolt.example,bolt.example\nCy,Ng,cy@x.example,nowhere.example\n", encoding="utf-8")
+
+    refused = world.cli("import", "--partners", str(partners), "--contacts", str(contacts))
+    assert refused.exit_code == 2
+    assert "contacts.csv:3" in refused.output and "last_name" in refused.output  # row numbers, every problem
+    assert "contacts.csv:4" in refused.output and "no partner matches" in refused.output
+    assert world.prm.all("partner") == []  # nothing half-written
+
+    contacts.write_text("first_name,last_name,email,partner_domain\nAnn,Lee,ann@acme.example,www.acme.example\n",
+                        encoding="utf-8")
+    assert world.cli("import", "--partners", str(partners), "--contacts", str(contacts), "--dry-run").exit_code == 0
+    assert world.prm.all("partner") == []
+    loaded = world.cli("import", "--partners", str(partners), "--contacts", str(contacts), "--json")
+    assert loaded.exit_code == 0, loaded.output
+    assert json.loads(loaded.output)["created"] == {"partner": 2, "partner_contact": 1}
+    again = world.cli("import", "--partners", str(partners), "--json")  # a second import updates, never duplicates
+    assert json.loads(again.output)["unchanged"] == {"partner": 2}
+
+    world.sync()
+    acme = next(p for p in world.prm.all("partner") if p.domain == "acme.example")
+    assert world.salesforce_by_prm_id("Account", acme.id, "Name, Partner_Tier__c")["Partner_Tier__c"] == "Gold"
+    [ann] = world.prm.all("partner_contact")
+    assert ann.partner_id == acme.id
+    world.assert_settled()
+
+
+def test_import_refuses_a_file_that_is_not_utf8_or_badly_quoted(make_world: Any, tmp_path: Path) -> None:
+    world = make_world(systems=("salesforce",))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("name,domain\nOk,ok.example\nM\xfcller,mueller.example\n".encode("latin-1"))
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('name,domain\n"Acme "Best" Partners,acme.example\n', encoding="utf-8")
+    for path, words in ((latin, ["latin.csv:3", "UTF-8"]), (quoted, ["quoted.csv:2", "malformed CSV"])):
+        result = world.cli("import", "--partners", str(path))
+        assert result.exit_code == 2 and all(w in result.output for w in words), result.output
+        assert "Traceback" not in result.output
+    assert world.prm.all("partner") == []
