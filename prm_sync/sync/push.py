@@ -63,14 +63,17 @@ class PushPlan:
 
     def counts(self) -> dict[str, int]:
         creates = sum(1 for w in self.writes if w.action == "create")
-        return {
+        counts = {
             "create": creates,
             "update": len(self.writes) - creates,
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "invalid": len(self.failures),
-            "remove": sum(1 for r in self.retirements if r.action != "detach"),
         }
+        removes = sum(1 for r in self.retirements if r.action != "detach")
+        if removes:
+            counts["remove"] = removes  # copies going by on_delete
+        return counts
 
 
 def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] | None = None) -> PushPlan:
