@@ -122,8 +122,12 @@ def test_reconcile_finds_every_kind_and_repair_fixes_them_through_the_engine(syn
     assert "salesforce/Account/partner" in repaired.repair.reread  # the tier edit is taken from Salesforce
     assert repaired.repair.pushed.get("hubspot/partner", 0) >= 1
     after = run_reconcile(env.runtime)
-    assert {k for k, n in after.counts.items() if n and k != "remote_deleted"} == {"duplicate", "orphan", "unkeyed"}
-    assert after.issues == 3
+    assert {k for k, n in after.counts.items() if n and k != "remote_deleted"} == {"duplicate", "orphan"}
+    assert after.issues == 2
+    # the repair's re-read adopted the hand-made partner (on_unmatched: adopt): our id is written back to it
+    handmade = next(a for a in sf.all_records("Account") if a["Name"] == "Handmade Partner")  # type: ignore[attr-defined]
+    adopted = _record(env, "partner", handmade["PRM_Id__c"])
+    assert adopted.name == "Handmade Partner" and adopted.external_ids["salesforce"] == handmade["Id"]
     # the rep's tier won (only the remote had changed) and reached HubSpot too; the PRM edits went out
     assert _record(env, "partner", tier_partner.id).tier == "platinum"
     hs_partner = hs.find_record("companies", "prm_id", tier_partner.id)  # type: ignore[attr-defined]
@@ -140,9 +144,6 @@ def test_reconcile_finds_every_kind_and_repair_fixes_them_through_the_engine(syn
                 erp.orm.unlink("res.partner", [row["id"]])  # type: ignore[attr-defined]
     ghost = hs.find_record("companies", "prm_id", "ptn_ghost0000000001")  # type: ignore[attr-defined]
     hs.archive_record("companies", ghost["hs_object_id"])  # type: ignore[attr-defined]
-    handmade = next(a for a in sf.all_records("Account") if a["Name"] == "Handmade Partner")  # type: ignore[attr-defined]
-    with sf.lock:  # type: ignore[attr-defined]
-        sf.store.delete(handmade["Id"])  # type: ignore[attr-defined]
     final = run_reconcile(env.runtime)
     assert final.clean, final.samples
     # the HubSpot delete: either the engine's read recorded it during the repair run (the PRM keeps
