@@ -96,7 +96,7 @@ def retire(ctx: RunContext, sl: Slice, stats: SliceStats, items: list[Retirement
             repo.put_state(session, item.state.model_copy(update={
                 "remote_deleted": True, "record_version": None, "last_synced_at": ctx.clock(), "direction": "push"}))
             ctx.links.forget(sl.entity, sl.system, item.state.record_id)
-            repo.resolve_failures(session, sl.system, sl.remote_object, item.state.record_id, "delete")
+            repo.resolve_failures_many(session, sl.system, sl.remote_object, [item.state.record_id], ("delete",))
             repo.audit(session, ctx, sl, action=item.action, record_id=item.state.record_id, remote_id=remote_id,
                        before={}, after={}, decisions={}, reason=f"on_delete {item.action}: {item.why}")
             if item.action != "detach":
