@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +41,7 @@ from hubspot.crm.objects import (
 )
 from hubspot.crm.objects import exceptions as object_exceptions
 from hubspot.crm.properties import exceptions as property_exceptions
+from hubspot.crm.schemas import exceptions as schema_exceptions
 from hubspot.discovery.discovery_base import DiscoveryBase
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -79,6 +81,7 @@ _API_ERRORS = (
     property_exceptions.ApiException,
     assoc_exceptions.ApiException,
     assoc_schema_exceptions.ApiException,
+    schema_exceptions.ApiException,
 )
 
 
@@ -160,6 +163,7 @@ class HubSpotConnector:
             ssl_ca_cert=settings.ca_bundle,
             api_factory=self._api_factory,
         )
+        self.client = client  # for the setup APIs (schemas, property groups, labels): ``connectors.hubspot_setup``
         # discovery builds a new ApiClient per attribute access: build each API once
         self._search_api = client.crm.objects.search_api
         self._basic_api = client.crm.objects.basic_api
@@ -218,6 +222,10 @@ class HubSpotConnector:
             return Quota(window="daily")
         return Quota(used=int(daily) - int(remaining), limit=int(daily), window="daily")
 
+    def call(self, what: str, fn: Callable[..., T], *args: Any, on_4xx: str = "fatal", **kwargs: Any) -> T:
+        """Run one client call with this connector's retries and error translation (for setup's calls)."""
+        return self._call(what, fn, *args, on_4xx=on_4xx, **kwargs)
+
     def _call(self, what: str, fn: Callable[..., T], *args: Any, on_4xx: str = "fatal", **kwargs: Any) -> T:
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
@@ -265,6 +273,10 @@ class HubSpotConnector:
             return TransientError(info)
         if on_4xx == "record":
             return RecordError(info)
+        missing = _missing_in_portal(str(body.get("message") or ""))
+        if status == 400 and missing:
+            hint = "create it with `prm-sync setup` (`prm-sync validate --remote` lists everything missing)"
+            return ConfigError([Problem(f"the HubSpot portal has no {missing} ({what})", hint=hint)])
         return FatalError(f"hubspot: HTTP {status} {code}: {message}")
 
     def _wait(self, state: RetryCallState) -> float:
@@ -328,6 +340,9 @@ class HubSpotConnector:
         return out
 
     # -- describe ------------------------------------------------------------------------
+    def forget_describe(self) -> None:
+        """Properties are read fresh on every describe; kept for the setup engine's symmetry with Salesforce."""
+
     def describe(self, object_name: str) -> list[FieldInfo]:
         result = self._call("properties", self._properties_api.get_all, self.object_type(object_name))
         out = []
@@ -716,6 +731,19 @@ class HubSpotConnector:
             info = failed.get((a.from_id, a.to_id))
             out[i] = _failed(keys[i], info) if info else WriteResult(key=keys[i], ok=True, remote_id=a.to_id)
         return out
+
+
+_MISSING_PROPERTY = re.compile(r'Property "?([\w.]+)"? does not exist')
+_MISSING_OBJECT = re.compile(r"Unable to infer object type from: ([\w-]+)")
+
+
+def _missing_in_portal(message: str) -> str | None:
+    """``property 'x'`` / ``object type 'y'`` when HubSpot's answer says the portal lacks it (a new portal)."""
+    found = _MISSING_PROPERTY.search(message)
+    if found:
+        return f"property '{found.group(1)}'"
+    found = _MISSING_OBJECT.search(message)
+    return f"object type '{found.group(1)}'" if found else None
 
 
 def _id_key(record_id: str) -> tuple[int, str]:

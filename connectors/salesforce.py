@@ -61,6 +61,7 @@ from prm_sync.errors import (
     AuthError,
     ConfigError,
     FatalError,
+    Problem,
     QuotaExhausted,
     RemoteErrorInfo,
     TransientError,
@@ -415,6 +416,10 @@ class SalesforceConnector:
         return FatalError(f"salesforce: HTTP {exc.status} {info.code}: {info.message}")
 
     # -- describe -------------------------------------------------------------------
+    def forget_describe(self) -> None:
+        """Drop cached describes: setup just created fields, and the next describe must show them."""
+        self._describe_cache.clear()
+
     def describe(self, object_name: str) -> list[FieldInfo]:
         """Fields of ``object_name`` (cached per connector: describe rarely changes mid-run)."""
         soql_field(object_name)
@@ -422,6 +427,9 @@ class SalesforceConnector:
             try:
                 body = getattr(self.sf, object_name).describe()
             except SalesforceError as exc:
+                if exc.status == 404:  # a new org: the custom object is not there yet
+                    hint = "create it with `prm-sync setup` (`prm-sync validate --remote` lists everything missing)"
+                    raise ConfigError([Problem(f"the Salesforce org has no object {object_name}", hint=hint)]) from None
                 raise self._translate(exc) from None
             self._describe_cache[object_name] = [
                 FieldInfo(

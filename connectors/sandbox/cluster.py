@@ -26,16 +26,22 @@ ERP_DATABASE = "prm"
 ERP_LOGIN = "prm-sync"
 
 
-def build_app(system: str, *, strict: bool, access_token: str, lms_basic: tuple[str, str] | None = None) -> SandboxApp:
-    """The sandbox app for one system (imported lazily: each is a sizeable module)."""
+def build_app(
+    system: str, *, strict: bool, access_token: str, lms_basic: tuple[str, str] | None = None, bare: bool = False
+) -> SandboxApp:
+    """The sandbox app for one system (imported lazily: each is a sizeable module).
+
+    ``bare``: the CRMs start as a new customer's org and portal do, without
+    our custom fields, properties and objects (``prm-sync setup`` creates them).
+    """
     if system == "salesforce":
         from connectors.sandbox.salesforce import SalesforceSandbox
 
-        return SalesforceSandbox(strict=strict, access_token=access_token)
+        return SalesforceSandbox(strict=strict, access_token=access_token, bare=bare)
     if system == "hubspot":
         from connectors.sandbox.hubspot import HubSpotSandbox
 
-        return HubSpotSandbox(strict=strict, access_token=access_token)
+        return HubSpotSandbox(strict=strict, access_token=access_token, bare=bare)
     if system == "lms":
         from connectors.sandbox.lms import LmsSandbox
 
@@ -61,8 +67,10 @@ class SandboxCluster:
         ports: dict[str, int] | None = None,
         persist: bool = False,
         host: str = "127.0.0.1",
+        bare: bool = False,
     ) -> None:
-        self.work_dir = work_dir.resolve()  # the state file names files here: absolute, for any process
+        self.work_dir = work_dir.resolve()
+        self.bare = bare  # the state file names files here: absolute, for any process
         self.systems = systems
         self.strict = strict
         self.ports = ports or {}
@@ -78,7 +86,8 @@ class SandboxCluster:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         tls = make_sandbox_ca(self.work_dir / "tls")
         for name in self.systems:
-            app = build_app(name, strict=self.strict, access_token=self.tokens[name], lms_basic=self.lms_basic)
+            app = build_app(name, strict=self.strict, access_token=self.tokens[name], lms_basic=self.lms_basic,
+                            bare=self.bare)
             if name == "salesforce":
                 self._connected_app(app)
             saved = self._state_path(name)

@@ -29,14 +29,12 @@ def seed_sandboxes(cluster: SandboxCluster, data: DemoData) -> dict[str, int]:
         counts["salesforce"] = len(accounts) + len(opps)
     hs = cluster.apps.get("hubspot")
     if hs is not None:
-        from connectors.sandbox.hubspot.associations import default_definition
-
         companies = data.hubspot["companies"]
         ids = hs.insert_records("companies", [_clean(r) for r in companies])  # type: ignore[attr-defined]
         by_company = {row["_company"]: rid for row, rid in zip(companies, ids, strict=True)}
         deals = data.hubspot["deals"]
         deal_ids = hs.insert_records("deals", [_clean(r) for r in deals])  # type: ignore[attr-defined]
-        definition = default_definition("deals", "companies")
+        definition = hs.assocs.default("deals", "companies")  # type: ignore[attr-defined]
         with hs.lock:
             for row, deal_id in zip(deals, deal_ids, strict=True):
                 hs.assocs.add(definition, deal_id, by_company[row["_company"]])  # type: ignore[attr-defined]

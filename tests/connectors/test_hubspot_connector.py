@@ -245,13 +245,11 @@ def test_associate_by_label_and_delete(hubspot_sandbox: RunningHubSpot) -> None:
 
 
 def test_a_deals_company_is_read_as_a_field_with_one_batch_read_per_page(hubspot_sandbox: RunningHubSpot) -> None:
-    from connectors.sandbox.hubspot.associations import default_definition
-
     app = hubspot_sandbox.app
     c1, c2, c3 = app.insert_records("companies", [{"name": n} for n in ("One", "Two", "Three")])
     only_default, unlinked, with_primary = app.insert_records("deals", [{"dealname": n} for n in ("A", "B", "C")])
-    app.assocs.add(default_definition("deals", "companies"), only_default, c2)
-    app.assocs.add(default_definition("deals", "companies"), with_primary, c1)  # lower id, but not primary
+    app.assocs.add(app.assocs.default("deals", "companies"), only_default, c2)
+    app.assocs.add(app.assocs.default("deals", "companies"), with_primary, c1)  # lower id, but not primary
     connector, _ = _connector(hubspot_sandbox)
     assert connector.associate([Association(from_object="deals", from_id=with_primary, to_object="companies",
                                             to_id=c3, label="Primary")])[0].ok

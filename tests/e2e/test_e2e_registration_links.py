@@ -18,10 +18,9 @@ def test_hubspot_registration_is_associated_with_partner_customer_and_deal(make_
     (deal,) = hs.insert_records("deals", [{"dealname": "Umbrella Health - Platform", "dealstage": "qualifiedtobuy",
                                            "pipeline": "default", "amount": "80000",
                                            "closedate": (datetime.now(UTC) + timedelta(days=40)).strftime("%Y-%m-%dT00:00:00Z")}])
-    from connectors.sandbox.hubspot.associations import default_definition
 
     with hs.lock:
-        hs.assocs.add(default_definition("deals", "companies"), deal, company)
+        hs.assocs.add(hs.assocs.default("deals", "companies"), deal, company)
     with env.runtime.store.session() as session:
         records.save_records(session, [
             Partner(id="ptn_links", name="Linking Partners"),

@@ -87,7 +87,6 @@ def test_a_hubspot_deal_comes_back_with_its_company_as_the_end_customer(sync_env
 
 def test_a_deal_moved_to_another_company_follows_on_an_edit_or_on_the_full_sync(sync_env) -> None:
     """Incremental pulls read a deal's company only for deals that changed otherwise (echoes cost no call)."""
-    from connectors.sandbox.hubspot.associations import default_definition
 
     sync_env.run()
     hs = sync_env.apps["hubspot"]
@@ -101,7 +100,7 @@ def test_a_deal_moved_to_another_company_follows_on_an_edit_or_on_the_full_sync(
         new = next(c for c in customers if c and c != old)
         with hs.lock:
             hs.assocs.remove("deals", deal_id, "companies", old)
-            hs.assocs.add(default_definition("deals", "companies"), deal_id, new)
+            hs.assocs.add(hs.assocs.default("deals", "companies"), deal_id, new)
         targets[deal.id] = customers[new]
     hs.update_record("deals", edited.external_ids["hubspot"], {"dealname": "Renamed deal"})
     hs.calls.clear()

@@ -7,7 +7,7 @@ the demo generator, a ``Runtime`` whose connectors retry fast, and
 API (kept small on purpose; other test suites build on it):
 
 * ``sync_env`` - all four systems, SQLite store, ``seed=3``, ``scale=0.02``.
-* ``make_sync_env(systems=..., mappings=..., store=..., seed_data=True)`` -
+* ``make_sync_env(systems=..., mappings=..., store=..., seed_data=True, bare=False, provision=True)`` -
   a factory fixture for variants (fewer systems for speed, a tmp copy of
   ``mappings/`` with a changed rule, another store).
 * ``sync_env_any_db`` - ``sync_env`` for Salesforce and HubSpot on each
@@ -44,6 +44,7 @@ from prm_sync.config import AppConfig, load_config, point_at_sandboxes
 from prm_sync.demo import seed_store
 from prm_sync.mapping.apply import load_mappings
 from prm_sync.runtime import Runtime
+from prm_sync.setup import SETUP_SYSTEMS, SetupPlan, run_setup
 from prm_sync.store.db import Store, make_engine
 from prm_sync.sync.connections import build_connector
 from prm_sync.sync.context import CrashHook
@@ -120,6 +121,14 @@ class SyncEnv:
             s: fast_connector(self.runtime.config, s, timeout_seconds=timeout_seconds) for s in self.cluster.systems
         }
 
+    def setup(self, *, dry_run: bool = False) -> SetupPlan:
+        """``prm-sync setup``'s engine function on this env's CRMs: what a new customer runs first."""
+        crms = [s for s in self.cluster.systems if s in SETUP_SYSTEMS]
+        plan = run_setup(self.runtime.mappings, self.runtime.connectors(crms), dry_run=dry_run)
+        failed = [i for i in plan.items if i.outcome not in ("created", "planned")]
+        assert not failed, f"setup failed: {failed}"
+        return plan
+
     def write_config(self, path: Path | None = None) -> Path:
         """The runtime's configuration as a YAML file, for CLI tests (``--config PATH``)."""
         import yaml
@@ -177,9 +186,11 @@ def make_sync_env(
         scale: float = 0.02,
         timeout_seconds: float = 5.0,
         config_update: Callable[[AppConfig], AppConfig] | None = None,
+        bare: bool = False,
+        provision: bool = True,
     ) -> SyncEnv:
         work = tmp_path / f"env{len(started)}"
-        cluster = SandboxCluster(work / "sandbox", systems=systems, strict=True)
+        cluster = SandboxCluster(work / "sandbox", systems=systems, strict=True, bare=bare)
         cluster.start()
         owns_store = store is None
         runtime: Runtime | None = None
@@ -212,6 +223,8 @@ def make_sync_env(
             env = SyncEnv(runtime=runtime, cluster=cluster, data=generate(seed=seed, scale=scale),
                           state_file=state_file, work_dir=work)
             env.reconnect(timeout_seconds=timeout_seconds)
+            if bare and provision:
+                env.setup()
             if seed_data:
                 seed_sandboxes(cluster, env.data)
                 seed_store(runtime, env.data)

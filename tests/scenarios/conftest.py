@@ -338,8 +338,8 @@ MakeWorld = Callable[..., World]
 def make_world(make_sync_env: MakeSyncEnv) -> Iterator[MakeWorld]:
     """Factory: ``make_world(systems=("salesforce", "hubspot"), store=None)``: an empty world."""
 
-    def make(*, systems: tuple[str, ...] = SYSTEMS, store: Store | None = None) -> World:
-        return World(make_sync_env(systems=systems, store=store, seed_data=False))
+    def make(*, systems: tuple[str, ...] = SYSTEMS, store: Store | None = None, **env: Any) -> World:
+        return World(make_sync_env(systems=systems, store=store, seed_data=False, **env))
 
     yield make
 

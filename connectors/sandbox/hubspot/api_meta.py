@@ -19,24 +19,23 @@ from connectors.sandbox.hubspot.api_objects import TYPE, batch_body, not_found
 from connectors.sandbox.hubspot.associations import (
     AssociationDef,
     AssociationStore,
-    default_definition,
-    definitions_between,
 )
 from connectors.sandbox.hubspot.schema import PropertyDef, resolve_object_type
 from connectors.sandbox.hubspot.store import RecordStore
 from connectors.sandbox.hubspot.wire import HubSpotApiError, now_iso
 
 MAX_ASSOCIATION_BATCH = 2000
+MAX_UNIQUE_PROPERTIES = 10  # per object type, as HubSpot documents
 PROPERTY_TYPES = ("string", "number", "date", "datetime", "enumeration", "bool")
 FIELD_TYPES = ("textarea", "text", "date", "file", "number", "select", "radio", "checkbox", "booleancheckbox")
 TO_TYPE = r"(?P<to>[A-Za-z0-9_\-]+)"
 
 
-def default_groups() -> dict[str, dict[str, Any]]:
-    return {
-        "information": {"name": "information", "label": "Information", "displayOrder": 0, "archived": False},
-        "prm_sync": {"name": "prm_sync", "label": "PRM sync", "displayOrder": 1, "archived": False},
-    }
+def default_groups(*, bare: bool = False) -> dict[str, dict[str, Any]]:
+    groups = {"information": {"name": "information", "label": "Information", "displayOrder": 0, "archived": False}}
+    if not bare:
+        groups["prm_sync"] = {"name": "prm_sync", "label": "PRM sync", "displayOrder": 1, "archived": False}
+    return groups
 
 
 class MetaRoutes:
@@ -96,7 +95,7 @@ class MetaRoutes:
         return SandboxResponse.json(200, prop.to_wire())
 
     def _create_property(self, request: SandboxRequest) -> SandboxResponse:
-        object_type = resolve_object_type(request.params["type"]).name
+        object_type = self.store.defined(request.params["type"]).name
         body = request.json() or {}
         missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
         if missing:
@@ -112,17 +111,21 @@ class MetaRoutes:
                     400, "VALIDATION_ERROR", msg, context={"groupName": [str(body["groupName"])]}
                 )
             prop = PropertyDef.from_wire(body, self.store.stamp())
+            unique = [p for p in self.store.prop_defs(object_type).values() if p.has_unique_value and not p.hubspot_defined]
+            if prop.has_unique_value and len(unique) >= MAX_UNIQUE_PROPERTIES:
+                msg = f"Unable to create property {prop.name}: limit of {MAX_UNIQUE_PROPERTIES} unique value properties reached"
+                raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"hasUniqueValue": ["true"]})
             self.store.add_property(object_type, prop)
         return SandboxResponse.json(201, prop.to_wire())
 
     def _list_groups(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            groups = self.property_groups[resolve_object_type(request.params["type"]).name]
+            groups = self.property_groups[self.store.defined(request.params["type"]).name]
             return SandboxResponse.json(200, {"results": list(groups.values())})
 
     def _get_group(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            group = self.property_groups[resolve_object_type(request.params["type"]).name].get(
+            group = self.property_groups[self.store.defined(request.params["type"]).name].get(
                 request.params["name"]
             )
         if group is None:
@@ -142,7 +145,7 @@ class MetaRoutes:
             "archived": False,
         }
         with self.lock:
-            groups = self.property_groups[resolve_object_type(request.params["type"]).name]
+            groups = self.property_groups[self.store.defined(request.params["type"]).name]
             if group["name"] in groups:
                 raise HubSpotApiError(
                     409, "OBJECT_ALREADY_EXISTS", f"Property group {group['name']} already exists"
@@ -198,7 +201,7 @@ class MetaRoutes:
         return self._committed(SandboxResponse.json(201, wire))
 
     def _default_result(self, from_type: str, from_id: str, to_type: str, to_id: str) -> dict[str, Any]:
-        d = default_definition(from_type, to_type)
+        d = self.assocs.default(from_type, to_type)
         self._live(from_type, from_id)
         self._live(to_type, to_id)
         self.assocs.add(d, from_id, to_id)
@@ -247,7 +250,8 @@ class MetaRoutes:
         return SandboxResponse.json(200, body)
 
     def _labels(self, request: SandboxRequest) -> SandboxResponse:
-        defs = definitions_between(request.params["type"], request.params["to"])
+        with self.lock:
+            defs = self.assocs.between(request.params["type"], request.params["to"])
         return SandboxResponse.json(200, {"results": [d.to_wire() for d in defs]})
 
     def _assoc_inputs(self, request: SandboxRequest) -> list[dict[str, Any]]:

@@ -23,10 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.sandbox.http import DropConnection, SandboxRequest, SandboxResponse
 from connectors.sandbox.hubspot.associations import (
-    DEFINITIONS,
     AssociationDef,
     AssociationStore,
-    definitions_between,
     v3_type_name,
 )
 from connectors.sandbox.hubspot.schema import PORTAL_ID, ObjectType, iso_ms, resolve_object_type
@@ -218,7 +216,7 @@ class ObjectRoutes:
             targets = self.assocs.targets(from_name, record_id, target.name)
             ids = sorted(targets, key=_numeric)
             shown = ids[:ASSOCIATIONS_PER_TYPE]
-            defs = {(d.category, d.type_id): d for d in definitions_between(from_name, target.name)}
+            defs = {(d.category, d.type_id): d for d in self.assocs.between(from_name, target.name)}
             results = [
                 {"id": tid, "type": v3_type_name(defs[link]) if link in defs else f"{link[0].lower()}_{link[1]}"}
                 for tid in shown
@@ -254,10 +252,8 @@ class ObjectRoutes:
                         raise not_found(d.to_type, [to_id])
                     self.assocs.add(d, record_id, to_id)
 
-    @staticmethod
-    def _definitions_from(object_type: str) -> list[AssociationDef]:
-        name = resolve_object_type(object_type).name
-        return [d for d in DEFINITIONS if d.from_type == name]
+    def _definitions_from(self, object_type: str) -> list[AssociationDef]:
+        return self.assocs.from_type(object_type)
 
     def _update(self, request: SandboxRequest) -> SandboxResponse:
         object_type = request.params["type"]

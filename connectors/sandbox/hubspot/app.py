@@ -27,6 +27,7 @@ from typing import Any
 from connectors.sandbox.http import SandboxApp, SandboxRequest, SandboxResponse, json_error_position
 from connectors.sandbox.hubspot.api_meta import MetaRoutes, default_groups
 from connectors.sandbox.hubspot.api_objects import ObjectRoutes
+from connectors.sandbox.hubspot.api_schemas import SchemaRoutes
 from connectors.sandbox.hubspot.associations import AssociationStore
 from connectors.sandbox.hubspot.schema import OBJECT_TYPES, PORTAL_ID, resolve_object_type
 from connectors.sandbox.hubspot.search import SearchEngine
@@ -42,7 +43,7 @@ _BAD_TOKEN = (
 )
 
 
-class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
+class HubSpotSandbox(ObjectRoutes, MetaRoutes, SchemaRoutes, SandboxApp):
     """The HubSpot sandbox app; serve it with ``SandboxServer`` (plain HTTP)."""
 
     system = "hubspot"
@@ -57,15 +58,16 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
         ten_second_limit: int = 190,
         daily_limit: int = 1_000_000,
         rate_window_seconds: float = 10.0,
+        bare: bool = False,
     ) -> None:
         super().__init__(strict=strict, access_token=access_token)
         self.portal_id = portal_id
-        self.store = RecordStore()
+        self.store = RecordStore(bare=bare)
         self.store.reject = self.invalid_value  # FaultConfig.invalid_values -> per-record validation errors
         self.search_engine = SearchEngine(self.store)
-        self.assocs = AssociationStore()
+        self.assocs = AssociationStore(bare=bare)
         self.property_groups: dict[str, dict[str, dict[str, Any]]] = {
-            ot.name: default_groups() for ot in OBJECT_TYPES
+            ot.name: default_groups(bare=bare) for ot in OBJECT_TYPES
         }
         self.ten_second_limit = ten_second_limit
         self.daily_limit = daily_limit
@@ -75,6 +77,7 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
         self._window: deque[float] = deque()
         self.register_object_routes()
         self.register_meta_routes()
+        self.register_schema_routes()
 
     # -- clock ----------------------------------------------------------------------
     @property
@@ -254,6 +257,7 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
             return {
                 "records": self.store.dump(),
                 "associations": self.assocs.dump(),
+                "association_labels": self.assocs.created_labels,
                 "property_groups": self.property_groups,
                 "daily_used": self.daily_used,
             }
@@ -261,6 +265,9 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SandboxApp):
     def load_state(self, state: dict[str, Any]) -> None:
         with self.lock:
             self.store.load(state.get("records", {}))
+            self.assocs = AssociationStore(bare=self.store.bare)
+            for from_type, to_type, label in state.get("association_labels", []):
+                self.assocs.add_label(from_type, to_type, label)
             self.assocs.load(state.get("associations", []))
             groups = state.get("property_groups")
             if groups:

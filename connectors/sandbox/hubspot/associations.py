@@ -82,33 +82,61 @@ def v3_type_name(d: AssociationDef) -> str:
     return f"{_SINGULAR.get(d.from_type, d.from_type)}_to_{_SINGULAR.get(d.to_type, d.to_type)}"
 
 
-def definitions_between(from_type: str, to_type: str) -> list[AssociationDef]:
-    a = resolve_object_type(from_type).name
-    b = resolve_object_type(to_type).name
-    return [d for d in DEFINITIONS if d.from_type == a and d.to_type == b]
-
-
-def default_definition(from_type: str, to_type: str) -> AssociationDef:
-    for d in definitions_between(from_type, to_type):
-        if d.label is None:
-            return d
-    msg = f"No association is defined between {from_type} and {to_type}"
-    raise HubSpotApiError(
-        400, "VALIDATION_ERROR", msg, context={"fromObjectType": [from_type], "toObjectType": [to_type]}
-    )
+def bare_definitions() -> list[AssociationDef]:
+    """A new portal's definitions: HubSpot's own and the custom object's unlabelled ones, no user labels."""
+    return [d for d in DEFINITIONS if d.category == HS or d.label is None]
 
 
 Link = tuple[str, int]  # (category, type id)
+_FIRST_USER_LABEL_ID = 201  # ids handed to labels created through the API, two at a time
 
 
 class AssociationStore:
-    """Directed links keyed by (from type, from id, to type); callers hold the app lock."""
+    """Directed links keyed by (from type, from id, to type); callers hold the app lock.
 
-    def __init__(self) -> None:
+    The definitions (type ids and labels) live here too, so a portal can gain
+    labels at run time (``POST /crm/v4/associations/{from}/{to}/labels``).
+    """
+
+    def __init__(self, *, bare: bool = False) -> None:
         self.links: dict[tuple[str, str, str], dict[str, set[Link]]] = {}
+        self.definitions: list[AssociationDef] = bare_definitions() if bare else list(DEFINITIONS)
+        self.created_labels: list[tuple[str, str, str]] = []  # (from, to, label), for dump/load
+
+    def between(self, from_type: str, to_type: str) -> list[AssociationDef]:
+        a = resolve_object_type(from_type).name
+        b = resolve_object_type(to_type).name
+        return [d for d in self.definitions if d.from_type == a and d.to_type == b]
+
+    def from_type(self, object_type: str) -> list[AssociationDef]:
+        name = resolve_object_type(object_type).name
+        return [d for d in self.definitions if d.from_type == name]
+
+    def default(self, from_type: str, to_type: str) -> AssociationDef:
+        for d in self.between(from_type, to_type):
+            if d.label is None:
+                return d
+        msg = f"No association is defined between {from_type} and {to_type}"
+        raise HubSpotApiError(
+            400, "VALIDATION_ERROR", msg, context={"fromObjectType": [from_type], "toObjectType": [to_type]}
+        )
+
+    def add_label(self, from_type: str, to_type: str, label: str) -> list[AssociationDef]:
+        """A USER_DEFINED label pair; a label that exists already is a 409 as in HubSpot."""
+        a = resolve_object_type(from_type).name
+        b = resolve_object_type(to_type).name
+        if any((d.label or "").lower() == label.lower() for d in self.between(a, b)):
+            msg = f"An association label named {label} already exists between {a} and {b}"
+            raise HubSpotApiError(409, "OBJECT_ALREADY_EXISTS", msg)
+        used = {d.type_id for d in self.definitions}
+        first = max([_FIRST_USER_LABEL_ID - 1, *used]) + 1
+        pair = _pair(a, b, first, first + 1, USER, label)
+        self.definitions.extend(pair)
+        self.created_labels.append((a, b, label))
+        return pair
 
     def definition(self, from_type: str, to_type: str, category: str, type_id: int) -> AssociationDef:
-        for d in definitions_between(from_type, to_type):
+        for d in self.between(from_type, to_type):
             if d.type_id == type_id and d.category == category:
                 return d
         msg = f"association type {category}/{type_id} is not valid between {from_type} and {to_type}"
@@ -176,7 +204,7 @@ class AssociationStore:
 
     def label_of(self, from_type: str, to_type: str, link: Link) -> dict[str, Any]:
         category, type_id = link
-        for d in definitions_between(from_type, to_type):
+        for d in self.between(from_type, to_type):
             if d.type_id == type_id and d.category == category:
                 return d.to_wire()
         return {"category": category, "typeId": type_id, "label": None}

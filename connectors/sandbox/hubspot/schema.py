@@ -183,8 +183,13 @@ def _custom(name: str, type_: str = "string", **kw: Any) -> PropertyDef:
     return PropertyDef(name, type_, hubspot_defined=False, group_name="prm_sync", **kw)
 
 
-def default_properties() -> dict[str, dict[str, PropertyDef]]:
-    """The property definitions of a fresh portal, per object type name."""
+def default_properties(*, bare: bool = False) -> dict[str, dict[str, PropertyDef]]:
+    """The property definitions of a portal, per object type name.
+
+    ``bare`` is a new customer's portal: HubSpot's own properties only, none
+    of the ``prm_sync`` group's (``prm-sync setup`` creates those, and the
+    registrations object, through the properties and schemas APIs).
+    """
     enum = "enumeration"
     companies = [
         PropertyDef("name"),
@@ -271,7 +276,15 @@ def default_properties() -> dict[str, dict[str, PropertyDef]]:
         "deals": deals,
         "deal_registrations": registrations,
     }
-    return {name: {p.name: p for p in [*_common(), *props]} for name, props in table.items()}
+    return {
+        name: {p.name: p for p in [*_common(), *props] if not (bare and not p.hubspot_defined)}
+        for name, props in table.items()
+    }
+
+
+def is_custom(ot: ObjectType) -> bool:
+    """Custom objects (``2-...``) exist only once their schema is created."""
+    return ot.type_id.startswith("2-")
 
 
 # -- values ----------------------------------------------------------------------

@@ -16,8 +16,10 @@ from typing import Any
 
 from connectors.sandbox.hubspot.schema import (
     OBJECT_TYPES,
+    ObjectType,
     PropertyDef,
     default_properties,
+    is_custom,
     iso_ms,
     normalize_value,
     resolve_object_type,
@@ -60,9 +62,12 @@ def _unique_key(prop: str, value: str) -> str:
 class RecordStore:
     """Every object type's table, the property definitions and the write clock."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None, *, bare: bool = False) -> None:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self.properties: dict[str, dict[str, PropertyDef]] = default_properties()
+        self.bare = bare
+        self.properties: dict[str, dict[str, PropertyDef]] = default_properties(bare=bare)
+        # custom object name -> its ObjectSchema body (``POST /crm/v3/schemas``); a bare portal has none
+        self.schemas: dict[str, dict[str, Any]] = {}
         self.tables: dict[str, Table] = {ot.name: Table(ot.name) for ot in OBJECT_TYPES}
         self.next_id = 1001
         self.last_stamp = 0
@@ -71,11 +76,19 @@ class RecordStore:
             self.tables[name].unique = {p: {} for p, d in props.items() if d.has_unique_value}
 
     # -- lookups -------------------------------------------------------------
+    def defined(self, object_type: str) -> ObjectType:
+        """The object type, if this portal has it: a custom object only after its schema was created."""
+        ot = resolve_object_type(object_type)
+        if self.bare and is_custom(ot) and ot.name not in self.schemas:
+            msg = f"Unable to infer object type from: {object_type}"
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"objectType": [object_type]})
+        return ot
+
     def table(self, object_type: str) -> Table:
-        return self.tables[resolve_object_type(object_type).name]
+        return self.tables[self.defined(object_type).name]
 
     def prop_defs(self, object_type: str) -> dict[str, PropertyDef]:
-        return self.properties[resolve_object_type(object_type).name]
+        return self.properties[self.defined(object_type).name]
 
     def stamp(self) -> int:
         """Now in ms, never earlier than the previous stamp (the clock may be set back)."""
@@ -248,7 +261,7 @@ class RecordStore:
 
     # -- properties API --------------------------------------------------------
     def add_property(self, object_type: str, prop: PropertyDef) -> None:
-        name = resolve_object_type(object_type).name
+        name = self.defined(object_type).name
         if prop.name in self.properties[name]:
             msg = f"Property named '{prop.name}' already exists."
             raise HubSpotApiError(409, "OBJECT_ALREADY_EXISTS", msg, context={"name": [prop.name]})
@@ -266,10 +279,14 @@ class RecordStore:
                 name: [p.to_wire() for p in props.values() if not p.hubspot_defined]
                 for name, props in self.properties.items()
             },
+            "schemas": self.schemas,
+            "bare": self.bare,
         }
 
     def load(self, state: dict[str, Any]) -> None:
-        self.properties = default_properties()
+        self.bare = bool(state.get("bare", False))
+        self.schemas = dict(state.get("schemas") or {})
+        self.properties = default_properties(bare=self.bare)
         for name, props in state.get("custom_properties", {}).items():
             for wire in props:
                 prop = PropertyDef.from_wire(wire, 0)

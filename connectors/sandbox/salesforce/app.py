@@ -86,10 +86,10 @@ class SalesforceSandbox(SandboxApp):
 
     def __init__(
         self, *, strict: bool = False, access_token: str = "sandbox-token", daily_limit: int = 100_000,
-        session_seconds: float = 7200.0,
+        session_seconds: float = 7200.0, bare: bool = False,
     ) -> None:
         super().__init__(strict=strict, access_token=access_token)
-        self.store = OrgStore(self.lock)
+        self.store = OrgStore(self.lock, bare=bare)
         self.store.custom_rule = self.invalid_value
         self.daily_limit = daily_limit
         self.api_used = 0

@@ -1,4 +1,4 @@
-"""sObject Collections (``composite/sobjects``) and Tooling ``CustomField`` provisioning.
+"""sObject Collections (``composite/sobjects``) and Tooling ``CustomObject``/``CustomField`` provisioning.
 
 Retrieve (``GET composite/sobjects/{type}?ids=&fields=`` or ``POST`` with
 ``{"ids", "fields"}``, up to 2,000 ids) answers one entry per id, in the
@@ -47,6 +47,7 @@ def register(app: SalesforceSandbox) -> None:
     app.sf_route("GET", r"composite/sobjects/(?P<obj>\w+)/?", collections.retrieve, "collections.retrieve")
     app.sf_route("POST", r"composite/sobjects/(?P<obj>\w+)/?", collections.retrieve, "collections.retrieve_post")
     app.sf_route("POST", r"tooling/sobjects/CustomField/?", collections.custom_field, "tooling.custom_field")
+    app.sf_route("POST", r"tooling/sobjects/CustomObject/?", collections.custom_object, "tooling.custom_object")
 
 
 def _too_many() -> RequestError:
@@ -186,6 +187,22 @@ class _Collections:
                 values = {n: record.get(n) for n in names}
                 found.append(self.app.shape(obj.name, version, values, record["Id"]))
         return SandboxResponse.json(200, found)
+
+    def custom_object(self, request: SandboxRequest) -> SandboxResponse:
+        """Tooling ``CustomObject`` create: ``{"FullName": "X__c", "Metadata": {label, pluralLabel, nameField...}}``."""
+        body = self.app.body_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("Metadata"), dict):
+            raise RequestError("JSON_PARSER_ERROR", "CustomObject needs FullName and Metadata")
+        with self.app.lock:
+            try:
+                self.store.add_object(str(body.get("FullName", "")), body["Metadata"])
+            except RequestError as exc:
+                exc.status = 400
+                raise
+            object_id = make_id("01I", self.store.next_counter())
+        return SandboxResponse.json(
+            201, {"id": object_id, "success": True, "errors": [], "warnings": [], "infos": []}
+        )
 
     def custom_field(self, request: SandboxRequest) -> SandboxResponse:
         body = self.app.body_json(request)

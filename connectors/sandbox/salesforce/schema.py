@@ -8,6 +8,7 @@ the Tooling API land here too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,10 @@ METADATA_TYPES: dict[str, str] = {
     "DateTime": "datetime",
     "Picklist": "picklist",
     "MultiselectPicklist": "multipicklist",
+    "Lookup": "reference",
 }
+# key prefixes handed to custom objects created at run time, in order (a real org's look like these)
+CUSTOM_PREFIXES = ("a0X", "a0Y", "a0Z", "a10", "a11", "a12")
 
 
 @dataclass
@@ -229,8 +233,13 @@ def _obj(
     return ObjectDef(name, label, KEY_PREFIXES[name], {f.name: f for f in all_fields}, custom=custom)
 
 
-def default_objects() -> dict[str, ObjectDef]:
-    """A fresh copy of the org schema in the README (mutable: Tooling adds fields)."""
+def default_objects(*, bare: bool = False) -> dict[str, ObjectDef]:
+    """A fresh copy of the org schema in the README (mutable: Tooling adds fields and objects).
+
+    ``bare`` is a new customer's org: the standard objects and fields only, none
+    of the custom fields and objects the mappings write (``prm-sync setup``
+    creates them through the Tooling API, as it would in a real org).
+    """
     account = _obj(
         "Account",
         "Account",
@@ -358,7 +367,38 @@ def default_objects() -> dict[str, ObjectDef]:
         custom=True,
     )
     objects = [account, contact, lead, opportunity, opportunity_partner, deal_registration]
+    if bare:
+        objects = [o for o in objects if not o.custom]
+        for o in objects:
+            for name in [n for n, f in o.fields.items() if f.custom]:
+                del o.fields[name]
+            o.__post_init__()
     return {o.name: o for o in objects}
+
+
+def object_from_metadata(full_name: str, metadata: dict[str, Any], key_prefix: str) -> ObjectDef:
+    """Turn a Tooling API ``CustomObject`` body into an ObjectDef with its system and name fields.
+
+    Raises ValueError with the message the API would put in its error body.
+    """
+    if not full_name.endswith("__c") or "." in full_name or not full_name[:-3].replace("_", "a").isalnum():
+        msg = f"Invalid FullName {full_name!r}: expected Object__c"
+        raise ValueError(msg)
+    label = str(metadata.get("label") or "")
+    if not label or not metadata.get("pluralLabel"):
+        msg = "Required fields are missing: [label, pluralLabel]"
+        raise ValueError(msg)
+    name_field = metadata.get("nameField") or {}
+    if name_field.get("type") not in ("Text", "AutoNumber"):
+        msg = "nameField: type must be Text or AutoNumber"
+        raise ValueError(msg)
+    text_name = name_field.get("type") == "Text"
+    name = _text("Name", 80, label=str(name_field.get("label") or "Name"), createable=text_name, updateable=text_name)
+    fields = [*_system_fields(False), name]
+    return ObjectDef(full_name, label, key_prefix, {f.name: f for f in fields}, custom=True)
+
+
+_DEVELOPER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
 
 
 def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, FieldDef]:
@@ -370,6 +410,12 @@ def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, 
     if not sep or not field_name.endswith("__c"):
         msg = f"Invalid FullName {full_name!r}: expected Object.Field__c"
         raise ValueError(msg)
+    if not _DEVELOPER_NAME.match(field_name[:-3]) or len(field_name) - 3 > 40:
+        msg = (
+            f"Invalid field name {field_name}: a name starts with a letter, has at most 40 characters, "
+            "and has no spaces, double underscores or trailing underscore"
+        )
+        raise ValueError(msg)
     meta_type = str(metadata.get("type", ""))
     sf_type = METADATA_TYPES.get(meta_type)
     if sf_type is None:
@@ -379,8 +425,17 @@ def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, 
     if sf_type in {"picklist", "multipicklist"}:
         value_set = metadata.get("valueSet", {}).get("valueSetDefinition", {}).get("value", [])
         picklist = tuple(str(v.get("fullName") or v.get("label")) for v in value_set)
-    default_length = {"string": 255, "textarea": 32768, "email": 80, "url": 255, "phone": 40}
+    default_length = {"string": 255, "textarea": 32768, "email": 80, "url": 255, "phone": 40, "reference": 18}
     length = int(metadata.get("length") or default_length.get(sf_type, 0))
+    reference_to: tuple[str, ...] = ()
+    relationship: str | None = None
+    if sf_type == "reference":
+        target = metadata.get("referenceTo")
+        rel = str(metadata.get("relationshipName") or "")
+        if not target or not rel:
+            msg = "A Lookup field needs referenceTo and relationshipName"
+            raise ValueError(msg)
+        reference_to, relationship = (str(target),), rel + "__r"
     return object_name, FieldDef(
         field_name,
         sf_type,
@@ -390,5 +445,7 @@ def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, 
         picklist=picklist,
         external_id=bool(metadata.get("externalId", False)),
         unique=bool(metadata.get("unique", False)),
+        reference_to=reference_to,
+        relationship_name=relationship,
         custom=True,
     )

@@ -23,7 +23,13 @@ from typing import Any
 
 from connectors.sandbox.salesforce.ids import make_id, normalise_id
 from connectors.sandbox.salesforce.query import Parents
-from connectors.sandbox.salesforce.schema import FieldDef, ObjectDef, default_objects
+from connectors.sandbox.salesforce.schema import (
+    CUSTOM_PREFIXES,
+    FieldDef,
+    ObjectDef,
+    default_objects,
+    object_from_metadata,
+)
 from connectors.sandbox.salesforce.validation import (
     RequestError,
     Source,
@@ -70,9 +76,11 @@ class MultipleMatches(RequestError):
 class OrgStore:
     """Records per object plus indexes; not thread-safe by itself (the app locks)."""
 
-    def __init__(self, lock: threading.RLock | None = None) -> None:
+    def __init__(self, lock: threading.RLock | None = None, *, bare: bool = False) -> None:
         self.lock = lock or threading.RLock()
-        self.objects: dict[str, ObjectDef] = default_objects()
+        self.bare = bare
+        self.objects: dict[str, ObjectDef] = default_objects(bare=bare)
+        self.custom_objects: list[dict[str, Any]] = []  # Tooling CustomObject bodies, in creation order
         self.records: dict[str, dict[str, Record]] = {name: {} for name in self.objects}
         self.deleted_at: dict[str, str] = {}  # id -> deletion stamp
         self.custom_fields: list[tuple[str, FieldDef]] = []
@@ -92,8 +100,28 @@ class OrgStore:
         msg = f"sObject type '{name}' is not supported."
         raise RequestError("INVALID_TYPE", msg, status=404)
 
+    def add_object(self, full_name: str, metadata: dict[str, Any]) -> ObjectDef:
+        """A Tooling ``CustomObject`` create: the object with its Id, stamps and Name field."""
+        if any(name.lower() == full_name.lower() for name in self.objects):
+            msg = f"There is already an object named {full_name}."
+            raise RequestError("DUPLICATE_DEVELOPER_NAME", msg)
+        used = {o.key_prefix for o in self.objects.values()}
+        prefix = next((p for p in CUSTOM_PREFIXES if p not in used), None)
+        if prefix is None:
+            raise RequestError("LIMIT_EXCEEDED", "maximum number of custom objects reached")
+        try:
+            obj = object_from_metadata(full_name, metadata, prefix)
+        except ValueError as exc:
+            raise RequestError("FIELD_INTEGRITY_EXCEPTION", str(exc)) from None
+        self.objects[obj.name] = obj
+        self.records[obj.name] = {}
+        self.custom_objects.append({"FullName": full_name, "Metadata": dict(metadata)})
+        return obj
+
     def add_field(self, object_name: str, fdef: FieldDef) -> None:
         obj = self.object(object_name)
+        for target in fdef.reference_to:
+            self.object(target)  # INVALID_TYPE when the lookup's target does not exist
         if obj.get_field(fdef.name) is not None:
             msg = f"There is already a field named {fdef.name} on {obj.name}."
             raise RequestError("DUPLICATE_DEVELOPER_NAME", msg)
@@ -426,11 +454,18 @@ class OrgStore:
             "records": {name: list(records.values()) for name, records in self.records.items()},
             "deleted_at": dict(self.deleted_at),
             "custom_fields": [{"object": o, **dataclasses.asdict(f)} for o, f in self.custom_fields],
+            "custom_objects": list(self.custom_objects),
+            "bare": self.bare,
         }
 
     def load(self, state: dict[str, Any]) -> None:
-        self.objects = default_objects()
+        self.bare = bool(state.get("bare", False))
+        self.objects = default_objects(bare=self.bare)
+        self.records = {name: {} for name in self.objects}
         self.custom_fields = []
+        self.custom_objects = []
+        for body in state.get("custom_objects", []):
+            self.add_object(body["FullName"], body["Metadata"])
         for spec in state.get("custom_fields", []):
             spec = dict(spec)
             object_name = spec.pop("object")

@@ -12,6 +12,7 @@ from prm_sync.cli.commands import (  # noqa: F401
     project,
     reconcile,
     sandbox,
+    setup,
     sync,
     webhooks,
 )

@@ -1,0 +1,113 @@
+"""A new customer connects a fresh Salesforce org and HubSpot portal: ``prm-sync setup`` comes first.
+
+The org and the portal start as real ones do, without our custom fields,
+properties and objects. Without setup the first sync fails, naming the
+missing field and the command; ``validate --remote`` lists what is missing.
+``setup --dry-run`` prints the plan as a table, ``setup`` creates it (read
+back through simple-salesforce and hubspot-api-client), the first sync then
+has no failure, and a second setup finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connectors.sandbox.seeding import seed_sandboxes
+from prm_sync.demo import seed_store
+from prm_sync.model import Partner
+
+SYSTEMS = ("salesforce", "hubspot")
+
+
+def _fresh(make_world: Any, systems: tuple[str, ...] = SYSTEMS) -> Any:
+    return make_world(systems=systems, bare=True, provision=False)
+
+
+def _account_fields(world: Any) -> set[str]:
+    return {f["name"] for f in world.salesforce.Account.describe()["fields"]}
+
+
+def _company_properties(world: Any) -> set[str]:
+    return {p.name for p in world.hubspot.crm.properties.core_api.get_all("companies").results}
+
+
+def test_setup_on_a_fresh_org_and_portal_then_the_first_sync_has_no_failures(make_world: Any, monkeypatch: Any) -> None:
+    world = _fresh(make_world)
+    assert "Partner_Tier__c" not in _account_fields(world) and "partner_tier" not in _company_properties(world)
+
+    monkeypatch.setenv("COLUMNS", "80")
+    planned = world.cli("setup", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    lines = planned.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, planned.stdout
+    assert "Account.PRM_Id__c" in planned.stdout and "Deal_Registration__c" in planned.stdout
+    assert "companies.partner_tier" in planned.stdout and "Registering partner" in planned.stdout
+    assert "Partner_Tier__c" not in _account_fields(world)  # a dry run creates nothing
+
+    done = world.cli("setup", "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["counts"] == {"created": len(result["items"])} and len(result["items"]) > 40
+
+    account = {f["name"]: f for f in world.salesforce.Account.describe()["fields"]}
+    assert account["PRM_Id__c"]["externalId"] and account["PRM_Id__c"]["unique"]
+    assert [p["value"] for p in account["Partner_Tier__c"]["picklistValues"]] == ["Registered", "Silver", "Gold",
+                                                                                 "Platinum"]
+    registration = {f["name"]: f for f in world.salesforce.Deal_Registration__c.describe()["fields"]}
+    assert registration["Partner__c"]["referenceTo"] == ["Account"]
+    tier = world.hubspot.crm.properties.core_api.get_by_name("companies", "partner_tier")
+    assert [o.value for o in tier.options] == ["registered", "silver", "gold", "platinum"]
+    assert world.hubspot.crm.properties.core_api.get_by_name("p_deal_registrations", "prm_id").has_unique_value
+    labels = world.hubspot.crm.associations.v4.schema.definitions_api.get_all("p_deal_registrations", "companies")
+    assert {"Registering partner", "End customer"} <= {r.label for r in labels.results}
+
+    seed_sandboxes(world.env.cluster, world.env.data)
+    seed_store(world.env.runtime, world.env.data)
+    report = world.sync()  # fails the test on any failed record
+    assert report.totals()["created"] > 0
+    partner = world.prm.all("partner")[0]
+    assert world.salesforce_by_prm_id("Account", partner.id, "Partner_Tier__c")["Partner_Tier__c"]
+
+    again = world.cli("setup")
+    assert again.exit_code == 0, again.output
+    assert "nothing to create" in again.stdout
+    assert json.loads(world.cli("setup", "--dry-run", "--json").stdout)["items"] == []
+
+
+def test_a_first_sync_without_setup_fails_naming_the_field_and_the_command(make_world: Any) -> None:
+    world = _fresh(make_world)
+    world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators", tier="gold"))
+    ran = world.cli("sync")
+    assert ran.exit_code == 2, ran.output  # bad configuration of the remote side, not a success
+    assert "prm-sync setup" in ran.output
+    assert "is_partner" in ran.output or "Deal_Registration__c" in ran.output or "PRM_Id__c" in ran.output
+    runs = json.loads(world.cli("runs", "list", "--json").stdout)
+    assert runs and all(r["status"] != "succeeded" for r in runs)
+
+
+def test_validate_remote_names_what_is_missing_and_points_to_setup(make_world: Any) -> None:
+    world = _fresh(make_world)
+    checked = world.cli("validate", "--remote")
+    assert checked.exit_code == 2
+    assert "Partner_Tier__c" in checked.output and "partner_tier" in checked.output
+    assert "prm-sync setup" in checked.output
+    assert "did you mean 'partner_type'" not in checked.output
+
+
+def test_setup_reports_each_item_it_could_not_create_and_goes_on(make_world: Any, monkeypatch: Any) -> None:
+    world = _fresh(make_world, systems=("hubspot",))
+    properties = world.hubspot.crm.properties.core_api
+    for n in range(10):  # the portal already spends HubSpot's ten unique-value properties on companies
+        properties.create("companies", {"name": f"erp_key_{n}", "label": f"ERP key {n}", "type": "string",
+                                        "fieldType": "text", "groupName": "information", "hasUniqueValue": True})
+
+    monkeypatch.setenv("COLUMNS", "80")
+    done = world.cli("setup")
+    assert done.exit_code == 6, done.output  # partial: the rest was created, one item refused
+    words = " ".join(done.stdout.split())
+    assert "companies.prm_id" in words and "failed" in words and "limit of 10 unique value properties" in words
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80
+    assert "partner_tier" in _company_properties(world)
+    retry = json.loads(world.cli("setup", "--dry-run", "--json").stdout)
+    assert [(i["object"], i["name"]) for i in retry["items"]] == [("companies", "prm_id")]
