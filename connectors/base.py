@@ -29,6 +29,8 @@ class FieldInfo(BaseModel):
     external_id: bool = False
     unique: bool = False
     picklist_values: list[str] = Field(default_factory=list)
+    precision: int | None = None  # numbers: every digit the field holds (Salesforce describe)
+    scale: int | None = None  # numbers: the digits of those after the decimal point
 
 
 class Cursor(BaseModel):

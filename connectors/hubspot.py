@@ -58,6 +58,7 @@ from connectors.base import (
 )
 from connectors.hubspot_limits import RequestLimiter
 from connectors.hubspot_where import parse_where
+from connectors.isolate import BatchRefused, write_isolating
 from prm_sync.errors import (
     AuthError,
     ConfigError,
@@ -125,7 +126,8 @@ def wire_value(value: Any) -> str:
     if isinstance(value, Enum):
         return wire_value(value.value)
     if isinstance(value, datetime):
-        return _from_ms(_ms(value)).strftime("%Y-%m-%dT%H:%M:%S.") + f"{_ms(value) % 1000:03d}Z"
+        utc = _from_ms(_ms(value))
+        return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{_ms(value) % 1000:03d}Z"  # %Y writes year 1 as "1"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple | set | frozenset):
@@ -255,7 +257,10 @@ class HubSpotConnector:
         except (TypeError, ValueError):
             body = {}
         body = body if isinstance(body, dict) else {}
-        code = str(body.get("category") or body.get("errorType") or exc.reason or "ERROR")
+        details = [d for d in body.get("errors") or [] if isinstance(d, dict) and d.get("code")]
+        # the detail's code (INVALID_FLOAT, INVALID_OPTION...) says more than the category (VALIDATION_ERROR)
+        code = str(details[0]["code"] if details else body.get("category") or body.get("errorType") or exc.reason
+                   or "ERROR")
         message = f"{what}: {body.get('message') or exc.reason}"
         fields = list((body.get("context") or {}).get("propertyName") or [])
         info = RemoteErrorInfo(self.system, status, code, message, fields)
@@ -585,7 +590,9 @@ class HubSpotConnector:
             latest[request.key] = request
         outcome: dict[str, WriteResult] = {}
         for chunk in page(list(latest.values()), self.batch_size):
-            outcome.update(self._upsert_chunk(object_type, key_field, chunk))
+            # a bad value refuses the whole batch without naming its input: halves find it (connectors.isolate)
+            outcome.update(write_isolating(
+                chunk, lambda part: self._upsert_chunk(object_type, key_field, list(part)), lambda r: r.key))
         return [outcome[r.key] for r in records]
 
     def _upsert_chunk(self, object_type: str, key_field: str, chunk: list[UpsertRequest]) -> dict[str, WriteResult]:
@@ -616,6 +623,8 @@ class HubSpotConnector:
         try:
             response = self._call("batch upsert", send, on_4xx="record")
         except RecordError as exc:
+            if exc.info.status == 400:  # a VALIDATION_ERROR: one input's value, unnamed (see upsert)
+                raise BatchRefused(exc.info) from None
             return {r.key: _failed(r.key, exc.info) for r in chunk}
         out: dict[str, WriteResult] = {}
         for obj in response["results"]:

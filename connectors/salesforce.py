@@ -53,10 +53,13 @@ from tenacity import (
 )
 
 from connectors.base import Cursor, FieldInfo, Quota, RemoteRecord, UpsertRequest, WriteResult, page
+from connectors.isolate import BatchRefused, write_isolating
 from connectors.salesforce_auth import Credentials, SessionToken, SignIn, SignInRefused, StaticToken
 from connectors.salesforce_bulk import bulk_hard_delete, bulk_upsert, typed_csv_rows
 from connectors.salesforce_decisions import Action, Failure, decide
 from connectors.salesforce_soql import soql_datetime, soql_field, soql_quote
+from connectors.salesforce_values import CODE as VALUE_OUT_OF_RANGE
+from connectors.salesforce_values import first_problem
 from prm_sync.errors import (
     AuthError,
     ConfigError,
@@ -440,6 +443,8 @@ class SalesforceConnector:
                     updateable=bool(f.get("updateable", False)),
                     external_id=bool(f.get("externalId", False)), unique=bool(f.get("unique", False)),
                     picklist_values=[p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)],
+                    precision=f.get("precision") or f.get("digits") or None,
+                    scale=f.get("scale") if f.get("precision") else (0 if f.get("digits") else None),
                 )
                 for f in body["fields"]
             ]
@@ -557,18 +562,44 @@ class SalesforceConnector:
         for request in records:
             latest.pop(request.key, None)
             latest[request.key] = request
-        unique = list(latest.values())
+        by_key, unique = self._out_of_range(object_name, list(latest.values()))
         if len(unique) > self.settings.bulk_threshold:
             rows = [{**{k: _to_json(v) for k, v in r.fields.items()}, key_field: r.key} for r in unique]
             try:
-                by_key = bulk_upsert(self.sf, object_name, key_field, rows, self.settings.bulk_poll_seconds)
+                by_key.update(bulk_upsert(self.sf, object_name, key_field, rows, self.settings.bulk_poll_seconds))
             except SalesforceError as exc:
                 raise self._translate(exc) from None
         else:
-            by_key = {}
             for chunk in page(unique, self.batch_size):
-                by_key.update(self._upsert_chunk(object_name, key_field, chunk))
+                # a call refused whole for one record's value: halves find it (connectors.isolate)
+                by_key.update(write_isolating(
+                    chunk, lambda part: self._upsert_chunk(object_name, key_field, list(part)), lambda r: r.key))
         return [by_key[r.key].model_copy(update={"key": r.key}) for r in records]
+
+    def _out_of_range(
+        self, object_name: str, requests_: list[UpsertRequest]
+    ) -> tuple[dict[str, WriteResult], list[UpsertRequest]]:
+        """Records holding a value the field cannot keep (``salesforce_values``) fail here; the rest go on.
+
+        Uses the describe this connector already read (every pulled object's):
+        an object it has not described is left to Salesforce's own answer
+        rather than paying a describe call for every write.
+        """
+        described = self._describe_cache.get(object_name)
+        if not described:
+            return {}, requests_
+        fields = {f.name: f for f in described}
+        failed: dict[str, WriteResult] = {}
+        sendable: list[UpsertRequest] = []
+        for request in requests_:
+            found = first_problem(fields, request.fields)
+            if found is None:
+                sendable.append(request)
+                continue
+            name, reason = found
+            failed[request.key] = WriteResult(key=request.key, ok=False, error_code=VALUE_OUT_OF_RANGE,
+                                              error_message=reason, error_fields=[name])
+        return failed, sendable
 
     def _upsert_chunk(self, object_name: str, key_field: str, chunk: list[UpsertRequest]) -> dict[str, WriteResult]:
         payload = {
@@ -585,13 +616,8 @@ class SalesforceConnector:
                 f"composite/sobjects/{object_name}/{key_field}", method="PATCH", data=_json_body(payload)
             )
         except SalesforceMalformedRequest as exc:
-            # the whole call was refused (e.g. JSON_PARSER_ERROR): every record carries the reason
-            info = _error_info(exc.status, exc.content, "MALFORMED_REQUEST")
-            return {
-                r.key: WriteResult(key=r.key, ok=False, error_code=info.code, error_message=info.message,
-                                   error_fields=info.fields)
-                for r in chunk
-            }
+            # the whole call was refused (e.g. JSON_PARSER_ERROR for one record's value): see upsert
+            raise BatchRefused(_error_info(exc.status, exc.content, "MALFORMED_REQUEST")) from None
         except SalesforceError as exc:
             raise self._translate(exc) from None
         return {r.key: self._result(r.key, item) for r, item in zip(chunk, results or [], strict=True)}

@@ -39,7 +39,7 @@ def soql_quote(value: str) -> str:
 def soql_datetime(value: datetime) -> str:
     """A SOQL datetime literal in UTC (naive datetimes are taken as UTC)."""
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"  # %Y writes year 1 as "1"
 
 
 def soql_literal(value: Any) -> str:

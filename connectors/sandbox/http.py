@@ -144,7 +144,8 @@ class FaultConfig(BaseModel):
     drop_after_write: int = Field(0, ge=0, description="the next N successful writes lose their response")
     invalid_values: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="field -> values the sandbox rejects with a per-record validation error",
+        description="field -> values the sandbox refuses as a validation rule would (Salesforce: that "
+        "record fails; HubSpot: a batch holding it is refused whole)",
     )
     seed: int = 0
 

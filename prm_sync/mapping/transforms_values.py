@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +21,21 @@ from prm_sync.mapping.context import TransformContext
 from prm_sync.mapping.registry import NoParams, Params, fail, register
 
 _EPOCH_MS = re.compile(r"^-?\d{10,}$")
+# a plain decimal, optionally in exponent notation: HubSpot sends numbers as such text ("1.5E7"),
+# Salesforce and Odoo as JSON numbers; anything else is decorated text (thousands separators,
+# a currency symbol or code) that is cleaned once and must then be plain
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DECORATION = re.compile(r"[\s,'_]|^[A-Z]{3}\s*|\s*[A-Z]{3}$|^[$€£¥]|[$€£¥]$")
+MAX_MAGNITUDE = 100
+"""Numbers of 10**100 or more are refused outright: no system or store we speak to holds one,
+and rounding one to cents would need a decimal context of that many digits."""
+
+
+def _from_epoch_ms(ms: float, value: Any) -> datetime:
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise fail(f"epoch milliseconds out of range: {value!r}", value) from None
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -32,11 +47,11 @@ def parse_datetime(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        return _from_epoch_ms(value, value)
     if isinstance(value, str):
         text = value.strip()
         if _EPOCH_MS.match(text):
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+            return _from_epoch_ms(int(text), value)
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
@@ -85,12 +100,14 @@ class DatetimeParams(Params):
 def format_datetime(value: datetime, fmt: str) -> Any:
     """Write an aware datetime the way a system expects it (always in UTC)."""
     utc = value.astimezone(UTC)
+    # the year always has four digits: strftime's %Y writes year 1 as "1", which no API parses
+    day = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
     if fmt == "salesforce":
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+        return f"{day}T{utc:%H:%M:%S}.{utc.microsecond // 1000:03d}+0000"
     if fmt == "epoch_ms":
         return int(utc.timestamp() * 1000)
     if fmt == "odoo":
-        return utc.strftime("%Y-%m-%d %H:%M:%S")
+        return f"{day} {utc:%H:%M:%S}"
     return utc.isoformat().replace("+00:00", "Z")
 
 
@@ -152,22 +169,37 @@ register(
 
 
 def to_decimal(value: Any) -> Decimal | None:
-    """Numbers and numeric text (with thousands separators or a symbol) -> Decimal."""
+    """Numbers and numeric text -> a finite Decimal, or a ``MappingValueError`` naming the value.
+
+    Text is read as the systems document it: a decimal number, optionally in
+    exponent notation (HubSpot's ``"1.5E7"`` is 15,000,000). Thousands
+    separators and a currency symbol or code around it are dropped first;
+    nothing else is (the old reading dropped every other character, so
+    ``"1.5E7"`` became 1.57 and ``"1e30"`` 130). NaN, infinity and numbers of
+    10**100 or more are refused: they are nobody's amount.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise fail(f"not a number: {value!r}", value)
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    text = re.sub(r"[^\d.\-]", "", str(value))
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise fail(f"not a number: {value!r}", value) from None
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    else:
+        text = str(value).strip()
+        if not _DECIMAL_TEXT.fullmatch(text):
+            text = _DECORATION.sub("", text)
+            if not _DECIMAL_TEXT.fullmatch(text):
+                raise fail(f"not a number: {value!r}", value)
+        number = Decimal(text)
+    if not number.is_finite():
+        raise fail(f"not a finite number: {value!r}", value)
+    if number and number.adjusted() >= MAX_MAGNITUDE:
+        raise fail(f"number out of range: {value!r}", value)
+    return number
 
 
 class NumberParams(Params):
@@ -177,7 +209,10 @@ class NumberParams(Params):
 def _quantize(number: Decimal, places: int | None) -> Decimal:
     if places is None:
         return number
-    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    # enough digits for any number to_decimal lets through: the default 28 would raise
+    # InvalidOperation for a 30-digit amount, and that is no MappingValueError
+    wide = Context(prec=MAX_MAGNITUDE + 12, Emax=MAX_MAGNITUDE * 10, Emin=-MAX_MAGNITUDE * 10)
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=wide)
 
 
 def _number_to_remote(value: Any, params: NumberParams, ctx: TransformContext) -> Any:

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from prm_sync.errors import UsageError
+from prm_sync.errors import PrmSyncError, UsageError
 from prm_sync.model import ENTITIES, CanonicalRecord
 from prm_sync.store import bulk
 from prm_sync.store.conflict_index import mark_dirty
 from prm_sync.store.orm import ENTITY_ROWS, EntityRow, RecordExternalIdRow
+from prm_sync.store.types import Money
 
 # stay well under SQLite's and PostgreSQL's bound-parameter limits
 CHUNK = 500
@@ -32,6 +33,44 @@ def row_class(entity: str) -> type[EntityRow]:
     except KeyError:
         msg = f"unknown entity {entity!r}; known: {', '.join(sorted(ENTITY_ROWS))}"
         raise UsageError(msg) from None
+
+
+class UnstorableValue(PrmSyncError, ValueError):
+    """A record holds a value its column cannot keep (an amount past ``Numeric(18,2)``).
+
+    Raised before the record reaches the session: a value the database refuses
+    at flush would fail the whole transaction (every record saved beside it)
+    with a raw driver error. The sync turns it into a failed record for this
+    record alone; ``field`` and ``value`` say what to fix.
+    """
+
+    code = "VALUE_OUT_OF_RANGE"
+
+    def __init__(self, entity: str, field: str, value: Any, problem: str) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(f"{entity}.{field}: {value} cannot be stored in the PRM: {problem}")
+
+
+def _money_columns(entity: str) -> list[tuple[str, Money]]:
+    cached = _MONEY_COLUMNS.get(entity)
+    if cached is None:
+        table = row_class(entity).__table__
+        cached = _MONEY_COLUMNS[entity] = [(c.key, c.type) for c in table.columns if isinstance(c.type, Money)]
+    return cached
+
+
+_MONEY_COLUMNS: dict[str, list[tuple[str, Money]]] = {}
+
+
+def check_storable(record: CanonicalRecord, dialect_name: str) -> None:
+    """Raise ``UnstorableValue`` when a value of ``record`` would not survive its column."""
+    for name, money in _money_columns(record.entity):
+        value = getattr(record, name, None)
+        if value is not None:
+            problem = money.fit(value, dialect_name)[1]
+            if problem is not None:
+                raise UnstorableValue(record.entity, name, value, problem)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -92,8 +131,10 @@ def save_records(
     stamp, not the record's ``updated_at``, so a later edit of another field
     does not make an old edit of this one look new.
     """
+    dialect = session.get_bind().dialect.name
     by_entity: dict[str, list[CanonicalRecord]] = {}
     for record in records:
+        check_storable(record, dialect)  # before the session holds anything of this save
         by_entity.setdefault(record.entity, []).append(record)
     for entity, group in by_entity.items():
         cls = row_class(entity)

@@ -73,19 +73,35 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-        if not amount.is_finite():
-            msg = f"cannot store non-finite amount {amount}"
-            raise ValueError(msg)
-        amount = amount.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUND_HALF_EVEN)
-        digits = len(amount.as_tuple().digits)
-        if digits > self.precision:
-            msg = f"amount {amount} does not fit Numeric({self.precision},{self.scale})"
-            raise ValueError(msg)
-        if dialect.name == "sqlite" and digits > SQLITE_EXACT_DIGITS:
-            msg = f"amount {amount} has more than {SQLITE_EXACT_DIGITS} significant digits, which SQLite cannot store exactly"
-            raise ValueError(msg)
+        amount, problem = self.fit(value, dialect.name)
+        if problem is not None:
+            raise ValueError(problem)
         return amount
+
+    def fit(self, value: Any, dialect_name: str) -> tuple[Decimal | None, str | None]:
+        """``value`` rounded as the column stores it, or why it cannot be stored.
+
+        The magnitude is checked before rounding: quantizing a 30-digit amount
+        in the default decimal context raises ``InvalidOperation`` instead of
+        saying what is wrong.
+        """
+        try:
+            amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        except (ArithmeticError, TypeError, ValueError):
+            return None, f"cannot store {value!r} as an amount"
+        if not amount.is_finite():
+            return None, f"cannot store non-finite amount {amount}"
+        whole_digits = self.precision - self.scale
+        limit = f"at most {whole_digits} digits before the decimal point"
+        if dialect_name == "sqlite":
+            whole_digits = min(whole_digits, SQLITE_EXACT_DIGITS - self.scale)
+            limit = f"at most {whole_digits} digits before the decimal point on SQLite, which keeps {SQLITE_EXACT_DIGITS} exactly"
+        if amount and amount.adjusted() >= whole_digits:
+            return None, f"amount {amount} does not fit Numeric({self.precision},{self.scale}) ({limit})"
+        amount = amount.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUND_HALF_EVEN)
+        if amount and amount.adjusted() >= whole_digits:  # 9999.995 rounds up to 10000.00
+            return None, f"amount {amount} does not fit Numeric({self.precision},{self.scale}) ({limit})"
+        return amount, None
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

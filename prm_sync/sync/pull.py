@@ -29,6 +29,10 @@ from prm_sync.sync.slice import Slice
 from prm_sync.sync.stats import SliceStats, UnmatchedSample
 from prm_sync.sync.values import content_hash, normalize, normalize_all
 
+# what one remote record's content can raise while it is mapped and applied: it fails that record
+# alone (ArithmeticError: decimal and date arithmetic on a value no system should hold)
+_RECORD_ERRORS = (PrmSyncError, ValidationError, ValueError, TypeError, ArithmeticError)
+
 
 def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
     connector = ctx.connectors[sl.system]
@@ -154,7 +158,7 @@ def apply_page(
             continue
         try:
             mapped[remote.id] = found = _map(ctx, sl, remote)
-        except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:
+        except _RECORD_ERRORS as exc:
             mapped[remote.id] = exc
             continue
         state = states.get(remote.id)
@@ -167,7 +171,7 @@ def apply_page(
             for remote in rest:
                 try:
                     mapped[remote.id] = _map(ctx, sl, remote)
-                except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:
+                except _RECORD_ERRORS as exc:
                     mapped[remote.id] = exc
     # one query puts the other linked records in the session: each get_record below is then an
     # identity-map hit, not a SELECT per record (kept referenced so the map keeps them)
@@ -193,7 +197,7 @@ def apply_page(
             # a mapping that resolves ids through the link index maps again: this page may have linked them
             reuse = None if sl.mapping.reads_links else mapped.get(record.id)
             record_id = _apply_one(ctx, session, sl, record, states.get(record.id), stats, reuse)
-        except (PrmSyncError, ValidationError, ValueError, TypeError) as exc:
+        except _RECORD_ERRORS as exc:
             stats.failed += 1
             repo.record_failure(
                 session,
@@ -274,7 +278,7 @@ def _apply_one(
         data.update(id=record_id, external_ids={sl.system: remote.id})
         record = entity_cls.model_validate(data)
         before: dict[str, Any] = {}
-        stats.created += 1
+        counter = "created"
         decisions = {f: "from_remote" for f in pulled}
     else:
         before = {f: normalize(getattr(record, f)) for f in pulled}
@@ -288,12 +292,11 @@ def _apply_one(
         if updates:
             merged["updated_at"] = ctx.clock()
         record = entity_cls.model_validate(merged)
-        if updates:
-            stats.updated += 1
-        else:
-            stats.unchanged += 1
+        counter = "updated" if updates else "unchanged"
     # the pulled values changed in the remote system, at or before its modstamp: that is their time
+    # (a value the store cannot keep raises here, before anything of this record is in the session)
     repo.save_record(session, record, changed_at=remote.modstamp)
+    setattr(stats, counter, getattr(stats, counter) + 1)
     if claim:
         ctx.keys.add(record)
     _link(ctx, sl, record, remote, remote_norm, state, claim=claim)

@@ -151,7 +151,7 @@ def plan_push(ctx: RunContext, session: Any, sl: Slice, *, record_ids: set[str] 
             continue
         try:
             payload = sl.mapping.to_remote(record, ctx.links)
-        except (PrmSyncError, ValueError, TypeError) as exc:
+        except (PrmSyncError, ValueError, TypeError, ArithmeticError) as exc:  # this record's values alone
             plan.failures.append((record.id, record.model_dump(mode="json"), exc))
             continue
         for name in hold:

@@ -153,7 +153,10 @@ def test_batches_of_100_and_per_record_errors_map_to_keys(hubspot_sandbox: Runni
     assert set(failed) == {"R-7", "R-120"}
     assert failed["R-120"].error_code == "INVALID_OPTION" and failed["R-120"].error_fields == ["status"]
     assert failed["R-7"].error_code == "PROPERTY_DOESNT_EXIST" and not failed["R-7"].retryable
-    assert hubspot_sandbox.app.calls["objects.batch.upsert"] == 2
+    assert "colour" in str(failed["R-7"].error_message) and "pending" in str(failed["R-120"].error_message)
+    # each batch was refused whole (HubSpot names no input) and halved until its bad record stood alone:
+    # about 2·log2(n) extra calls each, and the 148 good records landed in this one upsert
+    assert 2 < hubspot_sandbox.app.calls["objects.batch.upsert"] <= 2 + 2 * (7 + 6)
     assert len(hubspot_sandbox.app.all_records("deal_registrations")) == 148
 
 

@@ -95,12 +95,14 @@ def test_upsert_passes_relationship_lookups_and_python_dates(salesforce_sandbox)
     assert record["Protection_Expires__c"] == "2024-01-31T10:00:00.000+0000"
 
 
-def test_whole_batch_refusal_marks_every_record(salesforce_sandbox):
+def test_a_call_refused_whole_for_one_record_is_halved_until_that_record_fails_alone(salesforce_sandbox):
     connector = _connector(salesforce_sandbox)
     results = connector.upsert("Account", "PRM_Id__c", [
         UpsertRequest(key="a", fields={"Name": "a"}), UpsertRequest(key="b", fields={"Name": "b", "Nope__c": 1}),
     ])
-    assert [r.error_code for r in results] == ["INVALID_FIELD", "INVALID_FIELD"]
+    assert [(r.ok, r.error_code) for r in results] == [(True, None), (False, "INVALID_FIELD")]
+    assert salesforce_sandbox.app.calls["collections.upsert"] == 3  # the pair, then each alone
+    assert [a["Name"] for a in salesforce_sandbox.app.all_records("Account")] == ["a"]
 
 
 def test_lost_confirmation_is_retried_without_a_duplicate(salesforce_sandbox):

@@ -52,22 +52,35 @@ def test_batch_upsert_creates_then_updates_by_unique_property(hubspot_sandbox: R
     assert stored is not None and stored["name"] == "Acme Corp" and stored["partner_tier"] == "gold"
 
 
-def test_batch_upsert_partial_failure_answers_207_with_errors_naming_ids(hubspot_sandbox: RunningHubSpot) -> None:
+BAD_PROPERTIES = [
+    pytest.param({"partner_tier": "diamond"}, "INVALID_OPTION", id="an option not in the list"),
+    pytest.param({"nope": "x"}, "PROPERTY_DOESNT_EXIST", id="an unknown property"),
+    pytest.param({"annualrevenue": "ten"}, "INVALID_FLOAT", id="a number that does not parse"),
+    pytest.param({"annualrevenue": "1e400"}, "INVALID_FLOAT", id="a number past a double"),
+    pytest.param({"annualrevenue": "NaN"}, "INVALID_FLOAT", id="not a number"),
+]
+
+
+@pytest.mark.parametrize(("properties", "code"), BAD_PROPERTIES)
+def test_one_invalid_value_refuses_the_whole_batch_upsert_and_writes_nothing(
+    hubspot_sandbox: RunningHubSpot, properties: dict[str, str], code: str
+) -> None:
+    """HubSpot validates every input first: a batch with one bad value is a 400 naming no input."""
     batch = hubspot_sandbox.client().crm.companies.batch_api
-    answer = batch.upsert(
-        _upsert_inputs([("P-1", {"name": "Good"}), ("P-2", {"partner_tier": "diamond"}), ("P-3", {"nope": "x"})])
-    )
+    with pytest.raises(API_ERRORS) as caught:
+        batch.upsert(_upsert_inputs([("P-1", {"name": "Good"}), ("P-2", properties), ("P-3", {"name": "Also good"})]))
 
-    assert batch.api_client.last_response.status == 207
-    assert [r.properties["prm_id"] for r in answer.results] == ["P-1"]
-    assert answer.num_errors == 2
-    errors = {e.context["ids"][0]: e for e in answer.errors}
-    assert errors["P-2"].category == "VALIDATION_ERROR" and errors["P-2"].errors[0].code == "INVALID_OPTION"
-    assert errors["P-3"].errors[0].code == "PROPERTY_DOESNT_EXIST"
-    assert 'Property \\"nope\\" does not exist' in errors["P-3"].message or '"nope" does not exist' in errors["P-3"].message
+    assert caught.value.status == 400
+    body = _error(caught.value)
+    assert body["category"] == "VALIDATION_ERROR" and str(body["message"]).startswith("Property values were not valid")
+    assert [e["code"] for e in body["errors"]] == [code]  # type: ignore[index,union-attr]
+    assert "ids" not in body.get("context", {})  # type: ignore[operator]
+    assert hubspot_sandbox.app.all_records("companies") == []
 
 
-def test_batch_create_207_matches_published_schema(hubspot_sandbox: RunningHubSpot) -> None:
+def test_batch_create_with_an_unparsable_number_is_a_400_matching_the_published_schema(
+    hubspot_sandbox: RunningHubSpot,
+) -> None:
     batch = hubspot_sandbox.client().crm.objects.batch_api
     body = BatchInputSimplePublicObjectBatchInputForCreate(
         inputs=[
@@ -75,13 +88,30 @@ def test_batch_create_207_matches_published_schema(hubspot_sandbox: RunningHubSp
             SimplePublicObjectBatchInputForCreate(properties={"dealname": "bad", "amount": "ten"}),
         ]
     )
-    answer = batch.create("deals", body)
+    with pytest.raises(API_ERRORS) as caught:
+        batch.create("deals", body)
+
+    assert caught.value.status == 400 and _error(caught.value)["errors"][0]["code"] == "INVALID_FLOAT"  # type: ignore[index]
+    assert_matches_spec("crm_objects", "POST", "/crm/v3/objects/deals/batch/create", 400, caught.value.body)
+    assert hubspot_sandbox.app.all_records("deals") == []
+
+
+def test_a_problem_only_the_write_finds_fails_its_input_alone_with_a_207(hubspot_sandbox: RunningHubSpot) -> None:
+    hubspot_sandbox.app.insert_records("contacts", [{"email": "ann@example.com"}])
+    batch = hubspot_sandbox.client().crm.objects.batch_api
+    body = BatchInputSimplePublicObjectBatchInputForCreate(
+        inputs=[
+            SimplePublicObjectBatchInputForCreate(properties={"email": "bob@example.com"}),
+            SimplePublicObjectBatchInputForCreate(properties={"email": "ann@example.com"}),
+        ]
+    )
+    answer = batch.create("contacts", body)
 
     raw = batch.api_client.last_response
     assert raw.status == 207 and answer.num_errors == 1
-    assert answer.errors[0].errors[0].code == "INVALID_FLOAT"
-    assert answer.results[0].properties["hs_is_closed_won"] == "true"
-    assert_matches_spec("crm_objects", "POST", "/crm/v3/objects/deals/batch/create", 207, raw.data)
+    assert [r.properties["email"] for r in answer.results] == ["bob@example.com"]
+    assert answer.errors[0].category == "VALIDATION_ERROR" and answer.errors[0].context["ids"] == ["1"]
+    assert_matches_spec("crm_objects", "POST", "/crm/v3/objects/contacts/batch/create", 207, raw.data)
 
 
 def test_more_than_100_inputs_is_a_400_validation_error(hubspot_sandbox: RunningHubSpot) -> None:
@@ -195,12 +225,14 @@ def test_calculated_deal_properties_are_read_only(hubspot_sandbox: RunningHubSpo
     assert caught.value.status == 400 and "READ_ONLY_VALUE" in caught.value.body
 
 
-def test_injected_invalid_values_fail_only_their_record(hubspot_sandbox: RunningHubSpot) -> None:
+def test_injected_invalid_values_refuse_the_batch_like_a_validation_rule(hubspot_sandbox: RunningHubSpot) -> None:
     hubspot_sandbox.app.faults.invalid_values = {"territory": ["Mordor"]}
     batch = hubspot_sandbox.client().crm.companies.batch_api
-    answer = batch.upsert(_upsert_inputs([("P-1", {"territory": "Mordor"}), ("P-2", {"territory": "Shire"})]))
+    with pytest.raises(API_ERRORS) as caught:
+        batch.upsert(_upsert_inputs([("P-1", {"territory": "Mordor"}), ("P-2", {"territory": "Shire"})]))
+    assert caught.value.status == 400 and _error(caught.value)["errors"][0]["code"] == "INVALID_VALUE"  # type: ignore[index]
+    answer = batch.upsert(_upsert_inputs([("P-2", {"territory": "Shire"})]))
     assert [r.properties["prm_id"] for r in answer.results] == ["P-2"]
-    assert answer.errors[0].context["ids"] == ["P-1"]
 
 
 def test_dropped_answer_after_write_still_commits(hubspot_sandbox: RunningHubSpot) -> None:

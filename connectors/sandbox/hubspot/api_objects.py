@@ -2,9 +2,16 @@
 
 Handlers translate HubSpot's request bodies into ``RecordStore`` calls and
 answer with the shapes hubspot-api-client's models require (batch answers
-always carry status/startedAt/completedAt/results; a batch with rejected
-inputs answers 207 with per-input ``StandardError``s whose ``context.ids``
-name the inputs).
+always carry status/startedAt/completedAt/results).
+
+Batch create, update and upsert validate every input's properties before
+writing any: one invalid value (a number that does not parse, an option not
+in the list, an unknown property, a value a validation rule refuses) refuses
+the whole batch with one ``400 VALIDATION_ERROR`` "Property values were not
+valid: [...]" that does not say which input it was, and nothing is written,
+as HubSpot does. Problems only a write finds (a unique value another record
+holds, an id that does not exist) fail their own input: 207 with per-input
+``StandardError``s whose ``context.ids`` name the inputs.
 
 Reads by id and lists take ``associations=`` (comma-separated or repeated
 object types; unknown ones are ignored, as documented) and answer
@@ -316,12 +323,25 @@ class ObjectRoutes:
             errors.append(HubSpotApiError(404, "OBJECT_NOT_FOUND", msg).standard_error(missing))
         return SandboxResponse.json(207 if errors else 200, batch_body(results, errors, started))
 
+    def _validate_all(self, object_type: str, inputs: list[dict[str, Any]]) -> None:
+        """Refuse the whole batch when any input carries an invalid property value."""
+        details: list[dict[str, Any]] = []
+        for item in inputs:
+            try:
+                self.store.validate(object_type, item.get("properties") or {}, None)
+            except HubSpotApiError as err:
+                if err.status == 400:  # 409 (a unique value held elsewhere) is the write's business
+                    details.extend(err.details)
+        if details:
+            raise HubSpotApiError.invalid_properties(details)
+
     def _batch_create(self, request: SandboxRequest) -> SandboxResponse:
         object_type = request.params["type"]
         started = now_iso()
         inputs = self._inputs(request)
         results, errors = [], []
         with self.lock:
+            self._validate_all(object_type, inputs)
             for index, item in enumerate(inputs):
                 try:
                     record = self.store.create(object_type, item.get("properties") or {})
@@ -341,6 +361,7 @@ class ObjectRoutes:
         inputs = self._inputs(request)
         results, errors = [], []
         with self.lock:
+            self._validate_all(object_type, inputs)
             for item in inputs:
                 key = str(item.get("id"))
                 try:
@@ -371,6 +392,7 @@ class ObjectRoutes:
                 id_property = str(item.get("idProperty") or "hs_object_id")
                 if id_property != "hs_object_id":
                     self.store.require_unique(object_type, id_property)
+            self._validate_all(object_type, inputs)
             for item, key in zip(inputs, keys, strict=True):
                 id_property = str(item.get("idProperty") or "hs_object_id")
                 try:

@@ -9,6 +9,7 @@ search comparisons all agree with one another.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -199,6 +200,7 @@ def default_properties(*, bare: bool = False) -> dict[str, dict[str, PropertyDef
         PropertyDef("city"),
         PropertyDef("country"),
         PropertyDef("industry"),
+        PropertyDef("annualrevenue", "number"),
         PropertyDef(
             "lifecyclestage",
             enum,
@@ -331,7 +333,8 @@ def normalize_value(prop: PropertyDef, raw: Any) -> tuple[str | None, dict[str, 
         )
     if prop.type == "number":
         try:
-            float(value)
+            if not math.isfinite(float(value)):  # "NaN", "Infinity" and "1e400" parse as floats
+                raise ValueError(value)
         except ValueError:
             return None, validation_detail(
                 prop.name, value, "INVALID_FLOAT", f"{value} was not a valid number."

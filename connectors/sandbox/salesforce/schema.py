@@ -64,6 +64,13 @@ class FieldDef:
     relationship_name: str | None = None
     system: bool = False  # maintained by the server (Id, stamps, IsDeleted, derived fields)
     custom: bool = False
+    precision: int = 0  # numbers: total digits (0: the type's default, see __post_init__)
+    scale: int = 0  # numbers: digits after the decimal point
+
+    def __post_init__(self) -> None:
+        # Currency(16, 2) is what Setup offers by default (precision 18, scale 2); int fields hold 9 digits
+        if self.type in NUMBER_TYPES and not self.precision:
+            self.precision, self.scale = (9, 0) if self.type == "int" else (18, self.scale or 2)
 
     def describe(self) -> dict[str, Any]:
         nillable = not self.required and self.type not in {"boolean", "id"} and not self.system
@@ -91,6 +98,9 @@ class FieldDef:
             "calculated": False,
             "filterable": True,
             "sortable": self.type != "textarea" or self.length <= 255,
+            "precision": self.precision if self.type in NUMBER_TYPES - {"int"} else 0,
+            "scale": self.scale if self.type in NUMBER_TYPES - {"int"} else 0,
+            "digits": self.precision if self.type == "int" else 0,
         }
 
 
@@ -436,6 +446,11 @@ def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, 
             msg = "A Lookup field needs referenceTo and relationshipName"
             raise ValueError(msg)
         reference_to, relationship = (str(target),), rel + "__r"
+    # Tooling API numbers: ``precision`` is every digit, ``scale`` those after the point
+    precision, scale = int(metadata.get("precision") or 0), int(metadata.get("scale") or 0)
+    if sf_type in NUMBER_TYPES and precision and not 0 <= scale <= precision <= 18:
+        msg = f"Invalid precision {precision} and scale {scale}: precision is at most 18 and scale at most precision"
+        raise ValueError(msg)
     return object_name, FieldDef(
         field_name,
         sf_type,
@@ -448,4 +463,6 @@ def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, 
         reference_to=reference_to,
         relationship_name=relationship,
         custom=True,
+        precision=precision,
+        scale=scale,
     )

@@ -68,7 +68,12 @@ class Lookups(Protocol):
 
 def format_datetime(value: datetime) -> str:
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}+0000"
+
+
+# "Only dates within a certain range are valid": 1700-01-01 to 4000-12-31 (SOQL and SOSL reference,
+# Date Formats and Date Literals); a well-formed date outside it fails its record
+FIRST_YEAR, LAST_YEAR = 1700, 4000
 
 
 def parse_datetime(text: str) -> datetime:
@@ -123,6 +128,13 @@ def _convert(fdef: FieldDef, value: Any, source: Source) -> Any:
         except ValueError:
             raise _TypeProblem("VALUE_STRING") from None
     return value
+
+
+def _java_double(value: float) -> str:
+    """A number as Java's ``Double.toString`` prints it in Salesforce's messages (``1.0E30``)."""
+    mantissa, _, exponent = f"{float(value):.16e}".partition("e")
+    mantissa = mantissa.rstrip("0")
+    return f"{mantissa}0E{int(exponent)}" if mantissa.endswith(".") else f"{mantissa}E{int(exponent)}"
 
 
 def _json_kind(value: Any) -> str:
@@ -249,6 +261,16 @@ class Validator:
             return [record_error("INVALID_EMAIL_ADDRESS", msg, [name])]
         if fdef.type == "reference":
             return self._check_reference(fdef, value)
+        if fdef.type in NUMBER_TYPES and isinstance(value, int | float):
+            whole = fdef.precision - fdef.scale
+            if abs(value) >= 10**whole:
+                msg = f"{fdef.label or name}: value outside of valid range on numeric field: {_java_double(value)}"
+                return [record_error("NUMBER_OUTSIDE_VALID_RANGE", msg, [name])]
+        if fdef.type in {"date", "datetime"} and not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
+            msg = (
+                f"{fdef.label or name}: invalid date: {value} (valid dates are 1700-01-01 to 4000-12-31)"
+            )
+            return [record_error("FIELD_INTEGRITY_EXCEPTION", msg, [name])]
         return []
 
     def _check_reference(self, fdef: FieldDef, value: str) -> list[dict[str, Any]]:
