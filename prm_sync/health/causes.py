@@ -57,6 +57,12 @@ GUIDANCE: dict[str, str] = {
     "INVALID_EMAIL": "the e-mail address is malformed: correct it in the PRM record",
     "INVALID_DATE": "the date is not in a format the CRM accepts: correct the value or the mapping's date transform",
     "INVALID_FLOAT": "the value is not a number: correct the value or the mapping's transform",
+    "VALUE_OUT_OF_RANGE": "the value is outside what the field or the PRM store can hold (an amount past its "
+    "digits, a date outside 1700-4000 for Salesforce): correct it where it was entered",
+    "NUMBER_OUTSIDE_VALID_RANGE": "the number has more digits than the Salesforce field allows (its precision "
+    "and scale): correct the value, or widen the field in Salesforce",
+    "FIELD_INTEGRITY_EXCEPTION": "Salesforce refused the value for this field (a date outside 1700-01-01 to "
+    "4000-12-31, a reference of the wrong type): correct the value",
     "INVALID_RECORD": "the record does not pass the PRM model's validation: correct the value in the source system",
     "MappingValueError": "the mapping cannot convert the value: correct the data or the mapping (`prm-sync "
     "mappings test`)",
