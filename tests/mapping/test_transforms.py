@@ -143,3 +143,46 @@ def test_value_map_default_and_many_to_one() -> None:
 def test_lookup_missing_null_keeps_going() -> None:
     assert _from("lookup", "001Z", {"entity": "partner", "missing": "null"}) is None
     assert _from("lookup", "001A", "partner") == "ptn_1"
+
+
+NUMBER_TEXT = [  # how systems write numbers -> the Decimal read (`number: 2`)
+    pytest.param("1.5E7", Decimal("15000000.00"), id="HubSpot exponent notation"),
+    pytest.param("2.5e3", Decimal("2500.00"), id="lower-case exponent"),
+    pytest.param("125E-2", Decimal("1.25"), id="negative exponent"),
+    pytest.param("+42", Decimal("42.00"), id="explicit sign"),
+    pytest.param(".5", Decimal("0.50"), id="no leading zero"),
+    pytest.param("$1,234.50", Decimal("1234.50"), id="symbol and thousands separators"),
+    pytest.param("1,234.50 USD", Decimal("1234.50"), id="ISO code after"),
+    pytest.param("123456789012345678901234567890", Decimal("123456789012345678901234567890.00"),
+                 id="30 digits read exactly (the store decides whether it fits)"),
+    pytest.param(1e30, Decimal("1000000000000000000000000000000.00"), id="a JSON 1e30"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), NUMBER_TEXT)
+def test_numbers_are_read_as_their_systems_write_them(value: Any, expected: Decimal) -> None:
+    assert _from("number", value, 2) == expected
+
+
+NOT_NUMBERS = [
+    pytest.param("NaN", "not a number", id="NaN"),
+    pytest.param("Infinity", "not a number", id="infinity"),
+    pytest.param("1e400", "number out of range", id="past 10**100"),
+    pytest.param("1.2.3", "not a number", id="two points"),
+    pytest.param("12abc34", "not a number", id="letters inside (once dropped: 1234)"),
+    pytest.param("99999999999999999999", "epoch milliseconds out of range", id="epoch ms past the calendar"),
+]
+
+
+@pytest.mark.parametrize(("value", "fragment"), NOT_NUMBERS)
+def test_values_no_record_can_hold_are_mapping_errors(value: str, fragment: str) -> None:
+    name = "datetime" if fragment.startswith("epoch") else "number"
+    with pytest.raises(MappingValueError) as info:
+        _from(name, value, 2 if name == "number" else None)
+    assert fragment in str(info.value) and info.value.value == value
+
+
+def test_year_one_is_written_with_four_digits() -> None:
+    when = datetime(1, 1, 1, tzinfo=UTC)
+    assert _to("datetime", when, "salesforce") == "0001-01-01T00:00:00.000+0000"
+    assert _to("datetime", when, "odoo") == "0001-01-01 00:00:00"
