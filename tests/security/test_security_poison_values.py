@@ -267,3 +267,26 @@ def test_the_store_names_an_amount_it_cannot_hold_and_stays_usable(store: Store,
         records.save_records(session, [PARTNER, _registration(2)])
     with store.session(readonly=True) as session:
         assert [r.id for r in records.list_records(session, "deal_registration")] == ["reg_poison_002"]
+
+
+BULK_ANSWERS = [
+    pytest.param({"Amount__c": "1e30"}, "NUMBER_OUTSIDE_VALID_RANGE", id="1e30 in a Currency(16, 2) field"),
+    pytest.param({"Submitted_At__c": "1-01-01T00:00:00.000+0000"}, "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                 id="a year Salesforce cannot parse fails its row alone"),
+]
+
+
+@pytest.mark.parametrize(("fields", "code"), BULK_ANSWERS)
+def test_bulk_api_rows_fail_alone(make_sync_env: MakeSyncEnv, fields: dict[str, Any], code: str) -> None:
+    """Bulk API 2.0 reads CSV: a value it cannot take fails its row, never the job."""
+    env = make_sync_env(systems=("salesforce",), seed_data=False)
+    connector = env.runtime.connectors(["salesforce"])["salesforce"]
+    connector.settings = connector.settings.model_copy(update={"bulk_threshold": 5})
+    rows = [UpsertRequest(key=f"reg_{n}", fields={"Customer_Name__c": f"C{n}"}) for n in range(8)]
+    rows[2] = UpsertRequest(key="reg_2", fields={"Customer_Name__c": "C2", **fields})
+
+    results = connector.upsert("Deal_Registration__c", "PRM_Id__c", rows)
+
+    assert [(r.key, r.error_code) for r in results if not r.ok] == [("reg_2", code)]
+    assert len(env.apps["salesforce"].all_records("Deal_Registration__c")) == 7
+    assert env.apps["salesforce"].calls["collections.upsert"] == 0  # it went through a bulk job
