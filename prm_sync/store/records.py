@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -52,25 +53,29 @@ class UnstorableValue(PrmSyncError, ValueError):
         super().__init__(f"{entity}.{field}: {value} cannot be stored in the PRM: {problem}")
 
 
-def _money_columns(entity: str) -> list[tuple[str, Money]]:
-    cached = _MONEY_COLUMNS.get(entity)
+def _money_columns(entity: str, dialect_name: str) -> list[tuple[str, Money, Decimal]]:
+    """The entity's amount columns, each with a bound below which any finite value surely fits."""
+    cached = _MONEY_COLUMNS.get((entity, dialect_name))
     if cached is None:
-        table = row_class(entity).__table__
-        cached = _MONEY_COLUMNS[entity] = [(c.key, c.type) for c in table.columns if isinstance(c.type, Money)]
+        columns = [(c.key, c.type) for c in row_class(entity).__table__.columns if isinstance(c.type, Money)]
+        cached = _MONEY_COLUMNS[(entity, dialect_name)] = [
+            (name, money, Decimal(10) ** money.whole_digits(dialect_name) - 1) for name, money in columns
+        ]
     return cached
 
 
-_MONEY_COLUMNS: dict[str, list[tuple[str, Money]]] = {}
+_MONEY_COLUMNS: dict[tuple[str, str], list[tuple[str, Money, Decimal]]] = {}
 
 
 def check_storable(record: CanonicalRecord, dialect_name: str) -> None:
     """Raise ``UnstorableValue`` when a value of ``record`` would not survive its column."""
-    for name, money in _money_columns(record.entity):
+    for name, money, safe in _money_columns(record.entity, dialect_name):
         value = getattr(record, name, None)
-        if value is not None:
-            problem = money.fit(value, dialect_name)[1]
-            if problem is not None:
-                raise UnstorableValue(record.entity, name, value, problem)
+        if value is None or (type(value) is Decimal and value.is_finite() and -safe < value < safe):
+            continue  # nearly every amount: no rounding needed to know it fits
+        problem = money.fit(value, dialect_name)[1]
+        if problem is not None:
+            raise UnstorableValue(record.entity, name, value, problem)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

@@ -78,6 +78,11 @@ class Money(TypeDecorator[Decimal]):
             raise ValueError(problem)
         return amount
 
+    def whole_digits(self, dialect_name: str) -> int:
+        """Digits an amount may have before the decimal point on this backend."""
+        whole = self.precision - self.scale
+        return min(whole, SQLITE_EXACT_DIGITS - self.scale) if dialect_name == "sqlite" else whole
+
     def fit(self, value: Any, dialect_name: str) -> tuple[Decimal | None, str | None]:
         """``value`` rounded as the column stores it, or why it cannot be stored.
 
@@ -91,11 +96,10 @@ class Money(TypeDecorator[Decimal]):
             return None, f"cannot store {value!r} as an amount"
         if not amount.is_finite():
             return None, f"cannot store non-finite amount {amount}"
-        whole_digits = self.precision - self.scale
+        whole_digits = self.whole_digits(dialect_name)
         limit = f"at most {whole_digits} digits before the decimal point"
         if dialect_name == "sqlite":
-            whole_digits = min(whole_digits, SQLITE_EXACT_DIGITS - self.scale)
-            limit = f"at most {whole_digits} digits before the decimal point on SQLite, which keeps {SQLITE_EXACT_DIGITS} exactly"
+            limit += f" on SQLite, which keeps {SQLITE_EXACT_DIGITS} digits exactly"
         if amount and amount.adjusted() >= whole_digits:
             return None, f"amount {amount} does not fit Numeric({self.precision},{self.scale}) ({limit})"
         amount = amount.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUND_HALF_EVEN)
