@@ -8,7 +8,7 @@ remote id with an index lookup instead of a scan of JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -69,13 +69,18 @@ _MONEY_COLUMNS: dict[tuple[str, str], list[tuple[str, Money, Decimal]]] = {}
 
 def check_storable(record: CanonicalRecord, dialect_name: str) -> None:
     """Raise ``UnstorableValue`` when a value of ``record`` would not survive its column."""
-    for name, money, safe in _money_columns(record.entity, dialect_name):
-        value = getattr(record, name, None)
+    check_storable_values(record.entity, lambda name: getattr(record, name, None), dialect_name)
+
+
+def check_storable_values(entity: str, get: Callable[[str], Any], dialect_name: str) -> None:
+    """``check_storable`` for values not yet a record (``get(field)``: a pulled page's mapped values)."""
+    for name, money, safe in _money_columns(entity, dialect_name):
+        value = get(name)
         if value is None or (type(value) is Decimal and value.is_finite() and -safe < value < safe):
             continue  # nearly every amount: no rounding needed to know it fits
         problem = money.fit(value, dialect_name)[1]
         if problem is not None:
-            raise UnstorableValue(record.entity, name, value, problem)
+            raise UnstorableValue(entity, name, value, problem)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

@@ -21,6 +21,7 @@ from prm_sync.errors import PrmSyncError
 from prm_sync.mapping.merge import resolve_rule
 from prm_sync.model import ENTITIES, CanonicalRecord, new_id
 from prm_sync.store import identity as identity_store
+from prm_sync.store import records
 from prm_sync.sync import merges, repo
 from prm_sync.sync.context import RunContext
 from prm_sync.sync.identity import Identity, resolve, summary_of
@@ -252,6 +253,8 @@ def _apply_one(
         raise mapped
     found = mapped if mapped is not None else _map(ctx, sl, remote)
     values, pulled, remote_norm = found.values, found.pulled, found.remote_norm
+    # a value the store cannot keep fails the record now, before it is adopted, merged or counted
+    records.check_storable_values(sl.entity, pulled.get, session.get_bind().dialect.name)
     claim = False
     if state is not None:
         record_id = state.record_id

@@ -290,3 +290,28 @@ def test_bulk_api_rows_fail_alone(make_sync_env: MakeSyncEnv, fields: dict[str, 
     assert [(r.key, r.error_code) for r in results if not r.ok] == [("reg_2", code)]
     assert len(env.apps["salesforce"].all_records("Deal_Registration__c")) == 7
     assert env.apps["salesforce"].calls["collections.upsert"] == 0  # it went through a bulk job
+
+
+def test_a_registration_born_in_hubspot_with_an_amount_the_store_cannot_hold_is_not_adopted(
+    make_sync_env: MakeSyncEnv,
+) -> None:
+    env = make_sync_env(systems=("hubspot",), seed_data=False)
+    _save(env, PARTNER)
+    objects = _hubspot(env).crm.objects.basic_api
+    fine = objects.create("p_deal_registrations", {"properties": {
+        "customer_name": "Fine Co", "partner_prm_id": PARTNER.id, "amount": "2.5E4"}}).id
+    bad = objects.create("p_deal_registrations", {"properties": {
+        "customer_name": "Huge Co", "partner_prm_id": PARTNER.id, "amount": "1e30"}}).id
+
+    result = env.cli("sync", "--system", "hubspot", "--json")
+
+    assert result.exit_code == ExitCode.FAILED_RECORDS, result.output
+    registrations = next(s for s in result.json()["slices"] if s["entity"] == "deal_registration")
+    assert (registrations["adopted"], registrations["failed"]) == (1, 1)
+    with env.runtime.store.session(readonly=True) as session:
+        adopted = records.find_by_external_id(session, "deal_registration", "hubspot", fine)
+        assert adopted is not None and adopted.amount == Decimal("25000.00")
+        assert records.find_by_external_id(session, "deal_registration", "hubspot", bad) is None
+    [failure] = _open_failures(env, "hubspot")
+    assert (failure.record_key, failure.error_fields) == (bad, ["amount"])
+    assert (env.apps["hubspot"].get_record("p_deal_registrations", bad) or {}).get("prm_id") in (None, "")
