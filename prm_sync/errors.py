@@ -155,6 +155,12 @@ class StoreNotMigrated(FatalError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class StoreUnavailable(FatalError):
+    """The database cannot be reached or is not a prm-sync database: the operator fixes the URL or the server."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class RunInProgress(PrmSyncError):
     """Another sync run holds the lock for the same scope."""
 

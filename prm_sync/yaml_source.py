@@ -12,6 +12,7 @@ and indexes that leads to a value. Pydantic validation errors are turned into
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,11 +25,26 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from prm_sync.errors import ConfigError, Problem
 
 Loc = tuple[str | int, ...]
+
+# what a hand-edited config or mapping file never needs; hostile files (a "billion laughs" of aliases,
+# 5,000-deep nesting, 5,000-digit numbers) are refused before anything is built from them
+MAX_FILE_BYTES = 2_000_000
+MAX_DEPTH = 64
+MAX_VALUES = 200_000  # scalars and collections once every alias is expanded
+MAX_NUMBER_DIGITS = 40
+_NUMBER = re.compile(r"[-+]?(0x|0o|0b)?[0-9_a-fA-F]+(\.[0-9_]*)?([eE][-+]?[0-9]+)?")
 
 
 @dataclass
@@ -167,6 +183,9 @@ def load_yaml(path: Path | str) -> YamlDocument:
     """
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            msg = f"file is larger than {MAX_FILE_BYTES:,} bytes ({path.stat().st_size:,}); is it the right file?"
+            raise ConfigError([Problem(msg, file=str(path))])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
@@ -186,6 +205,7 @@ def loads_yaml(text: str, path: Path | str = "<string>") -> YamlDocument:
     path = Path(path)
     yaml = _yaml()
     try:
+        _check_bounds(yaml, text, path)
         loaded = yaml.load(text)
     except DuplicateKeyError:
         try:
@@ -200,6 +220,57 @@ def loads_yaml(text: str, path: Path | str = "<string>") -> YamlDocument:
     positions: dict[Loc, tuple[int, int]] = {}
     data = _plain(loaded, (), positions)
     return YamlDocument(path=path, data=data, positions=positions)
+
+
+def _bounds_problem(path: Path, event: Any, message: str, hint: str) -> ConfigError:
+    mark = getattr(event, "start_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    return ConfigError([Problem(message, file=str(path), line=line, column=column, hint=hint)])
+
+
+def _check_bounds(yaml: YAML, text: str, path: Path) -> None:
+    """Refuse nesting, alias expansion and numbers no real file has, from the event stream alone.
+
+    The parser's events cost memory in proportion to the text; building the
+    data would not (aliases of aliases grow exponentially, the composer
+    recurses once per level, ``int()`` refuses past 4,300 digits). Each
+    collection's expanded size is counted as it closes and remembered under
+    its anchor, so an alias adds what it stands for without expanding it.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise ConfigError([Problem(f"text is larger than {MAX_FILE_BYTES:,} characters", file=str(path))])
+    sizes: list[int] = [0]
+    anchors: dict[str, int] = {}
+    starts: list[Any] = []
+    for event in yaml.parse(text):
+        if isinstance(event, CollectionStartEvent):
+            starts.append(event)
+            sizes.append(1)
+            if len(starts) > MAX_DEPTH:
+                msg = f"values nest more than {MAX_DEPTH} levels deep"
+                raise _bounds_problem(path, event, msg, "a config or mapping file needs a few levels at most")
+            continue
+        if isinstance(event, CollectionEndEvent):
+            start = starts.pop()
+            size = sizes.pop()
+        elif isinstance(event, AliasEvent):
+            size = anchors.get(str(event.anchor), 1)
+        elif isinstance(event, ScalarEvent):
+            size = 1
+            value = event.value or ""
+            if event.style is None and len(value) > MAX_NUMBER_DIGITS and _NUMBER.fullmatch(value):
+                msg = f"a number with {len(value):,} digits; at most {MAX_NUMBER_DIGITS} are accepted"
+                raise _bounds_problem(path, event, msg, "quote it if it is meant as text")
+            start = event
+        else:
+            continue
+        if isinstance(start, NodeEvent) and start.anchor and not isinstance(event, AliasEvent):
+            anchors[str(start.anchor)] = size
+        sizes[-1] += size
+        if sizes[-1] > MAX_VALUES:
+            msg = f"aliases expand to more than {MAX_VALUES:,} values (a \"billion laughs\" file?)"
+            raise _bounds_problem(path, event, msg, "write the values out, or use fewer nested aliases")
 
 
 # --- pydantic errors -> problems -------------------------------------------------

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
+from typer._click import exceptions as click  # typer vendors click; its usage errors are these classes
 
 from prm_sync.cli.context import state
-from prm_sync.cli.output import configure, err_console, report_error
+from prm_sync.cli.output import configure, err_console, error_line, report_error
 from prm_sync.errors import PrmSyncError
 from prm_sync.exit_codes import ExitCode
 
@@ -61,13 +62,19 @@ def main() -> None:
     debug = "--debug" in sys.argv
     json_mode = "--json" in sys.argv
     try:
-        app(prog_name="prm-sync")
+        code = app(prog_name="prm-sync", standalone_mode=False)
     except PrmSyncError as exc:
         if debug:
             traceback.print_exc()
         report_error(exc, as_json=json_mode)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except click.NoArgsIsHelpError as exc:  # a group without its subcommand: typer printed its help already
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: one line naming the option, not a help box
+        error_line(_usage_line(exc))
+        sys.exit(ExitCode.BAD_INPUT if isinstance(exc, click.UsageError) else exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:
@@ -78,5 +85,16 @@ def main() -> None:
                 f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} (run with --debug for the traceback)",
                 highlight=False,
                 markup=True,
+                soft_wrap=True,
             )
         sys.exit(ExitCode.INTERNAL_ERROR)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _usage_line(exc: click.ClickException) -> str:
+    """``Invalid value for '--limit': ...`` and where to read about the command."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        return f"{message} (see `{ctx.command_path} --help`)"
+    return message

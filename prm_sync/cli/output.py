@@ -135,8 +135,24 @@ def print_mapping(title: str, values: Mapping[str, Any]) -> None:
     print_table(title, ["field", "value"], values.items())
 
 
+MAX_PROBLEMS_SHOWN = 10
+
+
+def problem_lines(problems: Sequence[Any], limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
+    """At most ``limit`` rendered problems, then one line counting the rest (a million bad rows print 11 lines)."""
+    lines = [p.render() for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"... and {len(problems) - limit:,} more")
+    return lines
+
+
+def error_line(text: str) -> None:
+    """One ``error:`` line on stderr, never wrapped at the terminal's width."""
+    err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def report_error(exc: PrmSyncError, *, as_json: bool = False) -> None:
-    """Every problem on its own line, prefixed with where it is; never a traceback."""
+    """One line for one problem; several: a count, then each on its own line (capped); never a traceback."""
     if as_json:
         problems = (
             [p.as_dict() for p in exc.problems] if isinstance(exc, ConfigError) else [{"message": str(exc)}]
@@ -145,12 +161,12 @@ def report_error(exc: PrmSyncError, *, as_json: bool = False) -> None:
             json.dumps({"ok": False, "error": type(exc).__name__, "problems": problems}, indent=2) + "\n"
         )
         return
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, ConfigError) and len(exc.problems) == 1:
+        error_line(exc.problems[0].render())
+    elif isinstance(exc, ConfigError):
         count = len(exc.problems)
-        err_console.print(
-            f"[bold red]error:[/] {count} problem{'s' if count != 1 else ''} found", highlight=False
-        )
-        for problem in exc.problems:
-            err_console.print(f"  {problem.render()}", highlight=False, markup=False)
+        err_console.print(f"[bold red]error:[/] {count:,} problems found", highlight=False)
+        for line in problem_lines(exc.problems):
+            err_console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     else:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        error_line(str(exc))

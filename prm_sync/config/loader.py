@@ -102,14 +102,21 @@ def read_sandbox_state(path: Path) -> dict[str, Any]:
                 )
             ]
         )
+    hint = "restart the sandboxes with `prm-sync sandbox up --state-file PATH`, or point at the file it wrote"
     try:
-        state = json.loads(path.read_text())
+        state = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([Problem("sandbox state file is not UTF-8 text (binary?)", file=str(path), hint=hint)]) from None
+    except (OSError, RecursionError) as exc:
+        raise ConfigError([Problem(f"cannot read the sandbox state file: {exc}", file=str(path), hint=hint)]) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
-            [Problem(f"sandbox state file is not JSON: {exc.msg}", file=str(path), line=exc.lineno)]
+            [Problem(f"sandbox state file is not JSON: {exc.msg}", file=str(path), line=exc.lineno, hint=hint)]
         ) from None
-    if not isinstance(state, dict) or "systems" not in state:
-        raise ConfigError([Problem("sandbox state file has no 'systems' section", file=str(path))])
+    systems = state.get("systems") if isinstance(state, dict) else None
+    if not isinstance(systems, dict) or not all(isinstance(v, dict) for v in systems.values()):
+        msg = "sandbox state file has no 'systems' section of one object per system"
+        raise ConfigError([Problem(msg, file=str(path), hint=hint)])
     return state
 
 
@@ -131,19 +138,32 @@ def point_at_sandboxes(config: AppConfig, path: Path) -> tuple[AppConfig, dict[s
         current = getattr(systems, name, None)
         if current is None:
             continue
-        update: dict[str, Any] = {}
-        url_key = "instance_url" if name == "salesforce" else "base_url"
-        update[url_key] = info[url_key]
-        if info.get("ca_bundle"):
-            update["ca_bundle"] = (base / info["ca_bundle"]).resolve()
-        if name == "salesforce":
-            update.update(_salesforce_sandbox_auth(current, info, base, env, path))
-        elif name == "lms" and current.auth == "basic":
-            env[current.key_env], env[current.secret_env] = info["key"], info["secret"]
-        else:
-            env[current.access_token_env] = info["access_token"]
-        setattr(systems, name, current.model_copy(update=update))
+        try:
+            setattr(systems, name, _pointed(name, current, info, base, env, path))
+        except KeyError as exc:
+            msg = f"sandbox state file: systems.{name} has no {exc.args[0]!r}"
+            hint = "restart the sandboxes with `prm-sync sandbox up` to write a complete file"
+            raise ConfigError([Problem(msg, file=str(path), hint=hint)]) from None
+        except (TypeError, AttributeError, ValueError, OSError) as exc:
+            msg = f"sandbox state file: systems.{name} is not what `prm-sync sandbox up` writes ({exc})"
+            raise ConfigError([Problem(msg, file=str(path))]) from None
     return config.model_copy(update={"systems": systems}), env
+
+
+def _pointed(name: str, current: Any, info: dict[str, Any], base: Path, env: dict[str, str], path: Path) -> Any:
+    """One system's config pointed at its sandbox (``KeyError`` for a key the state file lacks)."""
+    update: dict[str, Any] = {}
+    url_key = "instance_url" if name == "salesforce" else "base_url"
+    update[url_key] = info[url_key]
+    if info.get("ca_bundle"):
+        update["ca_bundle"] = (base / info["ca_bundle"]).resolve()
+    if name == "salesforce":
+        update.update(_salesforce_sandbox_auth(current, info, base, env, path))
+    elif name == "lms" and current.auth == "basic":
+        env[current.key_env], env[current.secret_env] = info["key"], info["secret"]
+    else:
+        env[current.access_token_env] = info["access_token"]
+    return current.model_copy(update=update)
 
 
 def _salesforce_sandbox_auth(

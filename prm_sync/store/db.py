@@ -20,11 +20,11 @@ import orjson
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from prm_sync.errors import ConfigError, FatalError, Problem
+from prm_sync.errors import ConfigError, Problem, StoreUnavailable
 
 ENV_DATABASE_URL = "PRM_SYNC_DATABASE_URL"
 ENV_DATA_DIR = "PRM_SYNC_DATA_DIR"
@@ -167,6 +167,17 @@ def make_engine(
     return engine
 
 
+@contextmanager
+def reaching(engine: Engine) -> Iterator[None]:
+    """Turn "cannot connect" and "not a database" into ``StoreUnavailable``: one line, exit 2, no password."""
+    try:
+        yield
+    except DatabaseError as exc:  # down, refused, or a file that is no SQLite database
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        msg = f"cannot open the database at {render_url(engine.url)}: {reason}"
+        raise StoreUnavailable(msg) from exc
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit, so results outlive the transaction."""
     return sessionmaker(bind=engine, expire_on_commit=False)
@@ -192,7 +203,7 @@ class Store:
         """Open the configured store and check its schema before anyone uses it.
 
         Raises ``StoreNotMigrated`` when the schema is behind the code and
-        ``auto_upgrade`` is off, ``FatalError`` (URL password masked) when the
+        ``auto_upgrade`` is off, ``StoreUnavailable`` (exit 2, URL password masked) when the
         database cannot be reached.
         """
         # migrate imports this module for make_engine; importing it here avoids the cycle
@@ -200,12 +211,8 @@ class Store:
 
         engine = make_engine(url or resolve_database_url(data_dir), busy_timeout_ms=busy_timeout_ms)
         try:
-            ensure_migrated(engine, auto_upgrade=auto_upgrade)
-        except OperationalError as exc:
-            engine.dispose()
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            msg = f"cannot open the database at {render_url(engine.url)}: {reason}"
-            raise FatalError(msg) from exc
+            with reaching(engine):
+                ensure_migrated(engine, auto_upgrade=auto_upgrade)
         except BaseException:
             engine.dispose()
             raise

@@ -43,7 +43,7 @@ def test_validate_remote_signs_in_with_jwt_bearer(
         assert result.exit_code == 0, result.output
         assert salesforce_sandbox.app.calls["describe"] >= 1  # the remote check ran on the OAuth session
         return
-    assert result.exit_code == 2 and "1 problem found" in result.stderr
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
     line = " ".join(result.stderr.split())  # the console folds long lines at its width
     assert "refused: invalid_client_id" in line
     assert "fix systems.salesforce.auth.consumer_key_env ($SALESFORCE_CONSUMER_KEY)" in line

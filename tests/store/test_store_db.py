@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from prm_sync.errors import ConfigError, FatalError
+from prm_sync.errors import ConfigError, StoreUnavailable
 from prm_sync.model import Partner
 from prm_sync.store import Store, count_records, make_engine, render_url, resolve_database_url, save_record
 from prm_sync.store.db import parse_url
@@ -134,7 +134,7 @@ def test_store_url_hides_the_password() -> None:
 
 def test_unreachable_database_is_fatal_without_the_password() -> None:
     with pytest.raises(
-        FatalError, match=r"cannot open the database at postgresql\+psycopg://prm:\*\*\*@127.0.0.1:9/prm"
+        StoreUnavailable, match=r"cannot open the database at postgresql\+psycopg://prm:\*\*\*@127.0.0.1:9/prm"
     ) as raised:
         Store.open("postgresql+psycopg://prm:hunter2@127.0.0.1:9/prm?connect_timeout=2")
     assert "hunter2" not in str(raised.value)

@@ -71,16 +71,17 @@ def validate(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration to the configured database."""
-    from prm_sync.store.db import make_engine, render_url, resolve_database_url
+    from prm_sync.store.db import make_engine, reaching, render_url, resolve_database_url
     from prm_sync.store.migrate import current_revision, upgrade
 
     config = state.config()
     url = resolve_database_url(config.data_dir)
     engine = make_engine(url)
     try:
-        before = current_revision(engine)
-        upgrade(engine)
-        after = current_revision(engine)
+        with reaching(engine):
+            before = current_revision(engine)
+            upgrade(engine)
+            after = current_revision(engine)
     finally:
         engine.dispose()
     console.print(f"database {render_url(url)}: {before or 'empty'} -> {after}")
@@ -89,14 +90,15 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current(json_output: bool = typer.Option(False, "--json")) -> None:
     """Show the database's migration revision and the one this code expects."""
-    from prm_sync.store.db import make_engine, render_url, resolve_database_url
+    from prm_sync.store.db import make_engine, reaching, render_url, resolve_database_url
     from prm_sync.store.migrate import current_revision, head_revision
 
     config = state.config()
     url = resolve_database_url(config.data_dir)
     engine = make_engine(url)
     try:
-        current = current_revision(engine)
+        with reaching(engine):
+            current = current_revision(engine)
     finally:
         engine.dispose()
     head = head_revision()

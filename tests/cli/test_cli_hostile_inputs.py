@@ -1,0 +1,378 @@
+"""Hostile input through the real ``prm-sync`` entry point: one clear line, exit 2, never a traceback.
+
+Each row is an input that once ended in "internal error", exhausted the
+machine, or was accepted without a word (issue #21). The table runs the
+console script in-process (same error boundary as the installed command);
+only the rows that need a process of their own (a port taken by another
+socket) bind anything, and they close it themselves.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fixtures.cli import invoke
+
+from prm_sync.store.db import SQLITE_FILENAME
+
+REPO = Path(__file__).resolve().parents[2]
+HEADER = "id,company_name,domain,email,street,city,country,phone,product\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    """``build`` prepares files under the project folder and returns the CLI arguments."""
+
+    build: Callable[[Path], list[str]]
+    expect: str  # a fragment the one error line must contain
+    lines: int = 1  # error lines allowed (capped listings say how many they left out)
+
+
+def _config(project: Path) -> Path:
+    return project / "config" / "prm_sync.yaml"
+
+
+def _edit_config(project: Path, old: str, new: str) -> None:
+    path = _config(project)
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+
+
+def _write(project: Path, name: str, content: str | bytes) -> Path:
+    path = project / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def _laughs(depth: int = 9) -> str:
+    lines = ["version: 1", 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, depth)]
+    return "\n".join(lines) + "\n"
+
+
+def billion_laughs_config(project: Path) -> list[str]:
+    _config(project).write_text(_laughs())
+    return ["validate"]
+
+
+def billion_laughs_mapping(project: Path) -> list[str]:
+    path = project / "mappings" / "hubspot.yaml"
+    path.write_text(_laughs() + path.read_text().replace("version: 1\n", "", 1))
+    return ["validate"]
+
+
+def deep_nesting(project: Path) -> list[str]:
+    _config(project).write_text("version: 1\nsync: " + "[" * 5000 + "]" * 5000 + "\n")
+    return ["validate"]
+
+
+def deep_block_nesting(project: Path) -> list[str]:
+    body = "".join(f"{' ' * i}k{i}:\n" for i in range(1500))  # 5,000 levels of indentation pass the size bound
+    _config(project).write_text("version: 1\nsync:\n" + "\n".join("  " + line for line in body.splitlines()) + "\n")
+    return ["validate"]
+
+
+def huge_integer(project: Path) -> list[str]:
+    _edit_config(project, "overlap_seconds: 300", "overlap_seconds: " + "9" * 5000)
+    return ["validate"]
+
+
+def huge_file(project: Path) -> list[str]:
+    _config(project).write_text("version: 1\n" + "# padding\n" * 1_200_000)
+    return ["validate"]
+
+
+def _state(project: Path, content: str | bytes) -> list[str]:
+    _write(project, "sandbox.json", content)
+    return ["--sandbox-state", str(project / "sandbox.json"), "validate"]
+
+
+def state_missing_keys(project: Path) -> list[str]:
+    return _state(project, '{"systems": {"salesforce": {}, "hubspot": {"base_url": "http://127.0.0.1:1"}}}')
+
+
+def state_is_a_list(project: Path) -> list[str]:
+    return _state(project, '[1, 2, 3]')
+
+
+def state_systems_is_a_list(project: Path) -> list[str]:
+    return _state(project, '{"systems": ["salesforce"]}')
+
+
+def state_binary(project: Path) -> list[str]:
+    return _state(project, bytes(range(256)) * 4)
+
+
+def database_not_sqlite(project: Path) -> list[str]:
+    data = project / ".data"
+    data.mkdir(exist_ok=True)
+    _write(project, f".data/{SQLITE_FILENAME}", b"this is not a database at all\n" * 200)
+    return ["db", "current"]
+
+
+def _csv_check(project: Path, content: str | bytes, *extra: str) -> list[str]:
+    path = _write(project, "regs.csv", content)
+    return ["conflicts", "check", "--registrations", str(path), *extra]
+
+
+def csv_latin1(project: Path) -> list[str]:
+    return _csv_check(project, (HEADER + "r1,Müller GmbH,mueller.de,,,,DE,,security\n").encode("latin-1"))
+
+
+def csv_utf16(project: Path) -> list[str]:
+    return _csv_check(project, (HEADER + "r1,Acme,acme.com,,,,US,,security\n").encode("utf-16"))
+
+
+def csv_huge_cell(project: Path) -> list[str]:
+    return _csv_check(project, HEADER + "r1," + "A" * (128 * 1024 + 10) + ",acme.com,,,,US,,security\n")
+
+
+def csv_unterminated_quote(project: Path) -> list[str]:
+    return _csv_check(project, HEADER + 'r1,"Acme,acme.com,,,,US,,security\nr2,Beta,beta.com,,,,US,,security\n')
+
+
+def csv_short_row(project: Path) -> list[str]:
+    return _csv_check(project, HEADER + "r1,Acme,acme.com,,,,US,,security\nr2,Beta\n")
+
+
+def csv_long_row(project: Path) -> list[str]:
+    return _csv_check(project, HEADER + "r1,Acme,acme.com,,,,US,,security,extra\n")
+
+
+def csv_declared_wrong_encoding(project: Path) -> list[str]:
+    content = (HEADER + "r1,Acme,acme.com,,,,US,,security\n").encode("utf-16")
+    return _csv_check(project, content, "--encoding", "utf-8")
+
+
+def csv_unknown_encoding(project: Path) -> list[str]:
+    return _csv_check(project, HEADER, "--encoding", "klingon-8")
+
+
+def csv_many_bad_rows(project: Path) -> list[str]:
+    return _csv_check(project, HEADER + "r,Short\n" * 100_000)
+
+
+def import_latin1(project: Path) -> list[str]:
+    path = _write(project, "partners.csv", "id,name,country\nptn_1,Müller GmbH,DE\n".encode("latin-1"))
+    return ["import", "--partners", str(path), "--dry-run"]
+
+
+def limit_huge(project: Path) -> list[str]:
+    return ["failures", "list", "--limit", "9" * 30]
+
+
+def failure_id_huge(project: Path) -> list[str]:
+    return ["failures", "show", "9" * 30]
+
+
+def since_huge(project: Path) -> list[str]:
+    return ["failures", "list", "--since", "99999999999d"]
+
+
+def out_dev_full(project: Path) -> list[str]:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    return ["mappings", "schema", "--out", "/dev/full"]
+
+
+def schema_out_directory(project: Path) -> list[str]:
+    (project / "adir").mkdir()
+    return ["mappings", "schema", "--out", str(project / "adir")]
+
+
+def data_dir_is_a_file(project: Path) -> list[str]:
+    _edit_config(project, "data_dir: ../.data", "data_dir: /etc/passwd")
+    return ["validate"]
+
+
+def data_dir_system_path(project: Path) -> list[str]:
+    _edit_config(project, "data_dir: ../.data", "data_dir: /proc")
+    return ["db", "current"]
+
+
+_ESCAPE = "\"IsPartner = true) OR (Name != ''\""
+
+
+def soql_filter_escape(project: Path) -> list[str]:
+    path = project / "mappings" / "salesforce.yaml"
+    path.write_text(path.read_text().replace('filter: "IsPartner = true"', f"filter: {_ESCAPE}", 1))
+    return ["validate"]
+
+
+def soql_filter_escape_sync(project: Path) -> list[str]:
+    soql_filter_escape(project)
+    return ["sync", "--system", "salesforce", "--dry-run"]
+
+
+def soql_filter_unbalanced_quote(project: Path) -> list[str]:
+    path = project / "mappings" / "salesforce.yaml"
+    path.write_text(path.read_text().replace('filter: "IsPartner = true"', "filter: \"Name = 'Acme\"", 1))
+    return ["validate"]
+
+
+def soql_filter_second_statement(project: Path) -> list[str]:
+    path = project / "mappings" / "salesforce.yaml"
+    text = path.read_text().replace('filter: "IsPartner = true"', 'filter: "IsPartner = true ORDER BY Name LIMIT 1"', 1)
+    path.write_text(text)
+    return ["validate"]
+
+
+def hubspot_filter_bad_operator(project: Path) -> list[str]:
+    path = project / "mappings" / "hubspot.yaml"
+    old = '{propertyName: is_partner, operator: EQ, value: "true"}'
+    path.write_text(path.read_text().replace(old, '{propertyName: is_partner, operator: "EQ OR 1", value: "true"}', 1))
+    return ["validate"]
+
+
+def hubspot_filter_nested_value(project: Path) -> list[str]:
+    path = project / "mappings" / "hubspot.yaml"
+    old = '{propertyName: is_partner, operator: EQ, value: "true"}'
+    path.write_text(path.read_text().replace(old, "{propertyName: is_partner, operator: EQ, value: {or: [1]}}", 1))
+    return ["validate"]
+
+
+def sync_empty_selection(project: Path) -> list[str]:
+    return ["sync", "--system", "lms", "--entity", "partner"]
+
+
+def plan_unknown_system(project: Path) -> list[str]:
+    return ["mappings", "plan", "--system", "nosuch", "--offline"]
+
+
+def plan_unknown_record(project: Path) -> list[str]:
+    return ["mappings", "plan", "--offline", "--record", "ptn_nope"]
+
+
+def sync_unknown_entity(project: Path) -> list[str]:
+    return ["sync", "--entity", "nosuch"]
+
+
+def org_id_bad_checksum(project: Path) -> list[str]:
+    _edit_config(project, "sync:\n", "webhooks:\n  salesforce:\n    organization_ids: [00D000000000001AAB]\nsync:\n")
+    return ["validate"]
+
+
+def http_base_url_remote(project: Path) -> list[str]:
+    _edit_config(project, "base_url: https://api.hubapi.com", "base_url: http://api.hubapi.com")
+    return ["validate"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield sock.getsockname()[1]
+
+
+CASES: dict[str, Case] = {
+    "yaml-billion-laughs-in-config": Case(billion_laughs_config, "alias"),
+    "yaml-billion-laughs-in-mapping": Case(billion_laughs_mapping, "alias"),
+    "yaml-5000-deep-flow-nesting": Case(deep_nesting, "nest"),
+    "yaml-1500-deep-block-nesting": Case(deep_block_nesting, "nest"),
+    "yaml-5000-digit-integer": Case(huge_integer, "digits"),
+    "yaml-file-too-large": Case(huge_file, "larger than"),
+    "sandbox-state-missing-keys": Case(state_missing_keys, "sandbox state"),
+    "sandbox-state-is-a-list": Case(state_is_a_list, "sandbox state"),
+    "sandbox-state-systems-is-a-list": Case(state_systems_is_a_list, "sandbox state"),
+    "sandbox-state-binary": Case(state_binary, "sandbox state"),
+    "database-not-sqlite": Case(database_not_sqlite, "file is not a database"),
+    "csv-latin-1": Case(csv_latin1, "--encoding"),
+    "csv-utf-16": Case(csv_utf16, "UTF-16"),
+    "csv-128kb-cell": Case(csv_huge_cell, "longer than"),
+    "csv-unterminated-quote": Case(csv_unterminated_quote, ":2"),
+    "csv-short-row": Case(csv_short_row, ":3"),
+    "csv-long-row": Case(csv_long_row, ":2"),
+    "csv-declared-encoding-wrong": Case(csv_declared_wrong_encoding, "utf-8"),
+    "csv-unknown-encoding": Case(csv_unknown_encoding, "klingon-8"),
+    "csv-100000-bad-rows-capped": Case(csv_many_bad_rows, "... and 99,990 more", lines=12),
+    "import-latin-1": Case(import_latin1, "UTF-8"),
+    "limit-30-digits": Case(limit_huge, "--limit"),
+    "failure-id-30-digits": Case(failure_id_huge, "failure"),
+    "since-99999999999d": Case(since_huge, "--since"),
+    "out-dev-full": Case(out_dev_full, "/dev/full"),
+    "schema-out-a-directory": Case(schema_out_directory, "directory"),
+    "data-dir-a-file": Case(data_dir_is_a_file, "/etc/passwd"),
+    "data-dir-system-path": Case(data_dir_system_path, "/proc"),
+    "soql-filter-escapes-wrapper-validate": Case(soql_filter_escape, "filter"),
+    "soql-filter-escapes-wrapper-sync": Case(soql_filter_escape_sync, "filter"),
+    "soql-filter-unbalanced-quote": Case(soql_filter_unbalanced_quote, "quote"),
+    "soql-filter-order-by": Case(soql_filter_second_statement, "ORDER BY"),
+    "hubspot-filter-bad-operator": Case(hubspot_filter_bad_operator, "operator"),
+    "hubspot-filter-nested-value": Case(hubspot_filter_nested_value, "value"),
+    "sync-selection-matches-nothing": Case(sync_empty_selection, "lms"),
+    "sync-unknown-entity": Case(sync_unknown_entity, "nosuch"),
+    "plan-unknown-system": Case(plan_unknown_system, "nosuch"),
+    "plan-unknown-record": Case(plan_unknown_record, "ptn_nope"),
+    "salesforce-org-id-bad-checksum": Case(org_id_bad_checksum, "checksum"),
+    "http-base-url-remote-host": Case(http_base_url_remote, "http://"),
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped config and mappings in a folder of their own, data inside it, no sandboxes."""
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "config" / "prm_sync.yaml", _config(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    for name in ("PRM_SYNC_DATABASE_URL", "PRM_SYNC_CONFIG", "PRM_SYNC_SANDBOX_STATE", "PRM_SYNC_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def _assert_one_clear_line(result, case: Case) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= case.lines, result.stderr
+    assert lines[0].startswith("error:"), result.stderr
+    assert case.expect.lower() in result.stderr.lower(), result.stderr
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_input_is_one_clear_line_and_exit_2(name: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = CASES[name]
+    _assert_one_clear_line(invoke(case.build(project)), case)
+
+
+def test_postgres_down_is_one_clear_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRM_SYNC_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/prm")
+    result = invoke(["db", "current"])
+    _assert_one_clear_line(result, Case(lambda _p: [], "cannot open the database"))
+    assert "refused" in result.stderr.lower()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["webhooks", "serve", "--port", "{port}"], id="webhooks-serve-port-in-use"),
+        pytest.param(["sandbox", "up", "--salesforce-port", "{port}", "--state-file", "s.json"], id="sandbox-up-port-in-use"),
+    ],
+)
+def test_a_port_in_use_is_one_clear_line(command: list[str], taken_port: int, project: Path) -> None:
+    args = [part.replace("{port}", str(taken_port)) for part in command]
+    _assert_one_clear_line(invoke(args), Case(lambda _p: [], f"port {taken_port}"))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["webhooks", "serve", "--host", "no-such-host.invalid"], id="webhooks-serve-bad-host"),
+        pytest.param(["sandbox", "up", "--host", "no-such-host.invalid", "--state-file", "s.json"], id="sandbox-up-bad-host"),
+    ],
+)
+def test_a_bad_host_is_one_clear_line(command: list[str], project: Path) -> None:
+    _assert_one_clear_line(invoke(command), Case(lambda _p: [], "no-such-host.invalid"))
