@@ -19,8 +19,6 @@ CRMs.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
+from prm_sync.csv_input import read_csv
 from prm_sync.errors import ConfigError, Problem
 from prm_sync.mapping.canonical import ENGINE_FIELDS
 from prm_sync.model import ENTITIES, CanonicalRecord, new_id
@@ -74,60 +73,42 @@ class _Import:
         self.problems.append(Problem(message, file=str(row.path), line=row.line))
 
 
-def read_rows(path: Path, entity: str, problems: list[Problem]) -> list[_Row]:
-    """The rows of one file, strictly decoded and parsed; problems collected, not raised."""
+def read_rows(path: Path, entity: str, problems: list[Problem], encoding: str | None = None) -> list[_Row]:
+    """The rows of one file, strictly decoded and parsed (``prm_sync.csv_input``); problems collected, not raised."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problems.append(Problem(f"cannot read file: {exc.strerror or exc}", file=str(path)))
+        table = read_csv(path, encoding=encoding)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
         return []
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problems.append(Problem(f"not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8", file=str(path),
-                                line=line))
+    problems.extend(table.problems)
+    header = table.header
+    if not header:
         return []
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     allowed = set(ENTITIES[entity].model_fields) - (ENGINE_FIELDS - {"id"})
     if entity != "partner":
         allowed |= set(PARTNER_REF)
+    unknown = [c for c in header if c not in allowed]
+    if unknown or len(set(header)) != len(header):
+        hint = "columns: " + ", ".join(sorted(allowed))
+        what = f"unknown columns {', '.join(unknown)}" if unknown else "a column appears twice"
+        problems.append(Problem(f"{what} for {entity}", file=str(path), line=1, hint=hint))
+        return []
     rows: list[_Row] = []
-    start = 1
-    try:
-        header = reader.fieldnames or []
-        unknown = [c for c in header if c not in allowed]
-        if not header:
-            problems.append(Problem("the file is empty: a header row is needed", file=str(path), line=1))
-            return []
-        if unknown or len(set(header)) != len(header):
-            hint = "columns: " + ", ".join(sorted(allowed))
-            what = f"unknown columns {', '.join(unknown)}" if unknown else "a column appears twice"
-            problems.append(Problem(f"{what} for {entity}", file=str(path), line=1, hint=hint))
-            return []
-        while True:
-            start = reader.line_num + 1  # where the next record begins (a quoted field may span lines)
-            raw = next(reader, None)
-            if raw is None:
-                break
-            if None in raw:
-                problems.append(Problem(f"{len(raw[None]) + len(header)} values for {len(header)} columns",  # type: ignore[index]
-                                        file=str(path), line=start))
-                continue
-            values = {k: v.strip() for k, v in raw.items() if v is not None and v.strip()}
-            if values:
-                rows.append(_Row(path, start, values))
-    except csv.Error as exc:
-        problems.append(Problem(f"malformed CSV: {exc}", file=str(path), line=start))
+    for line, raw in table.dicts():
+        values = {k: v.strip() for k, v in raw.items() if v.strip()}
+        if values:
+            rows.append(_Row(path, line, values))
     return rows
 
 
-def run_import(store: Store, files: dict[str, Path], *, dry_run: bool, actor: str) -> ImportSummary:
+def run_import(
+    store: Store, files: dict[str, Path], *, dry_run: bool, actor: str, encoding: str | None = None
+) -> ImportSummary:
     """Validate every file, then write them all in one transaction (or nothing, on any problem or ``dry_run``)."""
     from prm_sync.model import utcnow
 
     problems: list[Problem] = []
-    parsed = {entity: read_rows(path, entity, problems) for entity, path in files.items()}
+    parsed = {entity: read_rows(path, entity, problems, encoding) for entity, path in files.items()}
     summary = ImportSummary(dry_run=dry_run, rows={e: len(r) for e, r in parsed.items()})
     with store.session() as session:
         job = _Import(session, utcnow(), problems)

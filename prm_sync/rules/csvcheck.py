@@ -9,7 +9,6 @@ brought up to date by the caller), or both. A bad file raises one
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from prm_sync.config.settings import ConflictRules
+from prm_sync.csv_input import read_csv
 from prm_sync.errors import ConfigError, Problem
 from prm_sync.model import ConflictDecision
 from prm_sync.rules.account_index import StoreIndex
@@ -37,38 +37,29 @@ class CsvCheckRow(BaseModel):
     reasons: list[str]
 
 
-def _read(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs; raises ConfigError for missing columns, blank or duplicate ids."""
-    problems: list[Problem] = []
-    rows: list[tuple[int, dict[str, str]]] = []
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError([Problem(f"cannot read CSV: {exc.strerror}", file=str(path))]) from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in COLUMNS if c not in header]
+def _read(path: Path, encoding: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs, read strictly; raises ConfigError naming every bad line (capped when printed)."""
+    table = read_csv(path, encoding=encoding)
+    problems = table.problems
+    if table.header:
+        missing = [c for c in COLUMNS if c not in table.header]
         if missing:
             hint = "expected columns: " + ", ".join(COLUMNS)
             raise ConfigError([Problem(f"missing column(s) {', '.join(missing)}", file=str(path), line=1, hint=hint)])
-        seen: dict[str, int] = {}
-        for raw in reader:
-            line = reader.line_num
-            if None in raw:
-                problems.append(Problem(f"row has {len(header) + len(raw[None])} fields, header has {len(header)}", file=str(path), line=line))
-                continue
-            row = {k.strip(): (v or "").strip() for k, v in raw.items()}
-            for column in REQUIRED:
-                if not row.get(column):
-                    problems.append(Problem(f"empty {column}", file=str(path), line=line))
-            if row.get("id") in seen:
-                problems.append(Problem(f"duplicate id {row['id']!r} (first on line {seen[row['id']]})", file=str(path), line=line))
-            elif row.get("id"):
-                seen[row["id"]] = line
-            rows.append((line, row))
+    rows: list[tuple[int, dict[str, str]]] = []
+    seen: dict[str, int] = {}
+    for line, raw in table.dicts():
+        row = {k: v.strip() for k, v in raw.items()}
+        for column in REQUIRED:
+            if not row.get(column):
+                problems.append(Problem(f"empty {column}", file=str(path), line=line))
+        if row.get("id") in seen:
+            problems.append(Problem(f"duplicate id {row['id']!r} (first on line {seen[row['id']]})", file=str(path), line=line))
+        elif row.get("id"):
+            seen[row["id"]] = line
+        rows.append((line, row))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
     yield from rows
 
 
@@ -79,17 +70,17 @@ def csv_candidate(row: dict[str, str], rules: ConflictRules) -> Candidate:
 
 
 def check_csv(registrations_csv: Path, accounts_csv: Path | None, session: Session | None, rules: ConflictRules,
-              *, now: datetime | None = None) -> list[CsvCheckRow]:
+              *, now: datetime | None = None, encoding: str | None = None) -> list[CsvCheckRow]:
     """One row per registration in file order; rows later in the file are checked against earlier ones.
 
     Earlier rows count as earlier submissions (first come, first served), with
     the product column for overlap; all rows are treated as from different partners.
     """
     now = now or datetime.now(UTC)
-    registrations = list(_read(registrations_csv))
+    registrations = list(_read(registrations_csv, encoding))
     index = CandidateIndex()
     if accounts_csv is not None:
-        index.extend(csv_candidate(row, rules) for _, row in _read(accounts_csv))
+        index.extend(csv_candidate(row, rules) for _, row in _read(accounts_csv, encoding))
     bases = [csv_candidate(row, rules) for _, row in registrations]
     sources = []
     if session is not None:

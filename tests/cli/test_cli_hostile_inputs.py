@@ -125,8 +125,8 @@ def csv_latin1(project: Path) -> list[str]:
     return _csv_check(project, (HEADER + "r1,Müller GmbH,mueller.de,,,,DE,,security\n").encode("latin-1"))
 
 
-def csv_utf16(project: Path) -> list[str]:
-    return _csv_check(project, (HEADER + "r1,Acme,acme.com,,,,US,,security\n").encode("utf-16"))
+def csv_utf16_without_bom(project: Path) -> list[str]:
+    return _csv_check(project, (HEADER + "r1,Acme,acme.com,,,,US,,security\n").encode("utf-16-le"))
 
 
 def csv_huge_cell(project: Path) -> list[str]:
@@ -290,7 +290,7 @@ CASES: dict[str, Case] = {
     "sandbox-state-binary": Case(state_binary, "sandbox state"),
     "database-not-sqlite": Case(database_not_sqlite, "file is not a database"),
     "csv-latin-1": Case(csv_latin1, "--encoding"),
-    "csv-utf-16": Case(csv_utf16, "UTF-16"),
+    "csv-utf-16-without-bom": Case(csv_utf16_without_bom, "--encoding utf-16-le"),
     "csv-128kb-cell": Case(csv_huge_cell, "longer than"),
     "csv-unterminated-quote": Case(csv_unterminated_quote, ":2"),
     "csv-short-row": Case(csv_short_row, ":3"),
@@ -376,3 +376,25 @@ def test_a_port_in_use_is_one_clear_line(command: list[str], taken_port: int, pr
 )
 def test_a_bad_host_is_one_clear_line(command: list[str], project: Path) -> None:
     _assert_one_clear_line(invoke(command), Case(lambda _p: [], "no-such-host.invalid"))
+
+
+@pytest.mark.parametrize(
+    ("content", "extra"),
+    [
+        pytest.param((HEADER + "r1,Müller GmbH,mueller.de,,,,DE,,security\n").encode("latin-1"), ["--encoding", "latin-1"],
+                     id="latin-1-declared"),
+        pytest.param((HEADER + "r1,Müller GmbH,mueller.de,,,,DE,,security\n").encode("utf-16"), [], id="utf-16-with-bom"),
+        pytest.param(b"\xef\xbb\xbf" + (HEADER + "r1,Müller GmbH,mueller.de,,,,DE,,security\n").encode(), [],
+                     id="utf-8-with-bom"),
+    ],
+)
+def test_csv_encodings_detected_or_declared_are_read(content: bytes, extra: list[str], project: Path) -> None:
+    result = invoke([*_csv_check(project, content, *extra), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [row["id"] for row in result.json()] == ["r1"]
+
+
+def test_an_unterminated_quote_stops_the_check_at_its_row(project: Path) -> None:
+    rows = "".join(f"r{i},Company {i},c{i}.com,,,,US,,security\n" for i in range(1, 4))
+    result = invoke(_csv_check(project, HEADER + rows + 'r4,"Open quote,x.com,,,,US,,security\nr5,Five,five.com,,,,US,,security\n'))
+    assert result.exit_code == 2 and "regs.csv:5" in result.stderr and "unterminated quote" in result.stderr

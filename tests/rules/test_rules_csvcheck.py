@@ -39,7 +39,7 @@ def test_rows_against_accounts_and_earlier_rows(tmp_path: Path) -> None:
         pytest.param("id,company_name\n", "r1,Acme\n", "regs.csv:1: missing column(s) domain", id="missing-columns"),
         pytest.param(HEADER, "r1,,,,,,,,\n", "regs.csv:2: empty company_name", id="empty-name"),
         pytest.param(HEADER, "r1,A,,,,,,,\nr1,B,,,,,,,\n", "regs.csv:3: duplicate id 'r1' (first on line 2)", id="duplicate-id"),
-        pytest.param(HEADER, "r1,A,,,,,,,,extra\n", "regs.csv:2: row has 10 fields, header has 9", id="too-many-fields"),
+        pytest.param(HEADER, "r1,A,,,,,,,,extra\n", "regs.csv:2: 10 values for 9 columns (more than the header)", id="too-many-fields"),
     ],
 )
 def test_bad_csv_names_file_and_line(tmp_path: Path, header: str, body: str, message: str) -> None:

@@ -34,6 +34,8 @@ def check(
     accounts: Path | None = typer.Option(None, "--accounts", "-a", help="CSV of existing accounts to check against."),
     against_store: bool = typer.Option(False, "--against-store", help="Also check against the PRM store's registrations, open deals and customers."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object per registration."),
+    encoding: str | None = typer.Option(None, "--encoding", help="The files' encoding (default: from a byte-order "
+                                        "mark, else UTF-8), e.g. latin-1, cp1252, utf-16."),
 ) -> None:
     """Check a CSV of registrations against each other, an accounts CSV and optionally the store.
 
@@ -53,11 +55,11 @@ def check(
             with store.session() as session:
                 refresh_index(session, rules)  # the stored account index catches up first
             with store.session(readonly=True) as session:
-                rows = check_csv(registrations, accounts, session, rules)
+                rows = check_csv(registrations, accounts, session, rules, encoding=encoding)
         finally:
             store.close()
     else:
-        rows = check_csv(registrations, accounts, None, rules)
+        rows = check_csv(registrations, accounts, None, rules, encoding=encoding)
     if json_output:
         print_json([row.model_dump(mode="json") for row in rows])
         return

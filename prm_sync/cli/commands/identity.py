@@ -104,6 +104,8 @@ def import_csv(
     registrations: Path = typer.Option(None, "--registrations", help="CSV of deal registrations."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and count; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    encoding: str | None = typer.Option(None, "--encoding", help="The files' encoding (default: from a byte-order "
+                                        "mark, else UTF-8), e.g. latin-1, cp1252, utf-16."),
 ) -> None:
     """Load partners, contacts and registrations from CSV into the PRM store: every row valid, or nothing written."""
     from prm_sync.errors import UsageError
@@ -115,7 +117,8 @@ def import_csv(
     if not files:
         msg = "nothing to import: give --partners, --contacts and/or --registrations"
         raise UsageError(msg)
-    summary = run_import(open_store(state.config()), files, dry_run=dry_run, actor="prm-sync import")
+    summary = run_import(open_store(state.config()), files, dry_run=dry_run, actor="prm-sync import",
+                         encoding=encoding)
     if json_output:
         print_json(summary.model_dump(mode="json"))
         return
