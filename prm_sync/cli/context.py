@@ -12,6 +12,9 @@ from pathlib import Path
 
 from prm_sync.config import AppConfig, default_config_path, load_config
 
+MAX_ID = 2**63 - 1  # store ids are 64-bit; a larger number is a typo, refused by the option parser
+MAX_LIMIT = 10_000  # rows a listing prints at most
+
 
 @dataclass
 class CliState:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from rich import box
@@ -17,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from prm_sync.errors import ConfigError, PrmSyncError
+from prm_sync.errors import ConfigError, PrmSyncError, Problem
 
 PIPED_WIDTH = 160
 
@@ -116,6 +117,19 @@ def print_fitted(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence
     for row in rows:
         table.add_row(*[row[i] if isinstance(row[i], Text) else ("" if row[i] is None else str(row[i])) for i in keep])
     console.print(table)
+
+
+def write_output(path: Path, text: str) -> Path:
+    """Write a file the user named with ``--out``: a folder, a full disk or a read-only place is one clear line."""
+    if path.is_dir():
+        raise ConfigError([Problem(f"--out {path} is a directory; name a file in it", hint=f"e.g. --out {path / 'out'}")])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot write --out {path}: {exc.strerror or exc}")]) from None
+    return path
 
 
 def print_json(payload: Any) -> None:

@@ -58,10 +58,29 @@ def load_config(path: Path | None = None, *, sandbox_state: Path | None = None) 
     if defaults.is_installed_copy(path):  # as if the shipped layout (config/, mappings/) sat in the working directory
         data_base = Path.cwd() / data_base.relative_to(defaults.PACKAGED)
     config = _resolve_paths(config, path.parent.resolve(), data_base)
+    data_dir_problem = _data_dir_problem(config.data_dir)
+    if data_dir_problem:
+        line, column = document.position(("data_dir",))
+        hint = "a folder of its own, e.g. data_dir: ../.data or /var/lib/prm-sync"
+        raise ConfigError([Problem(data_dir_problem, file=str(path), line=line, column=column, hint=hint)])
     state = sandbox_state or _env_path(SANDBOX_STATE_ENV)
     if state is not None:
         config = apply_sandbox_state(config, state)
     return config
+
+
+# trees that hold the operating system: a store, sandbox files or reports written there would damage it
+_SYSTEM_TREES = [Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin",
+                                   "/sys", "/usr")]
+
+
+def _data_dir_problem(data_dir: Path) -> str | None:
+    """Why ``data_dir`` cannot hold prm-sync's files, or None (it need not exist yet)."""
+    if data_dir.exists() and not data_dir.is_dir():
+        return f"data_dir {data_dir} is a file, not a folder"
+    if data_dir == Path(data_dir.anchor) or any(data_dir == t or t in data_dir.parents for t in _SYSTEM_TREES):
+        return f"data_dir {data_dir} is a system folder; prm-sync keeps its database and files there"
+    return None
 
 
 def _env_path(name: str) -> Path | None:

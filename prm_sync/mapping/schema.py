@@ -63,7 +63,12 @@ def mapping_json_schema() -> dict[str, Any]:
     return schema
 
 
+def schema_text() -> str:
+    """The schema as pretty JSON (the shipped copy is mappings/mapping.schema.json)."""
+    return json.dumps(mapping_json_schema(), indent=2, sort_keys=False) + "\n"
+
+
 def write_schema(path: Path) -> Path:
-    """Write the schema as pretty JSON (the shipped copy is mappings/mapping.schema.json)."""
-    path.write_text(json.dumps(mapping_json_schema(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """Write :func:`schema_text` to ``path``."""
+    path.write_text(schema_text(), encoding="utf-8")
     return path

@@ -17,7 +17,7 @@ import typer
 from pydantic import BaseModel
 
 from prm_sync.cli.app import app
-from prm_sync.cli.context import state
+from prm_sync.cli.context import MAX_ID, MAX_LIMIT, state
 from prm_sync.cli.output import console, print_json, print_table
 from prm_sync.errors import UsageError
 from prm_sync.store.db import Store
@@ -45,7 +45,11 @@ def parse_since(value: str | None, *, now: datetime | None = None) -> datetime |
     text = value.strip()
     match = _RELATIVE.match(text)
     if match:
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except (OverflowError, ValueError):  # 99999999999d reaches before year 1
+            msg = f"--since {value!r} reaches back before the year 1; give a shorter duration or an ISO date"
+            raise UsageError(msg) from None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -150,7 +154,7 @@ def _settle_merge(session: Any, item: Any, *, take: str, actor: str) -> ReviewOu
 @app.command("audit")
 def audit_command(
     record: str = typer.Argument(..., help="A PRM id (ptn_...) or a remote id (001..., 12345)."),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many entries, newest first."),
+    limit: int = typer.Option(200, "--limit", min=1, max=MAX_LIMIT, help="At most this many entries, newest first."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Where each field of a record got its value: run, time, source field and rule."""
@@ -197,7 +201,7 @@ def review_list(json_output: bool = typer.Option(False, "--json", help="Print JS
 
 @review_app.command("resolve")
 def review_resolve(
-    item_id: int = typer.Argument(..., help="The review item id from `review list`."),
+    item_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The review item id from `review list`."),
     take: str = typer.Option(..., "--take", help="prm (keep the PRM value), remote, or value (--value)."),
     value: str | None = typer.Option(None, "--value", help="The right value, with --take value."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),

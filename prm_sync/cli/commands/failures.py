@@ -18,7 +18,7 @@ import typer
 
 from prm_sync.cli.app import app
 from prm_sync.cli.commands.admin import actor, parse_since
-from prm_sync.cli.context import state
+from prm_sync.cli.context import MAX_ID, MAX_LIMIT, state
 from prm_sync.cli.output import Col, console, print_fitted, print_json, print_mapping, styled, when
 from prm_sync.cli.report import notify
 from prm_sync.errors import PrmSyncError, UsageError
@@ -117,7 +117,7 @@ def failures_list(
     error_code: str | None = typer.Option(None, "--error-code", help="Only this error code."),
     since: str | None = typer.Option(None, "--since", help="Seen since: 24h, 7d or an ISO date."),
     status: str = typer.Option("open", "--status", help="open, resolved, discarded or all."),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many, newest first."),
+    limit: int = typer.Option(200, "--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Failed records one by one, newest first: error code and message first (open ones unless --status says)."""
@@ -154,7 +154,7 @@ def failures_list(
 
 @failures_app.command("show")
 def failures_show(
-    failure_id: int = typer.Argument(..., help="The failure id from `failures list`."),
+    failure_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The failure id from `failures list`."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One failed record: the error explained, its CRM link, the payload it had, what to do next."""
@@ -260,7 +260,7 @@ def failures_replay(
 
 @failures_app.command("fix")
 def failures_fix(
-    failure_id: int = typer.Argument(..., help="The failure id from `failures list`."),
+    failure_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The failure id from `failures list`."),
     assignments: list[str] = typer.Option(..., "--set", help="FIELD=VALUE on the PRM record (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the payload the replay would send; write nothing."),
     no_replay: bool = typer.Option(False, "--no-replay", help="Change the record only; replay later."),
@@ -304,7 +304,7 @@ def failures_fix(
 
 @failures_app.command("discard")
 def failures_discard(
-    failure_id: int = typer.Argument(..., help="The failure id from `failures list`."),
+    failure_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The failure id from `failures list`."),
     reason: str = typer.Option(..., "--reason", help="Why it is given up on (kept in the audit log)."),
 ) -> None:
     """Give up on a failed record on purpose; the reason is audited."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import typer
 
 from prm_sync.cli.app import app
-from prm_sync.cli.context import state
+from prm_sync.cli.context import MAX_LIMIT, state
 from prm_sync.cli.output import console, print_json, print_table
 
 learners_app = typer.Typer(help="LMS learners and the partner contacts they resolve to.", no_args_is_help=True)
@@ -21,7 +21,7 @@ app.add_typer(learners_app, name="learners")
 
 @learners_app.command("unmatched")
 def unmatched(
-    limit: int = typer.Option(200, "--limit", min=1, help="Show at most this many learners (most recent first)."),
+    limit: int = typer.Option(200, "--limit", min=1, max=MAX_LIMIT, help="Show at most this many learners (most recent first)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Learners with LMS results who are no partner contact: their completions count for no partner yet."""

@@ -10,7 +10,7 @@ import typer
 from prm_sync.cli.app import app
 from prm_sync.cli.commands.sync import print_preview
 from prm_sync.cli.context import state
-from prm_sync.cli.output import console, print_json, print_table
+from prm_sync.cli.output import console, print_json, print_table, write_output
 from prm_sync.errors import ConfigError, Problem
 from prm_sync.exit_codes import ExitCode
 
@@ -39,11 +39,9 @@ def mappings_schema(
     ),
 ) -> None:
     """Write the JSON Schema of the mapping format, for editors with the YAML language server."""
-    from prm_sync.mapping.schema import write_schema
+    from prm_sync.mapping.schema import schema_text
 
-    target = out or _schema_target()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    written = write_schema(target)
+    written = write_output(out or _schema_target(), schema_text())
     console.print(f"wrote {written}; put `# yaml-language-server: $schema=./{written.name}` at the top of a mapping file")
 
 

@@ -10,7 +10,8 @@ from rich.status import Status
 
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
-from prm_sync.cli.output import console, print_json, print_table
+from prm_sync.cli.output import console, print_json, print_table, write_output
+from prm_sync.errors import ConfigError, Problem
 from prm_sync.exit_codes import ExitCode
 from prm_sync.reconcile.models import ISSUE_KINDS, KIND_HELP, ReconcileReport
 
@@ -110,7 +111,10 @@ def reports(
         if fmt == "parquet":
             for n in names:
                 target = out if (name and out.suffix) else out / f"{n}.parquet"
-                console.print(f"{n}: {write_parquet_report(store, n, target)}", highlight=False)
+                try:
+                    console.print(f"{n}: {write_parquet_report(store, n, target)}", highlight=False)
+                except OSError as exc:
+                    raise ConfigError([Problem(f"cannot write --out {target}: {exc.strerror or exc}")]) from None
             return
         results = run_reports(store, names)
     finally:
@@ -121,9 +125,7 @@ def reports(
             if out is None:
                 sys.stdout.write(text)
             else:
-                target = out if (name and out.suffix) else out / f"{n}.csv"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
+                target = write_output(out if (name and out.suffix) else out / f"{n}.csv", text)
                 console.print(f"{n}: {target}", highlight=False)
             continue
         columns = list(rows[0]) if rows else ["(no rows)"]
