@@ -529,7 +529,7 @@ class SalesforceConnector:
         shapes. Bulk results are not ordered; the REST path orders by Id.
         """
         select = self._select(soql_field(object_name), fields)
-        clause = f" WHERE {where}" if where else ""
+        clause = f" WHERE ({where})" if where else ""  # parenthesised like changes_query: a filter is one condition
         try:
             count = self.sf.query(f"SELECT COUNT() FROM {object_name}{clause}")["totalSize"]
             soql = f"SELECT {', '.join(select)} FROM {object_name}{clause}"

@@ -12,6 +12,7 @@ from typing import Any
 from connectors.base import FieldInfo
 from prm_sync.errors import Problem
 from prm_sync.mapping.canonical import COMPATIBLE, ENGINE_FIELDS, entity_fields, required_fields
+from prm_sync.mapping.filters import hubspot_filter_problem, soql_filter_problem
 from prm_sync.mapping.registry import TRANSFORMS, Transform, split_ref
 from prm_sync.mapping.spec import FieldSpec, ObjectSpec
 from prm_sync.mapping.transforms import transform_names
@@ -128,10 +129,16 @@ class FieldChecker:
                 loc, f"a {self.system} filter should be {expected[1]}", f"write the filter as {expected[1]}"
             )
             return
+        if self.system == "salesforce":
+            problem = soql_filter_problem(flt)
+            if problem:
+                self._add(loc, f"filter {flt!r} is not one SOQL condition: {problem}",
+                          'e.g. "IsPartner = true AND (Type = \'Partner\' OR Type = \'Reseller\')"')
         if self.system == "hubspot":
             for i, clause in enumerate(flt):
-                if not isinstance(clause, dict) or not {"propertyName", "operator"} <= set(clause):
-                    self._add((*loc, i), "each HubSpot filter needs propertyName and operator", expected[1])
+                problem = hubspot_filter_problem(clause)
+                if problem:
+                    self._add((*loc, i), problem, expected[1])
                 else:
                     self._remote_ok(str(clause["propertyName"]), (*loc, i, "propertyName"), "property")
         if self.system == "erp":
