@@ -11,6 +11,7 @@ from prm_sync.cli.app import app
 from prm_sync.cli.commands.sync import print_preview
 from prm_sync.cli.context import state
 from prm_sync.cli.output import console, print_json, print_table, write_output
+from prm_sync.cli.selection import check_names, check_records, check_selection
 from prm_sync.errors import ConfigError, Problem
 from prm_sync.exit_codes import ExitCode
 
@@ -100,8 +101,11 @@ def mappings_plan(
     from prm_sync.sync.engine import SyncScope
     from prm_sync.sync.plan import plan_mappings
 
+    check_names(system, entity)
     runtime = open_runtime(state.config())
     try:
+        check_selection(runtime.mappings, runtime.config.systems.enabled(), system, entity)
+        check_records(runtime.store, record)
         if offline or markdown:
             plan = plan_mappings(runtime, systems=system or None, entities=entity or None, record_ids=record or None,
                                  sample=sample, rules=True)

@@ -11,11 +11,10 @@ from rich.status import Status
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
 from prm_sync.cli.output import console, print_json, print_table, write_output
+from prm_sync.cli.selection import SYSTEM_NAMES
 from prm_sync.errors import ConfigError, Problem
 from prm_sync.exit_codes import ExitCode
 from prm_sync.reconcile.models import ISSUE_KINDS, KIND_HELP, ReconcileReport
-
-SYSTEM_NAMES = ("salesforce", "hubspot", "lms", "erp")
 
 
 def _short(value: object, width: int = 40) -> str:

@@ -14,6 +14,7 @@ from prm_sync.cli.context import state
 from prm_sync.cli.output import Col, console, print_fitted, print_json, print_table, styled
 from prm_sync.cli.progress import run_progress
 from prm_sync.cli.report import notify
+from prm_sync.cli.selection import check_names, check_selection
 from prm_sync.exit_codes import for_run_status
 from prm_sync.health.causes import parse_error
 from prm_sync.health.observers import HealthChange
@@ -23,7 +24,6 @@ from prm_sync.sync.stats import RunReport
 if TYPE_CHECKING:
     from prm_sync.webhooks.drain import InboxDrain
 
-SYSTEM_NAMES = ("salesforce", "hubspot", "lms", "erp")
 
 
 REPORT_COLUMNS = [
@@ -102,20 +102,16 @@ def sync(
 ) -> None:
     """Sync the PRM store with every configured system, both ways, pending webhook events first (exit codes: the
     README's table)."""
-    from prm_sync.errors import UsageError
-    from prm_sync.model import ENTITIES
     from prm_sync.runtime import open_runtime
     from prm_sync.sync.engine import SyncScope
 
-    bad = [s for s in system or [] if s not in SYSTEM_NAMES] + [e for e in entity or [] if e not in ENTITIES]
-    if bad:
-        msg = f"unknown system or entity: {', '.join(bad)} (systems: {', '.join(SYSTEM_NAMES)}; entities: {', '.join(ENTITIES)})"
-        raise UsageError(msg)
+    check_names(system, entity)
     from prm_sync.webhooks.drain import drain_inbox
 
     runtime = open_runtime(state.config())
     drained = None
     try:
+        check_selection(runtime.mappings, runtime.config.systems.enabled(), system, entity)
         engine = runtime.engine(system or None)
         scope = SyncScope(systems=system or None, entities=entity or None, full=full)
         # webhook events first (a plain sync only: a --system/--entity run is about that slice)
