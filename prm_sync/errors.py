@@ -89,6 +89,21 @@ class MissingSecretError(ConfigError):
         self.env_var = env_var
 
 
+def listen_error(host: str, port: int, exc: OSError, *, option: str = "--port") -> ConfigError:
+    """A server that cannot bind: the address and the reason in one line, and which option changes it."""
+    import errno
+    import socket
+
+    if isinstance(exc, socket.gaierror):
+        return ConfigError([Problem(f"cannot listen on host {host!r}: {exc.strerror or exc}",
+                                    hint="use an address of this machine, e.g. --host 127.0.0.1")])
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError([Problem(f"cannot listen on {host}:{port}: port {port} is in use by another process",
+                                    hint=f"stop it, or choose another port with {option}")])
+    return ConfigError([Problem(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                                hint="use an address of this machine and a free port (0 picks one)")])
+
+
 class UsageError(PrmSyncError):
     """The command line itself is wrong (unknown id, conflicting flags)."""
 

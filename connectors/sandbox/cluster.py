@@ -20,6 +20,7 @@ from typing import Any
 
 from connectors.sandbox.http import SandboxApp, SandboxServer
 from connectors.sandbox.tls import make_sandbox_ca
+from prm_sync.errors import listen_error
 
 SYSTEMS = ("salesforce", "hubspot", "lms", "erp")
 ERP_DATABASE = "prm"
@@ -97,7 +98,10 @@ class SandboxCluster:
             kwargs: dict[str, Any] = {"host": self.host, "port": self.ports.get(name, 0)}
             if name == "salesforce":  # simple-salesforce only speaks https
                 kwargs.update(tls_cert=str(tls.cert), tls_key=str(tls.key))
-            self.servers[name] = SandboxServer(app, **kwargs).start()
+            try:
+                self.servers[name] = SandboxServer(app, **kwargs).start()
+            except OSError as exc:  # a port in use or a host not of this machine: one line for `sandbox up`
+                raise listen_error(self.host, kwargs["port"], exc, option=f"--{name}-port") from None
         self._ca_bundle = str(tls.ca_bundle)
         return self
 

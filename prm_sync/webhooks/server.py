@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from prm_sync.config.settings import WebhooksConfig
+from prm_sync.errors import listen_error
 from prm_sync.store.db import Store
 from prm_sync.webhooks.envelope import HUBSPOT, SALESFORCE
 from prm_sync.webhooks.errors import RejectReason
@@ -152,13 +153,11 @@ def start_server(
     clock: Callable[[], datetime] = _utcnow,
 ) -> tuple[WebhookServer, threading.Thread]:
     """Start serving on a background thread; stop with ``server.shutdown(); server.server_close()``."""
-    server = WebhookServer(
-        (host or settings.host, settings.port if port is None else port),
-        store=store,
-        settings=settings,
-        hubspot_secret=hubspot_secret,
-        clock=clock,
-    )
+    address = (host or settings.host, settings.port if port is None else port)
+    try:
+        server = WebhookServer(address, store=store, settings=settings, hubspot_secret=hubspot_secret, clock=clock)
+    except OSError as exc:  # a port in use, an address not of this machine, a name that does not resolve
+        raise listen_error(*address, exc) from None
     thread = threading.Thread(target=server.serve_forever, name="prm-sync-webhooks", daemon=True)
     thread.start()
     return server, thread

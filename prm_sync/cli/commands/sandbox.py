@@ -25,6 +25,8 @@ def sandbox_up(
     lms_port: int = typer.Option(0, "--lms-port", min=0, max=65535),
     erp_port: int = typer.Option(0, "--erp-port", min=0, max=65535),
     strict: bool = typer.Option(False, "--strict", help="Log every request the sandboxes do not implement."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Bind address (loopback by default: the tokens are throwaway, "
+                             "the data is not yours to expose)."),
 ) -> None:
     """Start all four sandboxes on loopback until Ctrl-C or SIGTERM."""
     from connectors.sandbox.cluster import SandboxCluster, serve_until_stopped
@@ -32,7 +34,7 @@ def sandbox_up(
     from connectors.sandbox.seeding import seed_sandboxes
 
     ports = {"salesforce": salesforce_port, "hubspot": hubspot_port, "lms": lms_port, "erp": erp_port}
-    cluster = SandboxCluster(work_dir, strict=strict, ports=ports, persist=persist)
+    cluster = SandboxCluster(work_dir, strict=strict, ports=ports, persist=persist, host=host)
 
     def ready(c: SandboxCluster) -> None:
         if seed is not None:

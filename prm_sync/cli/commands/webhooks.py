@@ -40,6 +40,13 @@ def serve(
         secret = hubspot_client_secret(settings)
     except MissingSecretError:
         secret = None
+    store = open_store(config)
+    try:
+        server, thread = start_server(store, settings, hubspot_secret=secret, host=host, port=port)
+    except BaseException:
+        store.close()
+        raise
+    if secret is None:  # warnings once listening: a port in use is the one line a failed start prints
         err_console.print(
             f"warning: {settings.hubspot.client_secret_env} is not set: /webhooks/hubspot is disabled",
             highlight=False,
@@ -49,8 +56,6 @@ def serve(
             "warning: webhooks.salesforce.organization_ids is empty: every outbound message is refused",
             highlight=False,
         )
-    store = open_store(config)
-    server, thread = start_server(store, settings, hubspot_secret=secret, host=host, port=port)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
