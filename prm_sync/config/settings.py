@@ -8,6 +8,7 @@ when a connector is built; a JWT private key may also live in a file named here.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,47 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Remote(_Strict):
+    """A system reached over HTTP with a token: ``http://`` only on this machine, unless allowed in so many words."""
+
+    allow_insecure_http: bool = Field(
+        False,
+        description="send the token over plain http:// to a host that is not this machine (a closed lab network "
+        "only: anyone on the path reads it)",
+    )
+
+    def _url_fields(self) -> list[str]:
+        return ["base_url"]
+
+    @model_validator(mode="after")
+    def _https_for_remote_hosts(self) -> _Remote:
+        for name in self._url_fields():
+            value = getattr(self, name, None)
+            if not value:
+                continue
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                msg = f"{name} must look like https://host[:port], got {value!r}"
+                raise ValueError(msg)
+            if parts.scheme == "http" and not _is_loopback(parts.hostname) and not self.allow_insecure_http:
+                msg = (f"{name} {value!r} is http:// to another machine: the token would travel in clear text; "
+                       "use https://, or set allow_insecure_http: true for a closed lab network")
+                raise ValueError(msg)
+        return self
 
 
 _LOGIN_HOSTS = {"login.salesforce.com", "test.salesforce.com"}
@@ -95,7 +137,7 @@ class SalesforceAuthConfig(_Strict):
         return [self.consumer_key_env, *([self.private_key_env] if self.private_key_env else [])]
 
 
-class SalesforceConfig(_Strict):
+class SalesforceConfig(_Remote):
     enabled: bool = True
     instance_url: str | None = Field(
         None,
@@ -112,6 +154,9 @@ class SalesforceConfig(_Strict):
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
 
+    def _url_fields(self) -> list[str]:
+        return ["instance_url"]
+
     @model_validator(mode="after")
     def _instance_for_static_token(self) -> SalesforceConfig:
         if self.auth.method == "static_token" and not self.instance_url:
@@ -123,7 +168,7 @@ class SalesforceConfig(_Strict):
         return self.auth.secret_envs(self.access_token_env)
 
 
-class HubSpotConfig(_Strict):
+class HubSpotConfig(_Remote):
     enabled: bool = True
     base_url: str = "https://api.hubapi.com"
     portal_id: int | None = Field(None, ge=1, description="the portal (Hub ID): links failures to HubSpot records")
@@ -139,7 +184,7 @@ class HubSpotConfig(_Strict):
         return [self.access_token_env]
 
 
-class LmsConfig(_Strict):
+class LmsConfig(_Remote):
     """An xAPI 1.0.3 LRS: HTTP Basic with the key and secret it issued (the xAPI default), or a bearer token."""
 
     enabled: bool = True
@@ -156,7 +201,7 @@ class LmsConfig(_Strict):
         return [self.key_env, self.secret_env] if self.auth == "basic" else [self.access_token_env]
 
 
-class ErpConfig(_Strict):
+class ErpConfig(_Remote):
     enabled: bool = True
     base_url: str
     database: str = "prm"
@@ -315,6 +360,23 @@ class RulesConfig(_Strict):
     attribution: AttributionRules = Field(default_factory=AttributionRules)
 
 
+_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id_checksum(id15: str) -> str:
+    """The three characters that make a 15-character Salesforce id case-safe (its 18-character form).
+
+    Each block of five characters gives one character: bit i is set when the
+    block's i-th character is an upper-case letter, and the 5-bit number
+    indexes A-Z0-5. A pasted id whose case was changed, or a mistyped one,
+    no longer matches its suffix.
+    """
+    return "".join(
+        _CHECKSUM_ALPHABET[sum(1 << i for i, ch in enumerate(id15[start:start + 5]) if "A" <= ch <= "Z")]
+        for start in (0, 5, 10)
+    )
+
+
 _SALESFORCE_ORG_ID = re.compile(r"^00D[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$")
 
 
@@ -347,6 +409,11 @@ class SalesforceWebhookConfig(_Strict):
         bad = [v for v in value if not _SALESFORCE_ORG_ID.match(v)]
         if bad:
             msg = f"not a Salesforce organization id (00D + 12 or 15 characters): {', '.join(map(repr, bad))}"
+            raise ValueError(msg)
+        wrong = [v for v in value if len(v) == 18 and v[15:].upper() != salesforce_id_checksum(v[:15])]
+        if wrong:
+            fixes = ", ".join(f"{v!r} (should end {salesforce_id_checksum(v[:15])})" for v in wrong)
+            msg = f"18-character org id with a wrong checksum, mistyped or case changed: {fixes}"
             raise ValueError(msg)
         return value
 

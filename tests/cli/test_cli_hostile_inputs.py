@@ -254,7 +254,7 @@ def sync_unknown_entity(project: Path) -> list[str]:
 
 
 def org_id_bad_checksum(project: Path) -> list[str]:
-    _edit_config(project, "sync:\n", "webhooks:\n  salesforce:\n    organization_ids: [00D000000000001AAB]\nsync:\n")
+    _edit_config(project, "organization_ids: []", "organization_ids: [00D000000000001AAB]")
     return ["validate"]
 
 

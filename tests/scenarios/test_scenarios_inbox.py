@@ -23,7 +23,7 @@ from prm_sync.model import Partner
 from prm_sync.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, hubspot_v3_signature, start_server
 
 CLIENT_SECRET = "hs-app-client-secret-for-scenarios"
-ORG_ID = "00D5g000004ABCDEAY"
+ORG_ID = "00D5g000004ABCDEA4"
 SYSTEMS = ("salesforce", "hubspot")
 
 

@@ -24,7 +24,7 @@ from prm_sync.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookRequest
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CLIENT_SECRET = "hs-client-secret-5e1f0c9a-never-log-me"
-ORG_ID_18 = "00D5g000004ABCDEAY"
+ORG_ID_18 = "00D5g000004ABCDEA4"
 HUBSPOT_URL = "https://hooks.example.com/webhooks/hubspot"
 
 
