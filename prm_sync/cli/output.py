@@ -149,7 +149,7 @@ def print_mapping(title: str, values: Mapping[str, Any]) -> None:
     print_table(title, ["field", "value"], values.items())
 
 
-MAX_PROBLEMS_SHOWN = 10
+MAX_PROBLEMS_SHOWN = 100  # a bare org fails validate --remote with ~60; a broken CSV with a million
 
 
 def problem_lines(problems: Sequence[Any], limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:

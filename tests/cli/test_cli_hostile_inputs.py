@@ -297,7 +297,7 @@ CASES: dict[str, Case] = {
     "csv-long-row": Case(csv_long_row, ":2"),
     "csv-declared-encoding-wrong": Case(csv_declared_wrong_encoding, "utf-8"),
     "csv-unknown-encoding": Case(csv_unknown_encoding, "klingon-8"),
-    "csv-100000-bad-rows-capped": Case(csv_many_bad_rows, "... and 99,990 more", lines=12),
+    "csv-100000-bad-rows-capped": Case(csv_many_bad_rows, "... and 99,900 more", lines=102),
     "import-latin-1": Case(import_latin1, "UTF-8"),
     "limit-30-digits": Case(limit_huge, "--limit"),
     "failure-id-30-digits": Case(failure_id_huge, "failure"),
