@@ -11,11 +11,12 @@ would park good records behind one bad one.
 ``write_isolating`` sends the batch as it is (one call: nothing extra when
 nothing is wrong); when the remote refuses it whole, it sends each half,
 recursively, until the refused records stand alone. One bad record among
-``n`` costs about ``2·log2(n)`` extra calls. A refusal that every record
-shares (a property the portal does not have) would split down to single
-records, so the extra calls per batch are capped: past the cap the parts not
-yet sent alone fail with the refusal, marked as not isolated, and the next
-run tries them again.
+``n`` costs about ``2·log2(n)`` extra calls (100 records: 14; 200: 16; two bad
+among 100: 24 at the median, four: 40, six: 52). A refusal that every record
+shares (a property the portal does not have, which the run's preflight
+reports first) would split down to single records, so the extra calls per
+batch are capped: past the cap the parts not yet sent alone fail with the
+refusal, marked as not isolated, and the next run tries them again.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from prm_sync.errors import RemoteErrorInfo
 
 T = TypeVar("T")
 
-MAX_EXTRA_CALLS = 32
-"""Extra calls one batch may spend on isolation: enough for about four bad records among 200."""
+MAX_EXTRA_CALLS = 64
+"""Extra calls one batch may spend on isolation: enough for six bad records among 100, four among 200."""
 
 
 class BatchRefused(Exception):
