@@ -428,6 +428,11 @@ class WebhooksConfig(_Strict):
         description="scheme://host[:port] senders call (behind a proxy): HubSpot signs that URL",
     )
     max_body_bytes: int = Field(5_000_000, ge=1024, description="larger requests are refused with 413")
+    read_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="a connection must deliver its whole request within this (slow senders are closed)"
+    )
+    workers: int = Field(8, ge=1, le=256, description="threads answering complete requests (the store is one writer)")
+    max_connections: int = Field(256, ge=1, le=10_000, description="connections still sending; newer ones are closed")
     hubspot: HubSpotWebhookConfig = Field(default_factory=HubSpotWebhookConfig)
     salesforce: SalesforceWebhookConfig = Field(default_factory=SalesforceWebhookConfig)
 

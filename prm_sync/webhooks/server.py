@@ -1,7 +1,9 @@
-"""The HTTP receiver: a small stdlib server in front of the handlers.
+"""The HTTP receiver: a small bounded server (``listener``) in front of the handlers.
 
-A stdlib ``ThreadingHTTPServer`` is enough: requests are small, the work is
-one short transaction, and it keeps the receiver free of an ASGI stack.
+Requests are small and the work is one short transaction, so no ASGI stack:
+``BoundedHTTPServer`` reads each request whole on one selector thread (read
+deadline, connection cap) and answers it on a small worker pool, so slow or
+dropped senders cost neither threads nor tracebacks.
 Run it behind a TLS-terminating proxy; set ``webhooks.public_base_url`` to
 the scheme and host senders call, because HubSpot signs that URL, not the
 one this process sees.
@@ -13,7 +15,6 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -30,6 +31,7 @@ from prm_sync.webhooks.handlers import (
     handle_salesforce,
     rejection_response,
 )
+from prm_sync.webhooks.listener import BoundedHTTPServer, BufferedHandler
 
 log = logging.getLogger("prm_sync.webhooks")
 
@@ -42,10 +44,8 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class WebhookServer(ThreadingHTTPServer):
+class WebhookServer(BoundedHTTPServer):
     """Holds what the request handler needs; one instance per ``serve`` run."""
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -56,7 +56,15 @@ class WebhookServer(ThreadingHTTPServer):
         hubspot_secret: SecretStr | None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        super().__init__(address, _RequestHandler)
+        super().__init__(
+            address,
+            _RequestHandler,
+            workers=settings.workers,
+            read_timeout=settings.read_timeout_seconds,
+            write_timeout=settings.read_timeout_seconds,
+            max_connections=settings.max_connections,
+            max_body_bytes=settings.max_body_bytes,
+        )
         self.store = store
         self.settings = settings
         self.hubspot_secret = hubspot_secret
@@ -77,7 +85,7 @@ class WebhookServer(ThreadingHTTPServer):
         return handle_salesforce(self.store, request, self.settings, now)
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
+class _RequestHandler(BufferedHandler):
     server: WebhookServer
     server_version = "prm-sync-webhooks"
     sys_version = ""
