@@ -9,7 +9,8 @@ after a lost confirmation.
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -38,8 +39,17 @@ def utcnow() -> datetime:
 
 
 def new_id(prefix: str) -> str:
-    """Our ids are readable in logs and CRM fields: ``ptn_3f2a…``."""
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+    """Our ids are readable in logs and CRM fields (``ptn_0193a5c2e4f1b07c9d2e``) and sort by creation.
+
+    Twenty hex digits as before: the creation time in milliseconds (12) and
+    32 random bits (8), the layout of a UUIDv7's first half. Ids that grow
+    with time insert at the end of every B-tree keyed by them (the record
+    tables, link states, audit, external ids) instead of at a random page:
+    at 600,000 records a random key touches a page that is no longer cached
+    on nearly every insert. Two ids of the same millisecond still differ
+    (2^32 random values); only their relative order within it is arbitrary.
+    """
+    return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
 
 
 class CanonicalRecord(BaseModel):
