@@ -6,10 +6,12 @@ run R at T from PRM field tier under rule prefer_prm"). The sentences are
 built from what the engine stores per audit entry: ``provenance`` maps each
 remote field to the PRM field and rule behind it (plus the value the remote
 received, ``remote_value``), ``fields_after`` holds the canonical values.
-A push stores ``remote_value`` only where it differs from
-``fields_after[prm_field]`` (older entries have it for every field), so a
-missing one is read from ``fields_after``; a ``push.create`` entry's
-``fields_before`` has no null values, which read as blank all the same.
+A push's entries come from its batch (``push_batch``) and name
+``remote_value`` for every field; rows of ``audit_log`` written between the
+compact-rows change and migration 0009 name it only where it differs from
+``fields_after[prm_field]``, so a missing one is read from ``fields_after``.
+A ``push.create`` entry's ``fields_before`` has no null values, which read
+as blank all the same.
 """
 
 from __future__ import annotations
@@ -111,7 +113,10 @@ def _event_text(entry: AuditEntry) -> str:
 
 def provenance(session: Session, record: str, *, limit: int = 200) -> list[ProvenanceLine]:
     """Every audited change of ``record`` (a PRM id or a remote id), newest first."""
-    entries = {e.id: e for e in query_audit(session, record_id=record, limit=limit)}
-    entries.update({e.id: e for e in query_audit(session, remote_id=record, limit=limit)})
-    ordered = sorted(entries.values(), key=lambda e: (e.at, e.id or 0), reverse=True)[:limit]
+    def key(e: AuditEntry) -> tuple[Any, ...]:  # a push entry of a batch has no id of its own
+        return (e.id, e.batch_id, e.record_id, e.system, e.remote_id)
+
+    entries = {key(e): e for e in query_audit(session, record_id=record, limit=limit)}
+    entries.update({key(e): e for e in query_audit(session, remote_id=record, limit=limit)})
+    ordered = sorted(entries.values(), key=lambda e: (e.at, e.id or 0, e.batch_id or 0), reverse=True)[:limit]
     return [line for entry in ordered for line in field_lines(entry)]

@@ -1,8 +1,10 @@
 """The write ledger: what prm-sync itself wrote to each remote record.
 
-When a record we just wrote comes back on the next incremental read, its
-fields hash the same as the ledger's payload: that is our own echo, and the
-engine drops it instead of syncing it back and forth forever.
+Forensics: the payload each remote record got, by which run and when (echo
+suppression reads the link state, not the ledger). A push keeps its ledger
+in its batch row (``push_batch``, see ``PushBatchRow``); ``write_ledger``
+rows are those of stores older than migration 0009 and of ``append_ledger``.
+The reads here merge both.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from prm_sync.model import utcnow
-from prm_sync.store import bulk
-from prm_sync.store.orm import WriteLedgerRow
+from prm_sync.store.orm import PushBatchRow, WriteLedgerRow
+from prm_sync.store.push_batches import PushItem, push_items
 from prm_sync.store.records import chunks
 from prm_sync.store.types import jsonable
 
@@ -47,11 +49,6 @@ def append_ledger(session: Session, entries: Sequence[LedgerEntry]) -> None:
         session.execute(insert(WriteLedgerRow.__table__), rows)  # Core: no ORM bulk bookkeeping per row
 
 
-def append_ledger_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """``append_ledger`` for plain rows (every ``LedgerEntry`` field but ``id``), the sync's commit path."""
-    bulk.insert_rows(session, WriteLedgerRow.__table__, rows)
-
-
 def last_written_many(
     session: Session, system: str, remote_object: str, remote_ids: Sequence[str]
 ) -> dict[str, LedgerEntry]:
@@ -70,7 +67,26 @@ def last_written_many(
         )
         rows = session.scalars(select(WriteLedgerRow).join(newest, newest.c.id == WriteLedgerRow.id))
         found.update((row.remote_id, LedgerEntry.model_validate(row)) for row in rows if row.remote_id)
+    for remote_id in dict.fromkeys(remote_ids):
+        pushed = push_items(session, remote_id=remote_id, system=system, remote_object=remote_object, limit=1)
+        if pushed and (remote_id not in found or found[remote_id].written_at <= pushed[0].at):
+            found[remote_id] = _from_push(pushed[0])
     return found
+
+
+def _from_push(item: PushItem) -> LedgerEntry:
+    from prm_sync.sync.values import hash_normalized  # the hash the ledger always kept: the sync's own
+
+    return LedgerEntry(run_id=item.run_id, system=item.system, remote_object=item.remote_object,
+                       remote_id=item.remote_id, record_id=item.record_id, entity=item.entity,
+                       payload_hash=hash_normalized(item.payload), payload=item.payload, written_at=item.at)
+
+
+def count_writes(session: Session, run_id: str) -> int:
+    """How many remote records a run wrote (its ledger entries, in batches and rows)."""
+    rows = session.scalar(select(func.count()).select_from(WriteLedgerRow).where(WriteLedgerRow.run_id == run_id))
+    batches = session.scalars(select(PushBatchRow.entries).where(PushBatchRow.run_id == run_id))
+    return int(rows or 0) + sum(len(entries) for entries in batches)
 
 
 def last_written(session: Session, system: str, remote_object: str, remote_id: str) -> LedgerEntry | None:

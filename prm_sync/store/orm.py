@@ -333,6 +333,54 @@ class WriteLedgerRow(Base):
     written_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class PushBatchRow(Base):
+    """One written batch of a push: the write ledger and the audit entries of all its records in one row.
+
+    A push wrote a ledger row and an audit row per record and system, each
+    with four indexes, and most of their bytes repeated the batch (run, time,
+    system, object, mapping version, the static part of every field's
+    provenance). Here the batch's shared part is stored once and each record
+    is one compact item of ``entries``::
+
+        [record_id, remote_id, created, fields_before, fields_after, payload]
+
+    ``payload`` is what the remote got (the ledger); ``fields_after`` the
+    canonical values of the fields that changed. The audit entry of a record
+    is rebuilt from both and ``provenance`` (PRM field -> [remote field,
+    rule]): the value a remote field received is ``payload[remote field]``
+    (``prm_sync.store.audit``). ``push_batch_record`` finds the batches of a
+    record. Rows written before migration 0009 stay in ``write_ledger`` and
+    ``audit_log`` and read the same.
+    """
+
+    __tablename__ = "push_batch"
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(ID, index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    system: Mapped[str] = mapped_column(SYSTEM)
+    remote_object: Mapped[str] = mapped_column(REMOTE_OBJECT)
+    entity: Mapped[str] = mapped_column(ENTITY)
+    mapping_version: Mapped[str | None] = mapped_column(String(64))
+    provenance: Mapped[dict[str, Any]]
+    entries: Mapped[list[Any]]
+
+
+class PushBatchRecordRow(Base):
+    """Which batches wrote a record: the per-record index of ``push_batch`` (two keys, nothing else).
+
+    The key starts with the record id so that ``prm-sync audit RECORD`` is an
+    index range; ids made by ``new_id`` grow with time, so a sync's inserts
+    land at the end of the tree. No row id on SQLite: the key is the row.
+    """
+
+    __tablename__ = "push_batch_record"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    record_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
 class PendingLinksRow(Base):
     """Records a push wrote whose associations are still on their way: one row per written batch.
 

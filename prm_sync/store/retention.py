@@ -1,14 +1,16 @@
 """Retention: drop history older than the configured windows, in short transactions.
 
-Every write a sync makes leaves a ledger row and an audit row, every run a
-run row, every webhook an inbox row; resolved failures and review items stay
+Every batch a sync writes leaves a ledger-and-audit row (``push_batch``;
+older stores a ledger row and an audit row per record), every run a run
+row, every webhook an inbox row; resolved failures and review items stay
 as history. Nothing removed them, so the store grew with every run for
 ever. ``prune_history`` applies ``config.retention``: each kind of history
 has its own window (``None`` keeps it), and only rows that no running sync
 needs are candidates:
 
 * the write ledger is forensic (echo suppression reads the link state), so a
-  month is plenty;
+  month is plenty; a push batch holds its records' audit as well, so it
+  follows the audit window;
 * audit entries are the compliance record: a year by default, and those
   the rules count (a registration's extensions) stay;
 * runs only once finished; failures and review items only once resolved or
@@ -29,14 +31,16 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from prm_sync.config.settings import RetentionConfig
 from prm_sync.errors import FatalError
 from prm_sync.model import utcnow
+from prm_sync.store import push_batches
 from prm_sync.store.audit import AuditEntry, append_audit
 from prm_sync.store.db import SQLITE_PAGE_SIZE, Store
 from prm_sync.store.failures import FailureStatus
@@ -45,6 +49,7 @@ from prm_sync.store.orm import (
     ConflictCheckRow,
     FailedRecordRow,
     InboxEventRow,
+    PushBatchRow,
     ReviewItemRow,
     SyncRunRow,
     WriteLedgerRow,
@@ -84,6 +89,8 @@ class _History:
     name: str  # the retention setting's stem, e.g. "ledger" for ledger_days
     table: Table
     condition: Callable[[datetime], ColumnElement[bool]]  # rows older than the cutoff that may go
+    # deletes rows by key (a list of them) and what hangs off them; None: a plain DELETE
+    remove: Callable[[Session, list[Any]], int] | None = None
 
 
 def _superseded_check(cutoff: datetime) -> ColumnElement[bool]:
@@ -102,6 +109,8 @@ HISTORY: tuple[_History, ...] = (
     _History("ledger", WriteLedgerRow.__table__, lambda cutoff: WriteLedgerRow.written_at < cutoff),
     _History("audit", AuditLogRow.__table__,
              lambda cutoff: and_(AuditLogRow.at < cutoff, AuditLogRow.action.not_in(KEPT_AUDIT_ACTIONS))),
+    # a push batch is its records' audit and ledger at once: it stays as long as the audit does
+    _History("audit", PushBatchRow.__table__, lambda cutoff: PushBatchRow.at < cutoff, push_batches.delete_batches),
     _History("runs", SyncRunRow.__table__, lambda cutoff: and_(
         SyncRunRow.status != RunStatus.running.value,
         func.coalesce(SyncRunRow.finished_at, SyncRunRow.started_at) < cutoff)),
@@ -129,7 +138,10 @@ def _delete(store: Store, history: _History, cutoff: datetime, chunk: int) -> in
     while True:
         with store.session() as session:
             ids = select(key).where(history.condition(cutoff)).order_by(key).limit(chunk)
-            gone = session.execute(delete(history.table).where(key.in_(ids.scalar_subquery()))).rowcount or 0
+            if history.remove is not None:
+                gone = history.remove(session, list(session.scalars(ids)))
+            else:
+                gone = session.execute(delete(history.table).where(key.in_(ids.scalar_subquery()))).rowcount or 0
         removed += gone
         if gone < chunk:
             return removed

@@ -31,7 +31,7 @@ from prm_sync.sync.linkstate import LINKS_PENDING, LinkState, pack_snapshot
 from prm_sync.sync.pull import sweep_deletes
 from prm_sync.sync.slice import Slice
 from prm_sync.sync.stats import SliceStats
-from prm_sync.sync.values import hash_normalized, normalize, same_json
+from prm_sync.sync.values import hash_normalized, normalize
 
 Action = Literal["create", "update"]
 T = TypeVar("T")
@@ -441,29 +441,29 @@ def _commit_results(
     stats: SliceStats,
     links_sent: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """Link states, external ids, failure closes, audit and ledger rows of one written batch.
+    """Link states, external ids, failure closes, and the ledger and audit of one written batch.
 
     Built as plain rows and written with one statement per kind per batch:
     this runs for every record a sync writes, so it avoids a model object or
     a query per record.
 
-    For the same reason the rows are kept small, since SQLite's insert cost
-    and the store's growth follow the bytes: the link's snapshot leaves out
-    its PRM side when it equals the remote side (``pack_snapshot``), a
-    ``push.create`` entry's ``fields_before`` keeps only its non-null values
-    (a created record had no before; readers ``.get`` a field, so a missing
-    one reads as blank), and a provenance entry names the ``remote_value``
-    only when it differs from ``fields_after[prm_field]`` (``same_json``),
-    which is what ``prm-sync audit`` shows when it is absent.
+    For the same reason the rows are kept few and small, since the store's
+    insert cost and growth follow the rows and the bytes: the ledger and the
+    audit of the whole batch are one ``push_batch`` row (each record one
+    item: its payload, the canonical values of the fields that changed and
+    their values before; the provenance every record shares is stored once,
+    and the value a remote field got is read from the payload), plus one
+    two-key ``push_batch_record`` row per record that finds it again. The
+    link's snapshot leaves out its PRM side when it equals the remote side
+    (``pack_snapshot``), and a ``push.create`` item's before-values keep
+    only the non-null ones (a created record had no before; readers
+    ``.get`` a field, so a missing one reads as blank).
     """
     now = ctx.clock()
-    run_id = ctx.run_id
     state_rows: list[dict[str, Any]] = []
-    ledger_rows: list[dict[str, Any]] = []
-    audit_rows: list[dict[str, Any]] = []
+    entries: list[list[Any]] = []  # the batch's ledger and audit, one item per record (``PushBatchRow``)
     new_remote_ids: dict[str, str] = {}
     succeeded: list[str] = []
-    provenance_of = _provenance_template(sl)
     for write, result in zip(batch, results, strict=True):
         record_id = write.record.id
         if not result.ok:
@@ -495,43 +495,15 @@ def _commit_results(
         if remote_id and write.record.external_ids.get(sl.system) != remote_id:
             new_remote_ids[record_id] = remote_id
             write.record.external_ids[sl.system] = remote_id  # keep the planned record (and its cache) current
-        payload = write.payload
-        ledger_rows.append(
-            {
-                "run_id": run_id, "system": sl.system, "remote_object": sl.remote_object, "remote_id": remote_id,
-                "record_id": record_id, "entity": sl.entity, "payload_hash": hash_normalized(payload),
-                "payload": payload, "written_at": now,
-            }
-        )
         succeeded.append(record_id)
-        after = {f: write.values.get(f) for f in write.changed}
-        provenance: dict[str, Any] = {}
-        for name in write.changed:
-            template = provenance_of.get(name)
-            if template is not None:
-                remote_name, entry = template
-                # the value as the remote got it, when it is not the canonical value already in fields_after
-                provenance[remote_name] = (
-                    {**entry, "remote_value": payload[remote_name]}
-                    if remote_name in payload and not same_json(payload[remote_name], after[name])
-                    else dict(entry)
-                )
+        values = write.values
         before = {f: v for f, v in write.before.items() if v is not None} if result.created else write.before
-        audit_rows.append(
-            {
-                "at": now, "run_id": run_id, "actor": "prm-sync", "action": "push.create" if result.created else "push.update",
-                "system": sl.system, "remote_object": sl.remote_object, "entity": sl.entity, "record_id": record_id,
-                "remote_id": remote_id, "mapping_version": ctx.mappings.version,
-                "rule": "to_remote" if write.changed else None, "fields_before": before,
-                "fields_after": after, "provenance": provenance,
-                "reason": None,
-            }
-        )
+        entries.append([record_id, remote_id, bool(result.created), before,
+                        {f: values.get(f) for f in write.changed}, write.payload])
     repo.put_state_rows(session, state_rows)
     repo.set_external_ids(session, sl.entity, new_remote_ids, sl.system)
     repo.resolve_failures_many(session, sl.system, sl.remote_object, succeeded, ("upsert", "map"))
-    repo.append_audit_rows(session, audit_rows)
-    repo.append_ledger_rows(session, ledger_rows)
+    repo.append_push_batch(session, ctx, sl, now, _provenance_template(sl), entries)
 
 
 def _with_links(snapshot: dict[str, Any], links_sent: dict[str, dict[str, str]] | None, record_id: str) -> dict[str, Any]:
@@ -541,12 +513,12 @@ def _with_links(snapshot: dict[str, Any], links_sent: dict[str, dict[str, str]] 
     return snapshot
 
 
-def _provenance_template(sl: Slice) -> dict[str, tuple[str, dict[str, Any]]]:
-    """PRM field -> (remote field, the static part of its audit provenance) for a push of this slice."""
-    out: dict[str, tuple[str, dict[str, Any]]] = {}
+def _provenance_template(sl: Slice) -> dict[str, list[str | None]]:
+    """PRM field -> [remote field, rule]: the audit provenance a push of this slice shares by all its records."""
+    out: dict[str, list[str | None]] = {}
     for flow in sl.flows:
         if flow.prm not in out:  # the first flow of a field is the one the audit names (``Slice.flow``)
-            out[flow.prm] = (flow.remote, {"prm_field": flow.prm, "rule": flow.rule, "decision": "to_remote"})
+            out[flow.prm] = [flow.remote, flow.rule]
     return out
 
 

@@ -8,7 +8,7 @@ links, ledger, failures and cursor commit together.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from connectors.base import Cursor, WriteResult
 from prm_sync.errors import RemoteError
 from prm_sync.model import CanonicalRecord, utcnow
 from prm_sync.store import audit as audit_store
-from prm_sync.store import failures, ledger, locks, pending_links, records, review, runs, state
+from prm_sync.store import failures, locks, pending_links, push_batches, records, review, runs, state
 from prm_sync.store.db import Store
 from prm_sync.store.orm import ReviewItemRow
 from prm_sync.sync.linkstate import LinkState, unpack_snapshot
@@ -302,12 +302,13 @@ def close_moot_failures(
 
 
 # -- ledger and audit ------------------------------------------------------------
-def append_ledger_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    ledger.append_ledger_rows(session, rows)
-
-
-def append_audit_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    audit_store.append_audit_rows(session, rows)
+def append_push_batch(session: Session, ctx: RunContext, sl: Slice, at: datetime,
+                      provenance: dict[str, Any], entries: list[list[Any]]) -> None:
+    """A written batch's ledger and audit: one ``push_batch`` row (see ``PushBatchRow``)."""
+    push_batches.append_push_batch(
+        session, run_id=ctx.run_id, at=at, system=sl.system, remote_object=sl.remote_object, entity=sl.entity,
+        mapping_version=ctx.mappings.version, provenance=provenance, entries=entries,
+    )
 
 
 def audit(

@@ -49,13 +49,12 @@ from fixtures.cli import CliResult
 from hubspot import HubSpot
 from sandbox_fixtures.cluster import MakeSyncEnv, SyncEnv
 from simple_salesforce import Salesforce
-from sqlalchemy import func, select
 
 from connectors.sandbox.cluster import SYSTEMS
 from prm_sync.model import CanonicalRecord
 from prm_sync.store import records
 from prm_sync.store.db import ENV_DATABASE_URL, Store
-from prm_sync.store.orm import WriteLedgerRow
+from prm_sync.store.ledger import count_writes
 from prm_sync.sync.engine import SyncScope
 from prm_sync.sync.stats import RunReport
 
@@ -288,8 +287,7 @@ class World:
     def writes(self, report: RunReport) -> int:
         """Remote writes a run made, from its write ledger."""
         with self.env.runtime.store.session(readonly=True) as session:
-            query = select(func.count()).select_from(WriteLedgerRow).where(WriteLedgerRow.run_id == report.run_id)
-            return session.scalar(query) or 0
+            return count_writes(session, report.run_id)
 
     def assert_settled(self) -> RunReport:
         """A sync that changes nothing anywhere: what must follow every story."""

@@ -225,3 +225,60 @@ def test_the_runtime_migrates_its_own_sqlite_file_and_leaves_postgresql_to_an_op
     store = open_store(config, auto_upgrade=True)  # what `prm-sync db upgrade` decides to do
     assert current_revision(store.engine) == head_revision()
     store.close()
+
+
+def test_0009_keeps_per_record_push_rows_readable_beside_the_batches_written_after_it(db_url: str) -> None:
+    """A store with a push's ledger and audit rows (as before 0009) upgrades; audit and ledger read old and new."""
+    import json
+    from datetime import UTC, datetime
+
+    from prm_sync.audit_view import provenance
+    from prm_sync.store.audit import query_audit
+    from prm_sync.store.db import session_factory
+    from prm_sync.store.ledger import count_writes, last_written_many
+    from prm_sync.store.push_batches import append_push_batch
+
+    engine = make_engine(db_url)
+    upgrade(engine, "0008")
+    old_at, new_at = "2026-11-01 09:00:00", datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with engine.begin() as conn:  # what a push of 0008's code wrote for one record: a ledger row, an audit row
+        conn.execute(text(
+            "INSERT INTO write_ledger (run_id, system, remote_object, remote_id, record_id, entity, payload_hash, "
+            "payload, written_at) VALUES ('run_old', 'salesforce', 'Account', '001A', 'ptn_1', 'partner', 'h1', "
+            f":payload, '{old_at}')"), {"payload": json.dumps({"Name": "Acme", "Partner_Tier__c": "Gold"})})
+        conn.execute(text(
+            "INSERT INTO audit_log (at, run_id, actor, action, system, remote_object, entity, record_id, remote_id, "
+            "mapping_version, rule, fields_before, fields_after, provenance) VALUES "
+            f"('{old_at}', 'run_old', 'prm-sync', 'push.create', 'salesforce', 'Account', 'partner', 'ptn_1', '001A', "
+            "'m1', 'to_remote', '{}', :after, :provenance)"),
+            {"after": json.dumps({"name": "Acme", "tier": "gold"}), "provenance": json.dumps({
+                "Name": {"prm_field": "name", "rule": None, "decision": "to_remote"},
+                "Partner_Tier__c": {"prm_field": "tier", "rule": None, "decision": "to_remote", "remote_value": "Gold"}})})
+        conn.execute(text(
+            "INSERT INTO sync_state (entity, record_id, system, remote_object, remote_id, last_synced_at, "
+            f"last_direction) VALUES ('partner', 'ptn_1', 'salesforce', 'Account', '001A', '{old_at}', 'push')"))
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with session_factory(engine)() as session, session.begin():
+        [old] = query_audit(session, record_id="ptn_1")
+        assert (old.action, old.run_id, old.batch_id) == ("push.create", "run_old", None)
+        assert [line.text.split(" by ")[0] for line in provenance(session, "ptn_1")] == [
+            "Salesforce Account.Name was set to Acme", "Salesforce Account.Partner_Tier__c was set to Gold"]
+        append_push_batch(session, run_id="run_new", at=new_at, system="salesforce", remote_object="Account",
+                          entity="partner", mapping_version="m2", provenance={"tier": ["Partner_Tier__c", None]},
+                          entries=[["ptn_1", "001A", False, {"tier": "gold"}, {"tier": "platinum"},
+                                    {"Name": "Acme", "Partner_Tier__c": "Platinum"}]])
+    with session_factory(engine)() as session:
+        entries = query_audit(session, record_id="ptn_1")
+        assert [(e.action, e.run_id) for e in entries] == [("push.update", "run_new"), ("push.create", "run_old")]
+        assert query_audit(session, remote_id="001A", system="salesforce") == entries
+        assert entries[0].fields_before == {"tier": "gold"} and entries[0].fields_after == {"tier": "platinum"}
+        assert provenance(session, "001A")[0].text.startswith("Salesforce Account.Partner_Tier__c was set to Platinum")
+        newest = last_written_many(session, "salesforce", "Account", ["001A"])["001A"]
+        assert (newest.run_id, newest.payload["Partner_Tier__c"]) == ("run_new", "Platinum")
+        assert count_writes(session, "run_old") == count_writes(session, "run_new") == 1
+    migrate.downgrade(engine, "0008")  # the batches go; the rows from before stay
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 1
+    assert "push_batch" not in inspect(engine).get_table_names()
+    engine.dispose()

@@ -19,10 +19,13 @@ from prm_sync.store.orm import (
     ConflictCheckRow,
     FailedRecordRow,
     InboxEventRow,
+    PushBatchRecordRow,
+    PushBatchRow,
     ReviewItemRow,
     SyncRunRow,
     WriteLedgerRow,
 )
+from prm_sync.store.push_batches import append_push_batch
 from prm_sync.store.retention import PRUNE_ACTION, prune_history
 from prm_sync.store.review import add_review, resolve_review
 from prm_sync.store.runs import RunStatus, finish_run, start_run
@@ -39,6 +42,9 @@ def _fill(store: Store) -> None:
             append_ledger(session, [LedgerEntry(system="salesforce", remote_object="Account", remote_id=f"001{tag}",
                                                 payload_hash="h", payload={"Name": tag}, written_at=at)])
             append_audit(session, [AuditEntry(at=at, action="push.update", entity="partner", record_id=f"ptn_{tag}")])
+            append_push_batch(session, run_id=f"run_{tag}", at=at, system="hubspot", remote_object="p_deal_registrations",
+                              entity="deal_registration", mapping_version="m1", provenance={"amount": ["amount", None]},
+                              entries=[[f"reg_{tag}", f"9{tag}", False, {"amount": 1}, {"amount": 2}, {"amount": "2"}]])
             start_run(session, trigger="cli", run_id=f"run_{tag}", now=at)
             finish_run(session, f"run_{tag}", status=RunStatus.succeeded, now=at)
             add_event(session, "hubspot", f"delivery_{tag}", {"n": 1}, now=at)
@@ -72,8 +78,8 @@ def _fill(store: Store) -> None:
 
 
 def _counts(store: Store) -> dict[str, int]:
-    tables = (WriteLedgerRow, AuditLogRow, SyncRunRow, InboxEventRow, FailedRecordRow, ReviewItemRow,
-              ConflictCheckRow)
+    tables = (WriteLedgerRow, AuditLogRow, PushBatchRow, PushBatchRecordRow, SyncRunRow, InboxEventRow,
+              FailedRecordRow, ReviewItemRow, ConflictCheckRow)
     with store.session(readonly=True) as session:
         return {t.__tablename__: session.scalar(select(func.count()).select_from(t)) for t in tables}
 
@@ -83,14 +89,15 @@ def test_prune_removes_only_history_past_its_window_and_audits_itself(store: Sto
     before = _counts(store)
     preview = prune_history(store, RetentionConfig(), now=NOW, dry_run=True)
     assert _counts(store) == before  # a dry run deletes nothing and audits nothing
-    expected = {"write_ledger": 1, "audit_log": 1, "sync_run": 1, "inbox_event": 1, "failed_record": 2,
-                "review_item": 1, "conflict_check": 1}
+    expected = {"write_ledger": 1, "audit_log": 1, "push_batch": 1, "sync_run": 1, "inbox_event": 1,
+                "failed_record": 2, "review_item": 1, "conflict_check": 1}
     assert {t.table: t.rows for t in preview.tables} == expected
 
     report = prune_history(store, RetentionConfig(), now=NOW, actor="cli:test", chunk=1)  # chunk=1: many commits
     assert {t.table: t.rows for t in report.tables} == expected
     after = _counts(store)
-    assert {k: before[k] - after[k] for k in before} == {**expected, "audit_log": 0}  # -1 old, +1 prune entry
+    # -1 old audit row, +1 prune entry; the old batch goes with its record index
+    assert {k: before[k] - after[k] for k in before} == {**expected, "audit_log": 0, "push_batch_record": 1}
     with store.session(readonly=True) as session:
         assert set(session.scalars(select(SyncRunRow.id))) == {"run_new", "run_running"}
         assert set(session.scalars(select(FailedRecordRow.record_key))) == {"ptn_new", "ptn_open"}
@@ -100,6 +107,8 @@ def test_prune_removes_only_history_past_its_window_and_audits_itself(store: Sto
         assert latest_conflict_check(session, "reg_1").checked_at == RECENT
         assert latest_conflict_check(session, "reg_2") is not None  # old, but its registration's only check
         assert [e.record_id for e in query_audit(session, entity="partner")] == ["ptn_new"]
+        assert [e.record_id for e in query_audit(session, entity="deal_registration")] == ["reg_new", "reg_1"]
+        assert query_audit(session, record_id="reg_old") == []
         assert extensions_used(session, "reg_1") == 1
         pruned = [e for e in query_audit(session) if e.action == PRUNE_ACTION]
         assert len(pruned) == 1 and pruned[0].actor == "cli:test"

@@ -1,10 +1,12 @@
-"""The rows a push writes per record are compact, and read exactly as the full rows written before.
+"""The rows a push writes are few and compact, and read exactly as the full rows written before.
 
-Three things are left out (see ``push._commit_results``): a link snapshot's
-``"prm"`` view when it equals ``"remote"``, the null values of a
-``push.create`` entry's ``fields_before``, and a provenance entry's
-``remote_value`` when it equals ``fields_after[prm_field]``. Stores keep rows
-in the old full form, so every reader must give the same answer for both.
+A push keeps its ledger and audit as one ``push_batch`` row per batch plus a
+two-key index row per record (see ``PushBatchRow``), and leaves out a link
+snapshot's ``"prm"`` view when it equals ``"remote"`` and the null values of
+a ``push.create`` entry's ``fields_before``. ``audit_log`` rows written
+before kept a provenance entry's ``remote_value`` only when it differed from
+``fields_after[prm_field]``. Stores keep rows in every older form, so every
+reader must give the same answer for all of them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from prm_sync.audit_view import field_lines, provenance
 from prm_sync.mapping.apply import load_mappings
@@ -24,8 +26,9 @@ from prm_sync.reconcile.models import Difference
 from prm_sync.reconcile.repair import RepairPlan, _forget, _winner
 from prm_sync.reconcile.snapshot import encode
 from prm_sync.store import Direction, Store, SyncState, get_state, get_states, records, set_states
-from prm_sync.store.audit import AuditEntry
-from prm_sync.store.orm import AuditLogRow, SyncStateRow, WriteLedgerRow
+from prm_sync.store.audit import AuditEntry, query_audit
+from prm_sync.store.orm import AuditLogRow, PushBatchRecordRow, PushBatchRow, SyncStateRow, WriteLedgerRow
+from prm_sync.store.push_batches import push_items
 from prm_sync.sync import repo
 from prm_sync.sync.linkstate import LinkState, pack_snapshot, unpack_snapshot
 from prm_sync.sync.values import same_json
@@ -219,10 +222,19 @@ def test_a_sync_stores_compact_rows_that_read_as_the_full_ones(make_sync_env) ->
     store = env.runtime.store
     with store.session(readonly=True) as session:
         states = {(r.entity, r.record_id): r.snapshot for r in session.scalars(select(SyncStateRow))}
-        entries = [AuditEntry.model_validate(r) for r in session.scalars(
-            select(AuditLogRow).where(AuditLogRow.action.in_(("push.create", "push.update"))))]
-        payloads = {(r.run_id, r.system, r.record_id): r.payload for r in session.scalars(select(WriteLedgerRow))}
+        entries = [e for e in query_audit(session, limit=None) if e.action in ("push.create", "push.update")]
+        payloads = {(i.run_id, i.system, i.record_id): i.payload for i in push_items(session)}
         links = repo.load_states(session, "partner", "salesforce")
+        per_record = {table: session.scalar(select(func.count()).select_from(table))
+                      for table in (WriteLedgerRow, PushBatchRow, PushBatchRecordRow)}
+        per_record[AuditLogRow] = session.scalar(select(func.count()).select_from(AuditLogRow).where(
+            AuditLogRow.action.startswith("push.")))
+
+    # one batch row per written batch, one index row per record, no ledger or audit row per record
+    assert per_record[AuditLogRow] == per_record[WriteLedgerRow] == 0
+    assert per_record[PushBatchRecordRow] == len(entries) == len(payloads)
+    assert 0 < per_record[PushBatchRow] < len(entries)
+    assert all(e.id is None and e.batch_id for e in entries)
 
     # sync_state: "prm" only where it differs from "remote"
     mixed = states.pop(("partner", "ptn_mixed"))
@@ -236,29 +248,23 @@ def test_a_sync_stores_compact_rows_that_read_as_the_full_ones(make_sync_env) ->
             assert repo._to_link(old) == repo._to_link(row)
     assert links["ptn_mixed"].prm_values["domain"] == "Mixed.Example"
 
-    # audit: creates have no null before-values; remote_value only where the remote got something else
+    # audit: creates have no null before-values; every field sent names what the remote got, from the payload
     creates = [e for e in entries if e.action == "push.create"]
     assert creates and all(None not in (e.fields_before or {}).values() for e in creates)
-    kept = dropped = 0
     for entry in entries:
         payload = payloads[(entry.run_id, entry.system, entry.record_id)]
-        after = entry.fields_after or {}
-        for remote_field, info in (entry.provenance or {}).items():
-            if "remote_value" in info:
-                kept += 1
-                assert info["remote_value"] == payload[remote_field]
-                assert not same_json(info["remote_value"], after[info["prm_field"]])
-            elif remote_field in payload:
-                dropped += 1
-                assert same_json(payload[remote_field], after[info["prm_field"]])
+        assert entry.provenance
+        for remote_field, info in entry.provenance.items():
+            # a reference sent by another key (Salesforce ``__r``) names no value, as before
+            assert info.get("remote_value", "absent") == payload.get(remote_field, "absent")
+            assert info["prm_field"] in (entry.fields_after or {})
         # and ``prm-sync audit`` tells the same story as from the entry in the old format
         old = _as_old_format(entry, payload)
         assert [line.model_dump() for line in field_lines(entry)] == [line.model_dump() for line in field_lines(old)]
-    assert kept and dropped
     mixed_create = next(e for e in creates if e.record_id == "ptn_mixed")
     assert mixed_create.provenance is not None
     assert mixed_create.provenance["Domain__c"]["remote_value"] == "mixed.example"
-    assert "remote_value" not in mixed_create.provenance["Name"]
+    assert mixed_create.provenance["Name"]["remote_value"] == "Mixed Case Ltd"
 
     with store.session(readonly=True) as session:
         shown = [line.text for line in provenance(session, "ptn_mixed")]
