@@ -18,8 +18,10 @@ with that.
 
 The same run checks the call counts (not times): write calls against the
 batch minimum (``ceil(n / 200)`` per Salesforce object, ``ceil(n / 100)``
-per HubSpot object), and a no-change run right after, which must make one
-read per object and system and no write.
+per HubSpot object), and, after a settle run that reads back the full run's
+own writes once, a no-change run, which must make one read per object and
+system and no write (``tests/e2e/test_e2e_call_budget.py`` checks both at a
+smaller size in the test suite).
 
 Each repeat uses a fresh sandbox pair and store; medians and spread go to
 ``benchmarks/results/rate_limited_sync.json``.
@@ -77,7 +79,7 @@ def api_limited_minimum(hubspot_calls: int) -> float:
 
 
 def child(args: argparse.Namespace) -> None:
-    """In the engine's own process: seed the PRM store, a full sync, then a sync with nothing to do."""
+    """In the engine's own process: seed the PRM store, a full sync, its echoes, then a sync with nothing to do."""
     from prm_sync.config import load_config
     from prm_sync.runtime import open_runtime
     from prm_sync.store import records
@@ -91,7 +93,7 @@ def child(args: argparse.Namespace) -> None:
         records.save_records(session, [*partners, *regs])
     scope = SyncScope(systems=list(SYSTEMS), entities=ENTITIES)
     out: dict[str, Any] = {}
-    for label in ("full", "no_change"):
+    for label in ("full", "settle", "no_change"):
         sync_benchmark.signal_phase(args, f"run.{label}")
         began = time.perf_counter()
         report = runtime.engine(list(SYSTEMS), with_rules=False).run(scope, trigger="cli")
@@ -154,12 +156,15 @@ def run_once(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_to_minimum": round(runs["full"]["wall_seconds"] / minimum, 3) if minimum else None,
         "write_calls": {s: sync_benchmark.write_calls(full[s]["by_route"], s) for s in SYSTEMS},
         "batch_minimum": {s: sync_benchmark.batch_minimum(per_object, s) for s in SYSTEMS},
+        "settle": {"wall_seconds": runs["settle"]["wall_seconds"], "totals": runs["settle"]["totals"],
+                   "calls": {s: calls["settle"][s]["by_route"] for s in SYSTEMS}},
         "no_change": {"wall_seconds": runs["no_change"]["wall_seconds"], "totals": runs["no_change"]["totals"],
                       "calls": {s: calls["no_change"][s]["by_route"] for s in SYSTEMS}},
         "calls_by_route": {s: full[s]["by_route"] for s in SYSTEMS},
     }
-    print(json.dumps({k: out[k] for k in ("records", "wall_seconds", "api_limited_minimum_seconds",
-                                          "ratio_to_minimum", "hubspot_calls", "write_calls")}), file=sys.stderr)
+    print(json.dumps({k: out[k] for k in ("records", "wall_seconds", "api_limited_minimum_seconds", "ratio_to_minimum",
+                                          "hubspot_calls", "write_calls", "batch_minimum")}), file=sys.stderr)
+    print(json.dumps({"no_change_calls": out["no_change"]["calls"]}), file=sys.stderr)
     return out
 
 
