@@ -272,7 +272,8 @@ class RetentionConfig(_Strict):
     during a sync: deleting is an operator's decision, on the operator's schedule.
     """
 
-    ledger_days: int | None = Field(30, ge=1, description="what prm-sync wrote, per record (forensics)")
+    ledger_days: int | None = Field(30, ge=1, description="per-record ledger rows of stores before migration 0009 "
+                                    "(forensics; a push batch is kept as long as the audit)")
     audit_days: int | None = Field(365, ge=1, description="the field-level audit log")
     runs_days: int | None = Field(180, ge=1, description="finished sync runs and their statistics")
     inbox_days: int | None = Field(
