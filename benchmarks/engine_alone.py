@@ -112,28 +112,6 @@ class MemoryConnector:
         return Quota(window="none")
 
 
-def _config(work: Path) -> Path:
-    path = work / "engine_alone.yaml"
-    path.write_text(f"""version: 1
-data_dir: {work / 'data'}
-mappings: [{ROOT / 'mappings'}]
-systems:
-  salesforce:
-    instance_url: https://salesforce.invalid
-    access_token_env: PRM_SYNC_BENCH_SALESFORCE_TOKEN
-    quota_reserve_pct: 0
-  hubspot:
-    base_url: https://hubspot.invalid
-    access_token_env: PRM_SYNC_BENCH_HUBSPOT_TOKEN
-    quota_reserve_pct: 0
-sync:
-  overlap_seconds: 0
-  page_size: 500
-  pipeline_writes: false
-""")
-    return path
-
-
 def make_records(n: int, *, ids: str) -> tuple[list[Any], list[Any]]:
     """The sync benchmark's records (one partner for five registrations), with ids as ``ids`` says.
 
@@ -163,7 +141,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from prm_sync.sync.engine import SyncScope
 
     work = Path(args.work)
-    runtime = open_runtime(load_config(_config(work)), auto_upgrade=True)
+    import sync_benchmark
+
+    # sequential writes: every connector call on the engine's thread, as the sync benchmark's throughput run
+    runtime = open_runtime(load_config(sync_benchmark.write_config(work, 500, pipeline=False)), auto_upgrade=True)
     partners, regs = make_records(args.records, ids=args.ids)
     began = time.perf_counter()
     for start in range(0, len(partners) + len(regs), 20_000):

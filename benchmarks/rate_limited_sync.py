@@ -50,28 +50,6 @@ SYSTEMS = ("salesforce", "hubspot")
 ENTITIES = ["partner", "deal_registration"]
 
 
-def write_config(work: Path, *, page_size: int) -> Path:
-    path = work / "rate_limited.yaml"
-    path.write_text(f"""version: 1
-data_dir: {work / 'data'}
-mappings: [{ROOT / 'mappings'}]
-systems:
-  salesforce:
-    instance_url: https://sandbox.invalid
-    access_token_env: PRM_SYNC_BENCH_SALESFORCE_TOKEN
-    quota_reserve_pct: 0
-  hubspot:
-    base_url: https://sandbox.invalid
-    access_token_env: PRM_SYNC_BENCH_HUBSPOT_TOKEN
-    requests_per_10s: {HUBSPOT_WINDOW[0]}
-    quota_reserve_pct: 0
-sync:
-  overlap_seconds: 0
-  page_size: {page_size}
-""")
-    return path
-
-
 def api_limited_minimum(hubspot_calls: int) -> float:
     """Seconds HubSpot's rolling window needs for this many calls: the first 190 at once, then 190 per 10 s."""
     limit, window = HUBSPOT_WINDOW
@@ -116,7 +94,7 @@ def run_once(args: argparse.Namespace) -> dict[str, Any]:
             marker, result = work / "phase", work / "result.json"
             cmd = [sys.executable, __file__, "--child", "--state", str(state), "--marker", str(marker),
                    "--result", str(result), "--records", str(args.records),
-                   "--config", str(write_config(work, page_size=args.page_size))]
+                   "--config", str(sync_benchmark.write_config(work, args.page_size, hubspot_per_10s=HUBSPOT_WINDOW[0]))]
             child_process = subprocess.Popen(cmd, cwd=ROOT)
             calls: dict[str, Any] = {}
             charged = {"start": 0}  # HubSpot requests charged to its budget: the calls not refused with 429

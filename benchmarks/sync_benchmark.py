@@ -267,7 +267,8 @@ def signal_phase(args: argparse.Namespace, name: str) -> None:
 
 
 # -- parent ------------------------------------------------------------------------------------------
-def write_config(work: Path, page_size: int, *, pipeline: bool = True) -> Path:
+def write_config(work: Path, page_size: int, *, pipeline: bool = True, hubspot_per_10s: int = 1_000_000) -> Path:
+    """The benchmarks' configuration: shipped mappings, no quota reserve, no overlap window."""
     path = work / "benchmark.yaml"
     path.write_text(f"""version: 1
 data_dir: {work / 'data'}
@@ -280,7 +281,7 @@ systems:
   hubspot:
     base_url: https://sandbox.invalid
     access_token_env: PRM_SYNC_BENCH_HUBSPOT_TOKEN
-    requests_per_10s: 1000000
+    requests_per_10s: {hubspot_per_10s}
     quota_reserve_pct: 0
 sync:
   overlap_seconds: 0
