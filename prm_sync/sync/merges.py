@@ -161,11 +161,12 @@ def join(ctx: RunContext, session: Any, sl: Slice, loser_id: str, survivor_id: s
 
 def merge_into(
     session: Session, entity: str, loser_id: str, survivor_id: str, *, system: str | None, run_id: str | None,
-    now: datetime, reason: str,
+    now: datetime, reason: str, fill_blanks: bool = True,
 ) -> list[tuple[str, str]]:
     """Make ``loser_id`` part of ``survivor_id`` in the PRM store; returns the (entity, id) records relinked.
 
-    The survivor keeps its values and takes the loser's where it has none;
+    The survivor keeps its values and takes the loser's where it has none
+    (``fill_blanks``; off for records a CRM owns, whose survivor reads as the CRM holds it);
     records pointing at the loser point at the survivor; the loser's row goes
     and its id becomes an alias of the survivor (``record_alias``). Its links
     stay, so each system's copy of it is retired by that system's ``on_delete``.
@@ -177,7 +178,10 @@ def merge_into(
     skip = {"id", "external_ids", "created_at", "updated_at"}
     fill = {name: getattr(loser, name) for name in type(loser).model_fields
             if name not in skip and getattr(survivor, name) in (None, "", []) and getattr(loser, name) not in (None, "", [])}
-    records.save_record(session, survivor.model_copy(update={**fill, "updated_at": now}))
+    if not fill_blanks:
+        fill = {}
+    if fill:
+        records.save_record(session, survivor.model_copy(update={**fill, "updated_at": now}))
     relinked: list[tuple[str, str]] = []
     for other, field_name in REFERENCES.get(entity, []):
         table = records.row_class(other).__table__

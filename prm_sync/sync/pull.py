@@ -434,17 +434,27 @@ def _apply_delete(
 ) -> str | None:
     """A remote delete or merge.
 
-    Records the CRM owns (keyed by its id) are deleted from the store; records
-    the PRM owns (partners, registrations) are only unlinked and marked so the
-    next push does not silently re-create what a user deleted. Either way it
-    is audited.
+    Records the CRM owns (keyed by its id) are deleted from the store; one the
+    CRM merged into a record the PRM knows becomes part of that record
+    (references move to it, its id stays as an alias), so a merged-away
+    customer is no longer a customer anywhere, the conflict check included.
+    Records the PRM owns (partners, registrations) are only unlinked and
+    marked so the next push does not silently re-create what a user deleted
+    (their merges are ``merges.apply_merges``'). Either way it is audited.
     """
     if state is None or state.remote_deleted:
         stats.unchanged += 1
         return None
     reason = f"merged into {remote.merged_into}" if remote.merged_into else "deleted remotely"
-    if sl.match_kind == "remote_id" and not remote.merged_into:
-        repo.delete_record(session, sl.entity, state.record_id)
+    if sl.match_kind == "remote_id":
+        survivor = ctx.links.prm_id_for(sl.entity, sl.system, str(remote.merged_into)) if remote.merged_into else None
+        if survivor and survivor != state.record_id:
+            # the CRM owns these records: its merge is the truth, with the survivor's values as it holds them
+            merges.merge_into(session, sl.entity, state.record_id, survivor, system=sl.system, run_id=ctx.run_id,
+                              now=ctx.clock(), reason=f"merged in {sl.system} ({sl.remote_object} {remote.id})",
+                              fill_blanks=False)
+        else:
+            repo.delete_record(session, sl.entity, state.record_id)
     elif sl.creates_remote and not remote.merged_into:
         _deactivate(ctx, session, sl, state.record_id, remote)
     updated = state.model_copy(  # no record_version: the push keeps seeing (and skipping) it
