@@ -30,7 +30,7 @@ from prm_sync.rules.evidence import HARD_SCORE, Evidence, PairScore, score_pair
 from prm_sync.rules.recording import changed_fields, decision_entry
 from prm_sync.store.audit import AuditEntry, append_audit
 from prm_sync.store.conflicts import ConflictCheck, save_conflict_checks
-from prm_sync.store.records import list_records, save_records
+from prm_sync.store.records import list_records, update_fields
 
 
 class MatchedRecord(BaseModel):
@@ -190,7 +190,7 @@ def check_registrations(
     regs.sort(key=lambda r: (r.submitted_at or now, r.id))
     results: dict[str, ConflictResult] = {}
     checks: list[ConflictCheck] = []
-    changed: list[DealRegistration] = []
+    changed: dict[str, dict[str, object]] = {}
     entries: list[AuditEntry] = []
     for reg, result in zip(regs, checker.check_many([registration_query(reg, rules) for reg in regs]), strict=True):
         results[reg.id] = result
@@ -205,15 +205,14 @@ def check_registrations(
         if reg.status == RegistrationStatus.submitted and result.decision != ConflictDecision.clear:
             updated.status = RegistrationStatus.under_review
         before, after = changed_fields(reg, updated, ["status", "conflict_decision", "conflict_score", "conflict_reason"])
-        if before or after:
-            updated.updated_at = now
-            changed.append(updated)
+        if after:
+            changed[reg.id] = after
         entries.append(decision_entry(
             action="registration.conflict_check", entity=DealRegistration.entity, record_id=reg.id,
             rule=f"conflict.{result.decision}", reason=result.summary(), now=now, run_id=run_id,
             before=before, after=after,
         ))
     save_conflict_checks(session, checks)
-    save_records(session, changed)
+    update_fields(session, DealRegistration.entity, changed, now=now)  # one statement for a large pull's decisions
     append_audit(session, entries)
     return results

@@ -9,6 +9,7 @@ cost more than the check.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from prm_sync.config.settings import ConflictRules
 from prm_sync.model import DealRegistration, RegistrationStatus
@@ -20,15 +21,14 @@ ACTIVE_STATUSES = (RegistrationStatus.submitted, RegistrationStatus.under_review
 
 
 def registration_profile(reg: DealRegistration | DealRegistrationRow, rules: ConflictRules) -> CustomerProfile:
-    return profile(
-        reg.customer_name,
-        domain=reg.customer_domain,
-        emails=[reg.contact_email],
-        country=reg.customer_country,
-        city=reg.customer_city,
-        phone=reg.customer_phone,
-        public_domains=rules.public_mail_domains,
-    )
+    return _registration_profile(reg.customer_name, reg.customer_domain, reg.contact_email, reg.customer_country,
+                                 reg.customer_city, reg.customer_phone, tuple(rules.public_mail_domains))
+
+
+@lru_cache(maxsize=32768)  # a check profiles what the index catch-up just profiled: a large pull's worth is kept
+def _registration_profile(name: str, domain: str | None, email: str | None, country: str | None, city: str | None,
+                          phone: str | None, public: tuple[str, ...]) -> CustomerProfile:
+    return profile(name, domain=domain, emails=[email], country=country, city=city, phone=phone, public_domains=public)
 
 
 def registration_query(reg: DealRegistration, rules: ConflictRules) -> RegistrationQuery:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -73,9 +73,12 @@ def _prepare_insert(
 
 
 @lru_cache(maxsize=64)
-def _prepare_update(dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> _Prepared:
+def _prepare_update(dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...],
+                    increment: tuple[str, ...] = ()) -> _Prepared:
     # bind names may not equal column names in an UPDATE's SET clause
-    statement = update(table).values({name: bindparam(f"b_{name}") for name in columns if name not in key})
+    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in columns if name not in key}
+    values.update({name: table.c[name] + literal_column("1") for name in increment})  # inline: no bind of its own
+    statement = update(table).values(values)
     for name in key:
         statement = statement.where(table.c[name] == bindparam(f"b_{name}"))
     return _finish(statement.compile(dialect=dialect), dialect, table, {f"b_{name}": name for name in columns})
@@ -144,10 +147,12 @@ def insert_rows(
     connection.exec_driver_sql(prepared.sql, _params(prepared, rows))
 
 
-def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: Sequence[str]) -> None:
-    """``UPDATE table SET <the other keys> WHERE <key columns match>`` once per row, in one executemany."""
+def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: Sequence[str],
+                increment: Sequence[str] = ()) -> None:
+    """``UPDATE table SET <the other keys> WHERE <key columns match>`` once per row, in one executemany;
+    each column of ``increment`` is set to itself + 1 in SQL (a version two writers cannot both write)."""
     if not rows:
         return
     connection = session.connection()
-    prepared = _prepare_update(connection.dialect, table, tuple(rows[0]), tuple(key))
+    prepared = _prepare_update(connection.dialect, table, tuple(rows[0]), tuple(key), tuple(increment))
     connection.exec_driver_sql(prepared.sql, _params(prepared, rows))

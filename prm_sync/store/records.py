@@ -228,6 +228,40 @@ def add_external_ids(session: Session, entity: str, system: str, remote_ids: dic
     bulk.insert_rows(session, mirror_table, mirror)
 
 
+def update_fields(session: Session, entity: str, changes: Mapping[str, Mapping[str, Any]], *, now: datetime) -> None:
+    """Set some fields of existing records (record id -> field -> value), changed at ``now``.
+
+    What ``save_records`` does for a change the caller already worked out
+    (``row_version`` bumped in SQL, each field stamped, ``updated_at`` moved,
+    the conflict index told), without loading the rows: one executemany per
+    set of fields. A rule that decides thousands of records at once (the
+    conflict check of a large pull) writes them here; rows the session holds
+    are expired so that later reads see the change.
+    """
+    cls = row_class(entity)
+    table = cls.__table__
+    session.flush()  # pending ORM changes to these rows land first
+    stamps: dict[str, dict[str, str]] = {}
+    for part in chunks(sorted(changes)):
+        query = select(table.c.id, table.c.field_changed_at).where(table.c.id.in_(part))
+        stamps.update((record_id, current or {}) for record_id, current in session.execute(query))
+    stamp = stamp_time(now)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for record_id, fields in changes.items():
+        if record_id not in stamps or not fields:
+            continue
+        row = {name: value.value if isinstance(value, Enum) else value for name, value in fields.items()}
+        stamped = dict.fromkeys((name for name in fields if name not in UNSTAMPED), stamp)
+        row.update(id=record_id, updated_at=now, field_changed_at={**stamps[record_id], **stamped})
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, rows in groups.items():
+        bulk.update_rows(session, table, [{c: r[c] for c in columns} for r in rows], key=["id"], increment=["row_version"])
+    changed = {record_id for rows in groups.values() for record_id in (r["id"] for r in rows)}
+    expire_loaded(session, cls, {(record_id,) for record_id in changed},
+                  sorted({c for columns in groups for c in columns if c != "id"} | {"row_version"}))
+    mark_dirty(session, entity, sorted(changed))
+
+
 def expire_loaded(session: Session, cls: type[Any], keys: set[tuple[Any, ...]], attributes: list[str]) -> None:
     """Expire rows of ``cls`` this session already holds whose key a Core statement just rewrote.
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from prm_sync.errors import UsageError
-from prm_sync.model import ENTITIES, CanonicalRecord, Partner
+from prm_sync.model import ENTITIES, CanonicalRecord, DealRegistration, Partner, RegistrationStatus
 from prm_sync.store import (
     Store,
     count_records,
@@ -23,6 +23,7 @@ from prm_sync.store import (
     save_record,
     save_records,
 )
+from prm_sync.store.conflict_index import clear_dirty, dirty_records
 from prm_sync.store.orm import ENTITY_ROWS
 
 T0 = datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -272,6 +273,32 @@ def test_each_field_remembers_when_its_value_last_changed(store: Store) -> None:
         times = {name: records.field_changed_at(session, pulled, name) for name in ("phone", "name", "city", "country")}
     assert times == {"phone": t0 + timedelta(hours=1), "name": t0 + timedelta(hours=2),
                      "city": t0 + timedelta(hours=3), "country": t0}
+
+
+def test_update_fields_is_a_save_of_known_changes(store: Store) -> None:
+    t0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    regs = [DealRegistration(id=f"reg_{i}", partner_id="ptn_a", customer_name=f"Customer {i}", created_at=t0,
+                             updated_at=t0) for i in range(3)]
+    with store.session() as session:
+        records.save_records(session, regs)
+        clear_dirty(session, dirty_records(session)[0])
+    later = t0 + timedelta(hours=1)
+    with store.session() as session:
+        held = records.get_record(session, "deal_registration", "reg_0")  # a row this session holds
+        assert held is not None and held.status == "submitted"
+        records.update_fields(session, "deal_registration", {
+            "reg_0": {"status": RegistrationStatus.under_review, "conflict_score": 75.0},
+            "reg_1": {"conflict_score": 10.0},
+            "reg_absent": {"conflict_score": 1.0},
+        }, now=later)
+        reread = records.get_record(session, "deal_registration", "reg_0")
+        assert reread is not None and (reread.status, reread.conflict_score, reread.updated_at) == ("under_review", 75.0, later)
+        assert dirty_records(session)[1] == {"deal_registration": {"reg_0", "reg_1"}}  # the conflict index will catch up
+    with store.session(readonly=True) as session:
+        assert records.row_versions(session, "deal_registration") == {"reg_0": 2, "reg_1": 2, "reg_2": 1}
+        assert records.field_changed_at(session, regs[0], "status") == later
+        assert records.field_changed_at(session, regs[1], "status") == t0  # not changed: its creation
+        assert records.get_record(session, "deal_registration", "reg_2") == regs[2]
 
 
 @pytest.mark.parametrize("entity", sorted(FULL))
