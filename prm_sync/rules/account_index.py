@@ -34,7 +34,7 @@ from prm_sync.store import conflict_index as store
 from prm_sync.store.orm import DealRegistrationRow, EndCustomerRow, OpportunityRow
 from prm_sync.store.records import chunks
 
-INDEX_VERSION = "1"  # bump when profiles, blocking keys or entries change shape: the next check rebuilds
+INDEX_VERSION = "2"  # bump when profiles, blocking keys or entries change shape: the next check rebuilds
 MAX_BLOCK = 2000  # a name key shared by more entries says nothing ("global"): checks skip it
 BATCH = 2000
 

@@ -4,8 +4,8 @@ Scoring every account with fuzzy matching is O(n) per registration; at a
 million accounts that is seconds. The index files each candidate under a
 handful of cheap keys (exact domain, phone and its switchboard block, exact
 name, house number and street in a city, first word and first distinctive
-word, an anagram of the first word for transposition typos, prefix and suffix
-pairs for other typos, distinctive later words, acronym + country) and a
+word, an anagram of the first word for transposition typos, a long first word
+with each letter left out for other typos, distinctive later words, acronym + country) and a
 check scores only the union of the blocks its own keys hit. Blocks that grow
 past ``max_block`` (a first word like "global") are skipped for name keys:
 they say nothing. ``CandidateIndex`` keeps them in memory (the CSV check);
@@ -85,11 +85,15 @@ def blocking_keys(p: CustomerProfile, *, as_query: bool = False) -> Iterator[str
         yield f"f:{first}"
         if len(first) >= 4:
             yield f"a:{''.join(sorted(first))}"
+        if len(first) >= 6:
+            # one typo in a long first word (a letter changed, dropped, added, or two swapped): the two
+            # spellings share the word itself or the word with one letter left out ("kleatbrairrain",
+            # "kleatbrairain"). Such blocks hold only near-spellings, where keying a word's first letters
+            # and the next word (often "Systems" or "Group") filed hundreds of firms together at 1M accounts.
+            yield f"e:{first}"
+            for i in range(len(first)):
+                yield f"e:{first[:i]}{first[i + 1:]}"
         words = [t for t in p.tokens if t not in STOPWORDS]
-        if len(words) >= 2 and len(words[1]) >= 4 and len(words[0]) >= 6:
-            # a typo in a long first word spares its first three letters or its last three
-            yield f"q:{words[0][:3]}|{words[1][:4]}"
-            yield f"q:|{words[0][-3:]}|{words[1][:4]}"
         for token in words[1:3]:
             if len(token) >= 5 and generic_form(token) is None:  # "t:systems" would file half the accounts together
                 yield f"t:{token}"
