@@ -115,4 +115,18 @@ def test_a_name_block_too_big_to_say_anything_is_skipped(store: Store, monkeypat
         save_records(session, [EndCustomer(id=f"cus_{i}", name=f"Unique{i} Widgets", country="US", is_customer=True)
                                for i in range(5, 10)])
         refresh_index(session, RULES)  # a block that grows past the limit on a catch-up is marked too
-        assert found(session, "Unique77 Widgets") == set()
+        assert found(session, "Zorblax Widgets") == set()  # shares only the word now held by five
+
+
+@pytest.mark.parametrize("typed", ["Kleatbrairain Robotics", "Kleatbriarrain Robotics", "Kleatbrairrainn Robotics",
+                                   "Kleatbroirrain Robotics"])
+def test_one_typo_in_a_long_first_word_still_finds_the_customer(store: Store, typed: str) -> None:
+    with store.session() as session:
+        save_records(session, [
+            EndCustomer(id="cus_kleat", name="Kleatbrairrain Robotics Inc", country="US", is_customer=True),
+            EndCustomer(id="cus_other", name="Kleatmoorvan Robotics Inc", country="US", is_customer=True),
+        ])
+        refresh_index(session, RULES)
+        # a dropped, swapped, added or changed letter; another firm with the same first letters and the same
+        # generic second word is no candidate at all
+        assert found(session, typed) == {"cus_kleat"}
