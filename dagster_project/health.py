@@ -182,7 +182,9 @@ def health_markdown(report: HealthReport) -> str:
         lines.append(f"\n**{quota.system} API**: {quota.pct:.1f}% of the {quota.window} limit "
                      f"({quota.used:,} of {quota.limit:,}){flag}")
     if report.unmatched:
-        lines.append("\n**Unmatched records**: " + ", ".join(f"{k} {v}" for k, v in sorted(report.unmatched.items())))
+        lines.append("\n**Unmatched records** waiting for a person: "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(report.unmatched.items()))
+                     + " (`prm-sync unmatched` lists the CRM records, `prm-sync learners unmatched` the learners)")
     if report.locks:
         lines.append("\n**Lock**: " + ", ".join(f"`{lk.scope}` held by `{lk.run_id}`" for lk in report.locks))
     return "\n".join(lines)

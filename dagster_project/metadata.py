@@ -13,7 +13,7 @@ from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 from prm_sync.health.causes import detail_of, parse_error
 from prm_sync.store.failures import FailedRecord
-from prm_sync.sync.stats import FailureSample, RunReport, SliceStats
+from prm_sync.sync.stats import IDENTITY, FailureSample, RunReport, SliceStats, identity_line
 
 COUNTS = ("read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "skipped", "api_calls")
 MAX_ROWS = 200  # the UI table stays readable; the full list is `prm-sync failures list`
@@ -92,6 +92,9 @@ def slice_summary(stats: SliceStats, report: RunReport, failure_count: int) -> s
         lines.append(f"\n**stopped**: {stats.stopped_reason}")
     if report.rule_decisions:
         lines.append("\nchannel rules: " + ", ".join(f"{k} {v}" for k, v in sorted(report.rule_decisions.items())))
+    identity = identity_line([stats])
+    if identity:
+        lines.append(f"\n{identity}")
     if report.unmatched:
         lines.append("\nunmatched: " + ", ".join(f"{k} {v}" for k, v in sorted(report.unmatched.items()))
                      + " (`prm-sync learners unmatched` lists the learners)")
@@ -108,6 +111,8 @@ def slice_metadata(stats: SliceStats, report: RunReport, failures: list[FailedRe
     rows = failure_rows(failures, stats.failures)
     meta: dict[str, Any] = {k: MetadataValue.int(getattr(stats, k)) for k in COUNTS}
     meta["open_failures"] = MetadataValue.int(len(failures))
+    for name in IDENTITY:  # born in the CRM and adopted, tied to no PRM record, merges followed
+        meta[name] = MetadataValue.int(getattr(stats, name))
     if stats.quota_limit:
         meta["quota_used_pct"] = MetadataValue.float(round(100 * (stats.quota_used or 0) / stats.quota_limit, 1))
     meta["quota_remaining"] = (

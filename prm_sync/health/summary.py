@@ -4,7 +4,8 @@ For each slice: the last run that covered it and the last good one (and how
 old that is against the schedules), records read and written, open failures
 by cause, the API quota its system used against the daily limit; for the
 store: runs in progress, the locks and their holders, and records other
-systems hold that no PRM record matches (``RunReport.unmatched``).
+systems hold that no PRM record matches, and learners no partner contact
+matches (as the store holds them now, not as the last run saw them).
 
 A slice's status, worst first: ``failed`` (its last run was refused or
 broke), ``stale`` (no good run within the freshness window: a stopped
@@ -28,6 +29,7 @@ from prm_sync.health.causes import detail_of
 from prm_sync.health.schedule import freshness_window
 from prm_sync.model import utcnow
 from prm_sync.store import failures as failure_store
+from prm_sync.store import identity as identity_store
 from prm_sync.store import locks, runs
 from prm_sync.store.failures import FailedRecord
 from prm_sync.store.runs import SyncRun
@@ -63,7 +65,7 @@ class SliceHealth(BaseModel):
     open_failures: int = 0
     causes: list[CauseCount] = Field(default_factory=list)
     quota_pct: float | None = None  # the system's, as of its latest run
-    unmatched: int | None = None  # this slice's key in ``RunReport.unmatched``, when a rule reports one
+    unmatched: int | None = None  # open unmatched remote records of this slice (``open_unmatched``)
 
     @property
     def key(self) -> str:
@@ -99,7 +101,7 @@ class HealthReport(BaseModel):
     freshness_minutes: float
     slices: list[SliceHealth]
     quotas: list[SystemQuota] = Field(default_factory=list)
-    unmatched: dict[str, int] = Field(default_factory=dict)
+    unmatched: dict[str, int] = Field(default_factory=dict)  # "system/entity" -> open unmatched, when any
     open_failures: int = 0
     running: list[RunningRun] = Field(default_factory=list)
     locks: list[LockHolder] = Field(default_factory=list)
@@ -125,14 +127,11 @@ def _slice_outcome(run: SyncRun, entry: dict[str, Any]) -> str:
     return "succeeded_with_failures" if entry.get("failed") else "succeeded"
 
 
-def _apply_runs(found: dict[tuple[str, str], SliceHealth], history: list[SyncRun]) -> tuple[list[SystemQuota], dict[str, int]]:
+def _apply_runs(found: dict[tuple[str, str], SliceHealth], history: list[SyncRun]) -> list[SystemQuota]:
     quotas: dict[str, SystemQuota] = {}
-    unmatched: dict[str, int] = {}
     for run in history:  # newest first
         if run.status == "running":
             continue
-        for name, count in (run.stats.get("unmatched") or {}).items():
-            unmatched.setdefault(name, int(count))
         when = run.finished_at or run.started_at
         for entry in run.stats.get("slices") or []:
             health = found.get((entry.get("system"), entry.get("entity")))
@@ -152,7 +151,7 @@ def _apply_runs(found: dict[tuple[str, str], SliceHealth], history: list[SyncRun
                 health.read = int(entry.get("read") or 0)
                 health.written = sum(int(entry.get(k) or 0) for k in ("created", "updated", "deleted"))
                 health.failed = int(entry.get("failed") or 0)
-    return list(quotas.values()), unmatched
+    return list(quotas.values())
 
 
 def _apply_failures(found: dict[tuple[str, str], SliceHealth], open_failures: Iterable[FailedRecord]) -> None:
@@ -217,6 +216,23 @@ def _span(delta: timedelta) -> str:
     return format_age(delta.total_seconds() / 60)
 
 
+def open_unmatched(session: Session) -> dict[tuple[str, str], int]:
+    """(system, entity) -> what waits for a person now: CRM records tied to no PRM record, learners to no partner.
+
+    Read from the store, not from the last run, so a record adopted or a
+    learner linked since shows at once.
+    """
+    from prm_sync.rules.learners import count_unmatched_learners
+
+    counts: Counter[tuple[str, str]] = Counter()
+    for (system, entity, _reason), n in identity_store.unmatched_counts(session).items():
+        counts[(system, entity)] += n
+    learners = count_unmatched_learners(session)
+    if learners:
+        counts[("lms", "course_completion")] += learners
+    return dict(counts)
+
+
 def build_health(
     session: Session, config: AppConfig, slices: Iterable[tuple[str, str, str]], *, now: datetime | None = None
 ) -> HealthReport:
@@ -224,22 +240,24 @@ def build_health(
     now = now or utcnow()
     found = {(s, e): SliceHealth(system=s, entity=e, remote_object=o) for s, e, o in slices}
     history = runs.list_runs(session, limit=config.health.run_history)
-    quotas, unmatched = _apply_runs(found, history)
+    quotas = _apply_runs(found, history)
     for quota in quotas:
         quota.over_warning = quota.pct >= config.health.quota_warn_pct
     open_failures = failure_store.list_failures(session, status="open")
     _apply_failures(found, open_failures)
     window = freshness_window(config.schedules, now, config.health.stale_after_minutes)
     pct = {q.system: q.pct for q in quotas}
+    waiting = open_unmatched(session)
     for health in found.values():
         health.quota_pct = pct.get(health.system)
-        health.unmatched = unmatched.get(f"{health.system}/{health.entity}")
+        health.unmatched = waiting.get((health.system, health.entity), 0)
         _judge(health, now, window)
     ordered = list(found.values())
     worst = max((h.status for h in ordered), key=lambda s: SEVERITY[s], default="ok")
     return HealthReport(
         generated_at=now, status=worst, freshness_minutes=round(window.total_seconds() / 60, 1), slices=ordered,
-        quotas=quotas, unmatched=unmatched, open_failures=len(open_failures),
+        quotas=quotas, unmatched={f"{s}/{e}": n for (s, e), n in sorted(waiting.items()) if n},
+        open_failures=len(open_failures),
         running=[RunningRun(id=r.id, trigger=r.trigger, started_at=r.started_at) for r in history if r.status == "running"],
         locks=[LockHolder(**lock.model_dump()) for lock in locks.list_locks(session)], runs_read=len(history),
     )

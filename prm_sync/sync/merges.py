@@ -76,6 +76,7 @@ def _loser(ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, stats
     if mine is None:
         stats.unchanged += 1  # not ours, or seen before
         return
+    stats.merged += 1
     theirs = _states(session, sl, [survivor_remote]).get(survivor_remote)
     if theirs is None:  # merged into a record of no PRM record's: ours follows it, and claims it
         _relink(ctx, session, sl, mine, survivor_remote, claim=True, reason=f"merged into {survivor_remote}")
@@ -90,6 +91,7 @@ def _survivor(ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, st
     originals = _states(session, sl, list(remote.merged_ids))
     if not originals:
         return
+    stats.merged += 1
     own = _states(session, sl, [remote.id]).get(remote.id)
     key = remote.fields.get(sl.key_field)
     linked = [originals[i] for i in remote.merged_ids if i in originals]

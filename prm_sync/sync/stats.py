@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +53,7 @@ class SliceStats(BaseModel):
     skipped: int = 0
     unmatched: int = 0  # remote records without a PRM record to tie them to (on_unmatched: report, ambiguous)
     adopted: int = 0  # remote records born in the CRM that became (or were matched to) PRM records
+    merged: int = 0  # merges made in the CRM that the PRM followed (relinked to the survivor, joined, or for review)
     api_calls: int = 0
     quota_remaining: int | None = None
     quota_used: int | None = None  # the remote's own count against its limit, as last reported
@@ -74,6 +76,7 @@ class SliceStats(BaseModel):
             "skipped",
             "unmatched",
             "adopted",
+            "merged",
             "api_calls",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -85,6 +88,36 @@ class SliceStats(BaseModel):
         if other.quota_limit is not None:
             self.quota_used, self.quota_limit, self.quota_window = other.quota_used, other.quota_limit, other.quota_window
         self.stopped_reason = self.stopped_reason or other.stopped_reason
+
+
+IDENTITY = ("adopted", "unmatched", "merged")
+
+
+def identity_counts(slices: Iterable[SliceStats | dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """``system/entity`` -> the identity counts that are not zero: who the sync adopted, could not tie, or merged.
+
+    Takes the report's slices or the dicts a stored run keeps (``SyncRun.stats``),
+    so a live report, ``prm-sync runs show`` and Dagster say the same.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for s in slices:
+        row = s if isinstance(s, dict) else s.model_dump(include={"system", "entity", *IDENTITY})
+        counts = {k: int(row.get(k) or 0) for k in IDENTITY if row.get(k)}
+        if counts:
+            key = f"{row.get('system')}/{row.get('entity')}"
+            for name, n in counts.items():
+                out.setdefault(key, {})[name] = out.get(key, {}).get(name, 0) + n
+    return out
+
+
+def identity_line(slices: Iterable[SliceStats | dict[str, Any]]) -> str | None:
+    """``identity: salesforce/partner adopted 1, unmatched 1; ...`` with the command that lists them, or None."""
+    counts = identity_counts(slices)
+    if not counts:
+        return None
+    parts = "; ".join(f"{key} " + ", ".join(f"{k} {n}" for k, n in c.items()) for key, c in counts.items())
+    hint = " (`prm-sync unmatched` lists the unmatched)" if any("unmatched" in c for c in counts.values()) else ""
+    return f"identity: {parts}{hint}"
 
 
 class RunReport(BaseModel):
@@ -111,7 +144,7 @@ class RunReport(BaseModel):
 
     def totals(self) -> dict[str, int]:
         keys = ("read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "unmatched", "adopted",
-                "api_calls")
+                "merged", "api_calls")
         return {k: sum(getattr(s, k) for s in self.slices) for k in keys}
 
     def settle(self) -> RunStatus:

@@ -164,6 +164,37 @@ def test_dagster_inbox_sensor_turns_a_change_notification_into_a_targeted_sync(s
     assert company["phone"] == "+1 555 0199"  # pushed on to the other CRM, only that record
 
 
+def test_dagster_slice_metadata_counts_a_partner_born_in_salesforce_and_one_left_for_a_person(synced_world) -> None:
+    """A rep creates two partner accounts in Salesforce (one a second account of a known partner's domain)."""
+    import json
+
+    import requests
+    from simple_salesforce import Salesforce
+
+    info = json.loads(synced_world.state_file.read_text())["systems"]["salesforce"]
+    session = requests.Session()
+    session.verify, session.trust_env = info["ca_bundle"], False
+    rep = Salesforce(instance_url=info["instance_url"], session_id=info["access_token"], session=session)
+    rep.Account.create({"Name": "Northwind Channel", "IsPartner": True, "Type": "Partner",
+                        "Domain__c": "northwind-channel.example"})
+    known = synced_world.data.partners[3]
+    assert known.get("domain")
+    second = rep.Account.create({"Name": known["name"] + " (EMEA)", "IsPartner": True, "Type": "Partner",
+                                 "Domain__c": known["domain"]})["id"]
+
+    result = synced_world.run("incremental_sync_job")
+
+    assert result.success
+    partners = materializations(result)["salesforce/partners"]
+    assert (partners["adopted"].value, partners["unmatched"].value) == (1, 1)
+    assert "identity: salesforce/partner adopted 1, unmatched 1" in partners["summary"].value
+    health = materializations(synced_world.run("health_job"))["prm/sync_health"]
+    [row] = [r.data for r in health["slices"].value.records if r.data["slice"] == "salesforce/partner"]
+    assert row["unmatched"] == 1  # waiting for a person until a merge in Salesforce or `prm-sync adopt` settles it
+    assert "salesforce/partner 1" in health["summary"].value
+    assert rep.Account.get(second)["PRM_Id__c"] is None  # never guessed
+
+
 def test_dagster_retention_job_previews_then_prunes_old_history(dagster_world) -> None:
     from prm_sync.store.ledger import LedgerEntry, append_ledger
     from prm_sync.store.orm import WriteLedgerRow

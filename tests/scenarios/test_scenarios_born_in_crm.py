@@ -29,9 +29,10 @@ def test_a_partner_account_created_in_salesforce_is_adopted_and_reaches_hubspot(
     account_id = _partner_account(world, "Northwind Partners", "northwind.example", Partner_Tier__c="Silver",
                                   BillingCountry="US")
 
-    report = world.sync()
+    synced = world.cli("sync")  # as an admin runs it: the run report says who was adopted
 
-    assert report.slice("salesforce", "partner").adopted == 1
+    assert synced.exit_code == 0, synced.output
+    assert "identity: salesforce/partner adopted 1" in synced.stdout
     [partner] = world.prm.all("partner")
     assert (partner.name, partner.tier, partner.external_ids["salesforce"]) == ("Northwind Partners", "silver", account_id)
     account = world.salesforce_records(f"SELECT {ACCOUNT} FROM Account WHERE Id = '{account_id}'")[0]
@@ -94,4 +95,12 @@ def test_two_accounts_for_one_partner_are_reported_not_guessed(make_world: Any) 
     assert row.remote_id == second and "litware.example" in (row.detail or "")
     second_row = world.salesforce_records(f"SELECT PRM_Id__c FROM Account WHERE Id = '{second}'")[0]
     assert second_row["PRM_Id__c"] is None  # left for a person (a merge in Salesforce settles it)
+    status = world.cli("status", "--json")  # the health page counts it until a person settles it
+    [health] = [s for s in status.json()["slices"] if (s["system"], s["entity"]) == ("salesforce", "partner")]
+    assert health["unmatched"] == 1
+    assert "unmatched salesforce/partner: 1 waiting for a person (`prm-sync unmatched` lists them)" in world.cli(
+        "status").stdout
+    shown = world.cli("runs", "show", report.run_id)
+    assert "identity: salesforce/partner adopted 1, unmatched 1 (`prm-sync unmatched` lists the unmatched)" in (
+        " ".join(shown.stdout.split()))
     world.assert_settled()

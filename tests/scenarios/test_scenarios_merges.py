@@ -40,7 +40,9 @@ def test_a_salesforce_merge_of_duplicate_partners_makes_one_partner_in_both_crms
 
     result = soap_merge(world.salesforce, "Account", keep, [dupe])  # an admin merges the duplicates
     assert result.success
-    world.sync()
+    report = world.sync()
+    assert report.slice("salesforce", "partner").merged == 1
+    assert "salesforce/partner merged 1" in world.cli("runs", "show", report.run_id).stdout
 
     assert [p.id for p in world.prm.all("partner")] == ["ptn_keep"]
     survivor = world.prm.get("partner", "ptn_keep")
@@ -69,7 +71,7 @@ def test_a_hubspot_merge_follows_the_new_record_and_never_recreates_the_loser(ma
 
     merged = world.hubspot.crm.companies.basic_api.merge(
         PublicMergeInput(primary_object_id=keep, object_id_to_merge=dupe))  # a marketer merges the duplicates
-    world.sync()
+    assert world.sync().slice("hubspot", "partner").merged == 1
 
     assert [p.id for p in world.prm.all("partner")] == ["ptn_keep"]
     assert world.prm.get("partner", "ptn_keep").external_ids["hubspot"] == merged.id

@@ -23,6 +23,7 @@ from prm_sync.cli.report import notify
 from prm_sync.errors import UsageError
 from prm_sync.health.observers import HealthChange, OrchestratorStatus, observers
 from prm_sync.health.summary import COLOURS, HealthReport, format_age
+from prm_sync.sync.stats import identity_line
 
 runs_app = typer.Typer(help="The run history the store keeps: list (default), show ID.", invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
@@ -65,8 +66,10 @@ def print_health(report: HealthReport) -> None:
         console.print(Text.assemble(f"{quota.system} API: ", Text(f"{quota.pct:.1f}%", style=style),
                                     f" of the {quota.window} limit ({quota.used:,} of {quota.limit:,}, as of "
                                     f"{when(quota.as_of)})"), highlight=False)
-    for name, count in sorted(report.unmatched.items()):
-        console.print(f"unmatched {name}: {count}", markup=False, highlight=False)
+    for key, count in report.unmatched.items():
+        lister = "prm-sync learners unmatched" if key == "lms/course_completion" else "prm-sync unmatched"
+        console.print(f"unmatched {key}: {count} waiting for a person (`{lister}` lists them)", markup=False,
+                      highlight=False)
 
 
 def print_operations(report: HealthReport, schedules: list[dict[str, Any]], orchestrators: list[OrchestratorStatus]) -> None:
@@ -156,12 +159,16 @@ def _duration(run: Any) -> str:
 
 def _scope(run: Any) -> str:
     scope = run.scope or {}
-    parts = [",".join(scope.get("systems") or []) or "all systems", ",".join(scope.get("entities") or []) or "all"]
+    systems, entities = scope.get("systems") or [], scope.get("entities") or []
+    if not systems and not entities:
+        parts = ["everything"]
+    else:
+        parts = [", ".join(systems) or "every system", ", ".join(entities) or "every entity"]
     if scope.get("full"):
         parts.append("full")
     if scope.get("record_ids"):
         parts.append(f"{sum(len(v) for v in scope['record_ids'].values())} records")
-    return " ".join(parts)
+    return "; ".join(parts)
 
 
 @runs_app.callback()
@@ -259,6 +266,9 @@ def runs_show(
     decisions = run.stats.get("rule_decisions") or {}
     if decisions:
         console.print("rules: " + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())), markup=False)
+    identity = identity_line(slices)
+    if identity:
+        console.print(identity, markup=False, highlight=False)
     for name, count in sorted((run.stats.get("unmatched") or {}).items()):
         console.print(f"unmatched {name}: {count}", markup=False)
     if left:

@@ -19,7 +19,7 @@ from prm_sync.exit_codes import for_run_status
 from prm_sync.health.causes import parse_error
 from prm_sync.health.observers import HealthChange
 from prm_sync.sync.preview import RecordChange
-from prm_sync.sync.stats import RunReport
+from prm_sync.sync.stats import RunReport, identity_line
 
 if TYPE_CHECKING:
     from prm_sync.webhooks.drain import InboxDrain
@@ -51,6 +51,9 @@ def print_report(report: RunReport) -> None:
         console.print(f"  {report.error}", markup=False, highlight=False)
     if report.rule_decisions:
         console.print("rules: " + ", ".join(f"{k} {v}" for k, v in sorted(report.rule_decisions.items())))
+    identity = identity_line(report.slices)
+    if identity:
+        console.print(identity, markup=False, highlight=False)
     if report.unmatched.get("lms_learners"):
         console.print(f"{report.unmatched['lms_learners']} LMS learners match no partner contact "
                       "(`prm-sync learners unmatched` lists them)", highlight=False)
