@@ -218,6 +218,23 @@ def _cli() -> str:
         return str(script)
 
 
+def _next_steps(cli: str, config_path: Path, state_file: Path, sandbox_dir: Path) -> list[str]:
+    """Commands to paste, one per line: the environment once, then each command with what it shows."""
+    dagster = str(Path(cli).with_name("dagster")) if "/" in cli else "dagster"
+    steps = [
+        (f"{cli} sandbox up --work-dir {sandbox_dir} --persist --state-file $PRM_SYNC_SANDBOX_STATE &",
+         "the demo's sandboxes, again"),
+        (f"{cli} status", "sync health, slice by slice"),
+        (f"{cli} failures", "failed records, grouped by cause"),
+        (f"{cli} learners unmatched", "learners no partner contact matches"),
+        (f"{cli} sync", "sync again"),
+        (f"{dagster} dev", "the Dagster UI"),
+    ]
+    width = max(len(command) for command, _ in steps[1:])
+    return [f"export PRM_SYNC_CONFIG={config_path} PRM_SYNC_SANDBOX_STATE={state_file}",
+            *(f"{command.ljust(width)}   # {what}" for command, what in steps)]
+
+
 def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, state_file: Path, seeded: dict[str, int],
                reports: list[RunReport], business: dict[str, int], data: DemoData) -> DemoSummary:
     outcomes = read_outcomes(runtime, [r.run_id for r in reports], learner_coverage(runtime, data))
@@ -228,16 +245,9 @@ def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, state_fil
         for key, value in report.rule_decisions.items():
             decisions[key] = decisions.get(key, 0) + value
     cli = _cli()
-    prefix = f"PRM_SYNC_CONFIG={config_path} PRM_SYNC_SANDBOX_STATE={state_file}"
     return DemoSummary(
         data_dir=str(config.data_dir), state_file=str(state_file), seeded=seeded,
         runs=[_run_row(r) for r in reports], business=business, outcomes=outcomes, open_failures=open_failures,
         rule_decisions=decisions,
-        next_steps=[
-            f"restart the saved sandboxes: {cli} sandbox up --work-dir {config.data_dir / 'sandbox'} --persist --state-file {state_file}",
-            f"failed records:   {prefix} {cli} failures list",
-            f"unmatched learners: {prefix} {cli} learners unmatched",
-            f"sync again:       {prefix} {cli} sync",
-            f"the Dagster UI:   {prefix} {Path(cli).with_name('dagster') if '/' in cli else 'dagster'} dev",
-        ],
+        next_steps=_next_steps(cli, config_path, state_file, config.data_dir / "sandbox"),
     )

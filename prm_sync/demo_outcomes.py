@@ -185,6 +185,11 @@ def read_outcomes(runtime: Runtime, run_ids: list[str], learners: dict[str, Any]
                     payouts=payouts(runtime), learners=learners)
 
 
+def _day(value: Any) -> str:
+    """A CRM timestamp as people read a date (``2026-12-18T18:00:00.000+0000`` -> ``2026-12-18``)."""
+    return str(value)[:10] if value else "-"
+
+
 def outcome_lines(outcomes: Outcomes) -> list[str]:
     """The summary people read, a few lines per outcome, with an example or three."""
     t, p, a, pay, lrn = outcomes.tiers, outcomes.protected, outcomes.attributed, outcomes.payouts, outcomes.learners
@@ -195,12 +200,14 @@ def outcome_lines(outcomes: Outcomes) -> list[str]:
               f"  {c.name}: stays {c.after} for now (Salesforce {c.salesforce}, HubSpot {c.hubspot}): {c.reason}"
               for c in t.examples]
     lines.append(f"registrations protecting open deals: Salesforce {p.salesforce} opportunities, HubSpot {p.hubspot} deals")
-    lines += [f"  {e['system']} {e['deal']}: {e['status']}, protected until {e['protected_until']}" for e in p.examples]
+    lines += [f"  {e['system']} {e['deal']}: {e['status']}, protected until {_day(e['protected_until'])}"
+              for e in p.examples]
     lines.append(f"won deals attributed: Salesforce {a.salesforce} opportunities, HubSpot {a.hubspot} deals")
     lines += [f"  {e['system']} {e['deal']}: {e['attribution']}" for e in a.examples]
     lines.append(f"payouts in the ERP: {pay.bills} bills (owed {pay.owed:,.2f}, paid {pay.paid:,.2f}), "
                  f"{pay.credit_notes} clawback credit notes ({pay.clawed_back:,.2f})")
-    lines += [f"  {e['document']} for {e['partner']} ({e['period']}): {e['amount']}, {e['payment_state']}"
+    lines += [f"  {e['document']} for {e['partner']} ({e['period']}): {float(e['amount']):,.2f}, "
+              f"{str(e['payment_state']).replace('_', ' ')}"
               for e in pay.examples]
     if lrn:
         lines.append(f"learners: {lrn['credited_to_their_partner']} of {lrn['by_partner_contacts']} completions by "

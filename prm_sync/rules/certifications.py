@@ -170,7 +170,7 @@ def tier_eligibility(session: Session, partner_id: str, now: datetime, rules: Ti
     current = PartnerTier(partner.tier)
     today = now.date()
     grace = partner.tier_grace_until
-    facts = f"{people} certified people, closed revenue {revenue:.2f}"
+    facts = f"{people} certified {'person' if people == 1 else 'people'}, closed revenue {revenue:,.2f}"
     if TIER_ORDER.index(eligible) >= TIER_ORDER.index(current):
         new, grace = eligible, None
         reason = f"qualifies for {eligible} ({facts})"

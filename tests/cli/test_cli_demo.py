@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from fixtures.cli import invoke
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_demo_reports_what_the_crms_and_the_erp_hold(tmp_path: Path) -> None:
+def _demo_config(tmp_path: Path) -> Path:
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config.update(data_dir=str(tmp_path / "data"), mappings=[str(REPO / "mappings")])
     path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(config))
+    return path
 
+
+def test_demo_reports_what_the_crms_and_the_erp_hold(tmp_path: Path) -> None:
+    path = _demo_config(tmp_path)
     result = invoke(["demo", "--scale", "0.02", "--seed", "5", "--demo-config", str(path), "--json"])
     assert result.exit_code == 0, result.output
     summary = result.json()
@@ -29,3 +34,21 @@ def test_demo_reports_what_the_crms_and_the_erp_hold(tmp_path: Path) -> None:
     assert outcomes["attributed"]["salesforce"] + outcomes["attributed"]["hubspot"] > 0
     payouts = outcomes["payouts"]
     assert payouts["bills"] > 0 and float(payouts["paid"]) > 0  # accounts payable paid some: read back from Odoo
+
+
+def test_demo_reads_at_80_columns_and_its_next_commands_paste_as_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = invoke(["demo", "--scale", "0.02", "--seed", "5", "--demo-config", str(_demo_config(tmp_path))])
+    assert result.exit_code == 0, result.output
+    text, _, after = result.stdout.partition("where to look next")
+    assert "…" not in text, "a table cell was cut"
+    assert not [line for line in text.splitlines() if len(line.rstrip()) > 80]
+    headers = [line.split() for line in text.splitlines() if line.startswith("system")]
+    assert len(headers) == 3 and all(h[:5] == ["system", "entity", "read", "created", "updated"] for h in headers)
+    steps = after.splitlines()[1:]
+    assert steps[0].strip().startswith("export PRM_SYNC_CONFIG=") and "PRM_SYNC_SANDBOX_STATE=" in steps[0]
+    commands = [line.split("#")[0].split() for line in steps[1:]]
+    assert [c[1:] for c in commands if c[0].endswith("prm-sync")][1:] == [
+        ["status"], ["failures"], ["learners", "unmatched"], ["sync"]]  # each whole on its own line

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
-from prm_sync.cli.output import Col, console, print_fitted, print_json, print_table, styled
+from prm_sync.cli.output import Col, console, print_fitted, print_json, styled
 from prm_sync.cli.progress import run_progress
 from prm_sync.cli.report import notify
 from prm_sync.cli.selection import check_names, check_selection
@@ -33,6 +33,8 @@ REPORT_COLUMNS = [
     Col("conflicts", priority=5, justify="right"), Col("api calls", priority=2, justify="right"),
     Col("stopped", wrap=True, min_width=16),
 ]
+# a record pulled and then pushed has an outcome each way: 20 partners read can make 40 unchanged
+REPORT_CAPTION = "created, updated and unchanged count both directions: into the PRM and out to the system"
 
 
 def print_report(report: RunReport) -> None:
@@ -45,7 +47,8 @@ def print_report(report: RunReport) -> None:
     title = Text.assemble(f"run {report.run_id}: ", styled(report.status),
                           " (dry run: nothing written)" if report.dry_run else "")
     stopped = any(s.stopped_reason for s in report.slices)  # the column only when a slice stopped
-    print_fitted(None, REPORT_COLUMNS if stopped else REPORT_COLUMNS[:-1], rows if stopped else [r[:-1] for r in rows])
+    print_fitted(None, REPORT_COLUMNS if stopped else REPORT_COLUMNS[:-1], rows if stopped else [r[:-1] for r in rows],
+                 caption=REPORT_CAPTION)
     console.print(title, highlight=False)
     if report.error:
         console.print(f"  {report.error}", markup=False, highlight=False)
@@ -179,14 +182,14 @@ def demo(
     for index, run in enumerate(summary.runs, start=1):
         rows = [(s["system"], s["entity"], s["read"], s["created"], s["updated"], s["unchanged"], s["deleted"],
                  s["failed"], s["conflicts"], s["api_calls"]) for s in run["slices"]]
-        print_table(f"sync {index} ({run['run_id']}): {run['status']}",
-                    ["system", "entity", "read", "created", "updated", "unchanged", "deleted", "failed", "conflicts", "api calls"], rows)
+        console.print(Text.assemble(f"sync {index} ({run['run_id']}): ", styled(run["status"])), highlight=False)
+        print_fitted(None, REPORT_COLUMNS[:-1], rows, caption=REPORT_CAPTION if index == len(summary.runs) else None)
     if summary.rule_decisions:
         console.print("channel rules: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.rule_decisions.items())))
     console.print("[bold]what Salesforce, HubSpot and the ERP hold now[/] (read back through the connectors):")
     for line in outcome_lines(summary.outcomes):
         console.print(line, markup=False, highlight=False)
     console.print(f"open failed records: {summary.open_failures}")
-    console.print("[bold]where to look next[/]:")
-    for step in summary.next_steps:
-        console.print(f"  {step}", markup=False, highlight=False)
+    console.print("[bold]where to look next[/] (in this shell):")
+    for step in summary.next_steps:  # never broken by the console: a command must paste as one line
+        console.print(f"  {step}", markup=False, highlight=False, soft_wrap=True)
