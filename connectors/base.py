@@ -136,6 +136,10 @@ class Connector(Protocol):
     # ``deletes_need_extra_call = True`` and implements
     # ``read_deleted(object_name, fields, since: Cursor) -> Iterator[RemoteRecord]``;
     # the engine then sweeps for deletes on an interval with a cursor of its own.
+    # Optional: ``merged_into(object_name, remote_ids) -> dict[str, str]`` says which of these
+    # ids a merge removed and into which survivor, for a connector whose live read cannot
+    # show it (Salesforce: the loser's MasterRecordId); reconcile calls it for linked ids
+    # it did not find. HubSpot needs none: a survivor lists its originals (merged_ids).
 
     def quota(self) -> Quota: ...
 

@@ -547,6 +547,25 @@ class SalesforceConnector:
         except SalesforceOperationError as exc:
             raise TransientError(RemoteErrorInfo(SYSTEM, None, "BULK_QUERY_FAILED", str(exc)[:500])) from None
 
+    def merged_into(self, object_name: str, remote_ids: list[str]) -> dict[str, str]:
+        """Which of these ids a merge deleted, and the survivor each went into (``MasterRecordId``).
+
+        Reconcile asks this for linked records its live read did not find: a
+        merge loser waits in the Recycle Bin (queryAll) with the survivor's id.
+        """
+        if not remote_ids or "MasterRecordId" not in self._field_names(object_name):
+            return {}
+        found: dict[str, str] = {}
+        for chunk in page(remote_ids, 200):  # SOQL's IN list stays well under the query length limit
+            ids = ", ".join(soql_quote(i) for i in chunk)
+            soql = f"SELECT Id, MasterRecordId FROM {soql_field(object_name)} WHERE Id IN ({ids}) AND IsDeleted = true"
+            try:
+                found.update({str(r["Id"]): str(r["MasterRecordId"])
+                              for r in self.sf.query_all_iter(soql, include_deleted=True) if r.get("MasterRecordId")})
+            except SalesforceError as exc:
+                raise self._translate(exc) from None
+        return found
+
     # -- writes ------------------------------------------------------------------------
     def upsert(self, object_name: str, key_field: str, records: list[UpsertRequest]) -> list[WriteResult]:
         """Idempotent upsert by external id; one result per request, in order.

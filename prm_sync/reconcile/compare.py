@@ -4,11 +4,13 @@ Every kind of difference is a join by key, so the work is set-based and
 stays seconds at millions of rows (see ``benchmarks/README.md``):
 
 - ``field_drift``: linked pairs whose expected and read values differ, per field;
-- ``missing_remote``: a live link whose remote record is gone, or (for records
+- ``merged``: a live link whose remote record a user merged into another one (the
+  survivor's id is the row's ``remote_value``) and the PRM has not followed yet;
+- ``missing_remote``: a live link whose remote record is gone (not merged), or (for records
   we own) a PRM record with neither a link nor a remote record carrying its key;
 - ``unlinked``: a PRM record we own with no link, while the system holds its key;
 - ``missing_prm``: a system-owned record with no link, or a link whose PRM record is gone;
-- ``orphan``: a remote key that names no PRM record;
+- ``orphan``: a remote key that names no PRM record (copies retired by ``on_delete: mark`` excepted);
 - ``duplicate``: several remote records carrying the same PRM key;
 - ``unkeyed``: an unlinked record without any key in a filtered slice of records we own
   (IsPartner accounts); unfiltered objects also hold records that were never ours;
@@ -43,7 +45,16 @@ UNION ALL
 SELECT l.system, l.entity, 'missing_remote', l.record_id, l.remote_id, NULL, NULL, NULL
 FROM live_links l
 ANTI JOIN remote_records r ON r.system = l.system AND r.entity = l.entity AND r.remote_id = l.remote_id
+ANTI JOIN remote_merges m ON m.system = l.system AND m.entity = l.entity AND m.remote_id = l.remote_id
 WHERE NOT l.remote_deleted
+
+UNION ALL
+SELECT l.system, l.entity, 'merged', l.record_id, l.remote_id, NULL, NULL, min(m.survivor_id)
+FROM live_links l
+JOIN remote_merges m ON m.system = l.system AND m.entity = l.entity AND m.remote_id = l.remote_id
+ANTI JOIN remote_records r ON r.system = l.system AND r.entity = l.entity AND r.remote_id = l.remote_id
+WHERE NOT l.remote_deleted
+GROUP BY l.system, l.entity, l.record_id, l.remote_id
 
 UNION ALL
 SELECT l.system, l.entity, 'remote_deleted', l.record_id, l.remote_id, NULL, NULL, NULL
@@ -68,6 +79,8 @@ SELECT r.system, r.entity, 'orphan', r.prm_key, r.remote_id, NULL, NULL, NULL
 FROM remote_records r
 JOIN slices s ON s.system = r.system AND s.entity = r.entity AND s.keyed
 ANTI JOIN prm_records p ON p.entity = r.entity AND p.record_id = r.prm_key
+-- a copy the sync retired by on_delete (marked, kept) is ours, not an orphan: e.g. a merge loser
+ANTI JOIN links l ON l.system = r.system AND l.entity = r.entity AND l.remote_id = r.remote_id AND l.remote_deleted
 WHERE r.prm_key IS NOT NULL
 
 UNION ALL

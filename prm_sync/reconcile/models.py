@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Kind = Literal[
-    "field_drift", "missing_remote", "unlinked", "missing_prm", "orphan", "duplicate", "unkeyed", "remote_deleted"
+    "field_drift", "missing_remote", "merged", "unlinked", "missing_prm", "orphan", "duplicate", "unkeyed",
+    "remote_deleted",
 ]
 Action = Literal["push", "reread", "manual", "none"]
 
@@ -22,6 +23,8 @@ Action = Literal["push", "reread", "manual", "none"]
 KIND_HELP: dict[str, tuple[str, str]] = {
     "field_drift": ("a mapped field differs between the PRM and the system", "push or re-read, by direction and rule"),
     "missing_remote": ("the PRM record is not (or no longer) in the system", "push (re-create by our key) or re-read"),
+    "merged": ("a user merged the linked record into another; the PRM has not followed",
+               "re-read: the sync follows the merge (one record, or a review item), never re-creates the loser"),
     "unlinked": ("the system holds our key but the PRM has no link to it", "push: the upsert by key links it"),
     "missing_prm": ("a system-owned record is not (or no longer) in the PRM", "re-read the object"),
     "orphan": ("a system record carries a PRM key no PRM record has", "manual: delete or re-key it in the system"),

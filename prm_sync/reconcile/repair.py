@@ -20,6 +20,10 @@ and field rules apply exactly as in any sync:
   upsert by our key re-creates it; a delete the engine has seen is kept);
   unlinked records are pushed (the upsert finds and links them);
 - a system-owned record missing on either side: re-read the object;
+- a linked record a user merged into another (``merged``): re-read the object
+  from the start, deletes included, so the engine's merge handling follows it
+  (one PRM record, or a review item) instead of re-creating the loser; that
+  run covers every entity, since the loser's contacts and deals move too;
 - orphans, duplicates and unkeyed records are left for a person.
 
 Everything is one ``SyncEngine.run`` (``trigger="reconcile"``) over the
@@ -61,6 +65,7 @@ class RepairPlan:
     pushed: dict[str, int] = field(default_factory=dict)  # "system/entity" -> count, for the report
     reasons: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     manual: int = 0
+    merges: int = 0  # merges the PRM has not followed: the repair run covers every entity (contacts follow too)
 
     def queue_push(self, system: str, entity: str, record_id: str) -> None:
         ids = self.push.setdefault(entity, set())
@@ -144,7 +149,8 @@ def plan_repair(session: Session, diffs: list[Difference], mappings: dict[tuple[
             if d.kind == "missing_remote" and d.remote_id:
                 plan.forget_fields(d.system, d.entity, d.record_id, {ALL}, set())
             plan.queue_push(d.system, d.entity, d.record_id)
-        else:  # system-owned records missing on either side
+        else:  # merged away, or system-owned records missing on either side: the engine reads it again
+            plan.merges += d.kind == "merged"
             plan.reread.add(reread)
     return plan
 
@@ -195,7 +201,8 @@ def apply_repair(runtime: Any, plan: RepairPlan, systems: list[str], run_id: str
     # a normal run over the affected entities, not a record_ids run: a value re-read from one
     # system must still reach the others, and the push only writes records that differ from
     # their agreed state (the ones reset above, plus anything else already pending)
-    entities = sorted(set(plan.push) | {entity for _, _, entity in plan.reread})
+    # a merge followed moves contacts, registrations and deals to the survivor: they go out in the same run
+    entities = None if plan.merges else sorted(set(plan.push) | {entity for _, _, entity in plan.reread})
     engine = runtime.engine(systems)
     report = engine.run(SyncScope(systems=systems, entities=entities), trigger="reconcile")
     summary.run_id = report.run_id

@@ -1,6 +1,6 @@
 """``run_reconcile``: snapshot both sides, compare them in DuckDB, optionally repair.
 
-Files land in ``<data_dir>/reconcile/<run id>/`` (six Parquet tables), so a
+Files land in ``<data_dir>/reconcile/<run id>/`` (seven Parquet tables), so a
 report can be re-examined later with any Parquet reader, and a reconcile of
 last night can be compared with today's.
 """
@@ -106,7 +106,7 @@ def run_reconcile(
     diffs = [
         Difference(system=r.system, entity=r.entity, kind=r.kind, action=_action(by_slice[(r.system, r.entity)], r),  # type: ignore[arg-type]
                    record_id=r.record_id, remote_id=r.remote_id, field=r.field, prm_value=r.prm_value,
-                   remote_value=r.remote_value)
+                   remote_value=r.remote_value, detail=f"merged into {r.remote_value}" if r.kind == "merged" else None)
         for r in raw
     ]
     _summarise(report, mappings, stats, diffs)

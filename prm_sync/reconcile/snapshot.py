@@ -16,7 +16,8 @@ Write-only Salesforce references (``Registered_Partner__c``) come back as a
 Salesforce id and are translated to our id through the link table.
 
 Tables (one Parquet file each): ``slices``, ``links``, ``remote_records``,
-``remote_values``, ``prm_records``, ``prm_values``; ``compare.py`` joins them.
+``remote_values``, ``prm_records``, ``prm_values``, ``remote_merges`` (ids a merge
+removed, and their survivor); ``compare.py`` joins them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "remote_values": {"system": TEXT, "entity": TEXT, "remote_id": TEXT, "field": TEXT, "value": TEXT},
     "prm_records": {"entity": TEXT, "record_id": TEXT},
     "prm_values": {"system": TEXT, "entity": TEXT, "record_id": TEXT, "field": TEXT, "value": TEXT},
+    # remote ids a merge removed, and the record each was merged into
+    "remote_merges": {"system": TEXT, "entity": TEXT, "remote_id": TEXT, "survivor_id": TEXT},
 }
 Progress = Callable[[str], None]
 
@@ -200,7 +203,7 @@ class SnapshotStats:
 
 
 class Snapshotter:
-    """Writes the six tables for a list of mappings into ``out_dir``."""
+    """Writes the seven tables for a list of mappings into ``out_dir``."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
@@ -226,8 +229,12 @@ class Snapshotter:
         keyed = is_keyed(mapping)
         calls_before = connector.api_calls
         count = 0
+        seen: set[str] = set()
         for remote in connector.read_all(mapping.remote_object, names, where=mapping.filter):
             count += 1
+            seen.add(remote.id)
+            for loser in remote.merged_ids:  # HubSpot: the survivor lists the records merged into it
+                self._merge(mapping, loser, remote.id)
             key = remote.fields.get(mapping.key_field) if keyed else None
             self.sinks["remote_records"].add({
                 "system": mapping.system, "entity": mapping.entity, "remote_id": remote.id,
@@ -240,11 +247,28 @@ class Snapshotter:
                 })
             if progress and count % 5000 == 0:
                 progress(f"read {count} {mapping.system} {mapping.remote_object} records")
+        self._merges_of_unseen(mapping, connector, seen)
         key = (mapping.system, mapping.entity)
         self.stats.remote_rows[key] = count
         self.stats.api_calls[mapping.system] = (
             self.stats.api_calls.get(mapping.system, 0) + connector.api_calls - calls_before
         )
+
+    def _merge(self, mapping: ObjectMapping, loser: str, survivor: str) -> None:
+        if loser != survivor:
+            self.sinks["remote_merges"].add({"system": mapping.system, "entity": mapping.entity,
+                                             "remote_id": str(loser), "survivor_id": str(survivor)})
+
+    def _merges_of_unseen(self, mapping: ObjectMapping, connector: Connector, seen: set[str]) -> None:
+        """Linked records the live read did not find: merged away? (Salesforce keeps the loser's MasterRecordId.)"""
+        ask = getattr(connector, "merged_into", None)
+        if ask is None:
+            return
+        states = self.links.states.get((mapping.system, mapping.entity), {})
+        unseen = sorted({str(s.remote_id) for s in states.values()
+                         if s.remote_id and not s.remote_deleted and str(s.remote_id) not in seen})
+        for loser, survivor in ask(mapping.remote_object, unseen).items():
+            self._merge(mapping, loser, survivor)
 
     def add_prm(self, mapping: ObjectMapping) -> None:
         """Links and expected values for the PRM records this slice covers."""

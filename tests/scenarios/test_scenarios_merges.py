@@ -11,13 +11,16 @@ whose data differ become a review item, and nothing is re-created meanwhile.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hubspot.crm.companies import PublicMergeInput
 from sandbox_fixtures.salesforce_soap import soap_merge
 
+from connectors.base import Cursor
 from prm_sync.model import Partner, PartnerContact
-from prm_sync.store import review
+from prm_sync.store import review, state
 
 SYSTEMS = ("salesforce", "hubspot")
 
@@ -115,4 +118,49 @@ def test_a_merge_of_two_different_partners_waits_for_a_person(make_world: Any) -
     assert resolved.exit_code == 0, resolved.output
     world.sync()
     assert world.hubspot_by_prm_id("companies", "ptn_b", ["name"])["name"] == "Blue Yonder"  # written back
+    world.assert_settled()
+
+
+@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+def test_reconcile_repair_follows_a_merge_the_sync_missed_instead_of_recreating_the_loser(
+    make_world: Any, system: str
+) -> None:
+    world = make_world(systems=SYSTEMS)
+    _two_duplicates(world)
+    if system == "salesforce":
+        keep = world.salesforce_by_prm_id("Account", "ptn_keep", "Id")["Id"]
+        dupe = world.salesforce_by_prm_id("Account", "ptn_dupe", "Id")["Id"]
+        assert soap_merge(world.salesforce, "Account", keep, [dupe]).success
+        remote_object = "Account"
+    else:
+        keep = world.hubspot_by_prm_id("companies", "ptn_keep", ["name"])["id"]
+        dupe = world.hubspot_by_prm_id("companies", "ptn_dupe", ["name"])["id"]
+        world.hubspot.crm.companies.basic_api.merge(PublicMergeInput(primary_object_id=keep, object_id_to_merge=dupe))
+        remote_object = "companies"
+    # the sync moved on without following it (a version before merge support did): its cursor is past the
+    # merge by more than the overlap the next read looks back over, as if the merge were days old
+    past = datetime.now(UTC) + timedelta(seconds=world.env.runtime.config.sync.overlap_seconds + 60)
+    with world.env.runtime.store.session() as session:
+        state.set_cursor(session, system, remote_object, "partner", Cursor(modstamp=past))
+
+    found = world.cli("reconcile", "--json")
+    assert found.exit_code == 4, found.output
+    merged = [d for d in found.json()["samples"] if d["kind"] == "merged"]
+    assert [(d["record_id"], d["remote_id"], d["action"]) for d in merged if d["record_id"] == "ptn_dupe"] == [
+        ("ptn_dupe", dupe, "reread")]
+    assert "missing_remote" not in found.json()["counts"]  # not "gone: re-create it"
+
+    repaired = world.cli("reconcile", "--repair", "--json")  # both CRMs: the loser's other copy goes by on_delete
+    assert repaired.exit_code == 0, repaired.output
+
+    assert [p.id for p in world.prm.all("partner")] == ["ptn_keep"]  # the user's merge, followed
+    assert world.prm.get("partner_contact", "pcn_ann").partner_id == "ptn_keep"
+    live = [c.properties.get("prm_id") for c in world.hubspot.crm.companies.basic_api.get_page(
+        properties=["prm_id"]).results]
+    assert live == ["ptn_keep"]  # the loser is not re-created in HubSpot...
+    accounts = world.salesforce_records("SELECT PRM_Id__c, Partner_Status__c FROM Account WHERE IsPartner = true")
+    assert {a["PRM_Id__c"]: a["Partner_Status__c"] for a in accounts if a["Partner_Status__c"] != "Terminated"} == {
+        "ptn_keep": "Active"}  # ...nor in Salesforce
+    after = world.cli("reconcile", "--json").json()
+    assert after["clean"] is True, after["samples"]
     world.assert_settled()
