@@ -104,3 +104,32 @@ def test_two_accounts_for_one_partner_are_reported_not_guessed(make_world: Any) 
     assert "identity: salesforce/partner adopted 1, unmatched 1 (`prm-sync unmatched` lists the unmatched)" in (
         " ".join(shown.stdout.split()))
     world.assert_settled()
+
+
+def test_a_registration_a_partner_enters_in_salesforce_is_adopted_checked_and_reaches_hubspot(make_world: Any) -> None:
+    """A partner user enters a deal registration in Salesforce (the partner community), naming their account."""
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_acme", name="Acme Integrators", domain="acme.example"))
+    world.sync()
+    acme_account = world.salesforce_by_prm_id("Account", "ptn_acme", "Id")["Id"]
+
+    entered = world.salesforce.Deal_Registration__c.create({
+        "Partner__c": acme_account, "Customer_Name__c": "Initech Ltd", "Customer_Domain__c": "initech.example",
+        "Product_Lines__c": "Platform", "Amount__c": 50000, "Status__c": "Submitted"})["id"]
+    report = world.sync()
+
+    assert report.slice("salesforce", "deal_registration").adopted == 1
+    [registration] = world.prm.all("deal_registration")
+    assert (registration.partner_id, registration.customer_name, registration.external_ids["salesforce"]) == (
+        "ptn_acme", "Initech Ltd", entered)  # the partner worked out from the account it names
+    row = world.salesforce_records(
+        f"SELECT PRM_Id__c, Conflict_Decision__c, Status__c FROM Deal_Registration__c WHERE Id = '{entered}'")[0]
+    assert row["PRM_Id__c"] == registration.id  # our id written back
+    assert row["Conflict_Decision__c"] == "Clear"  # and the conflict check ran on it
+    copy = world.hubspot_by_prm_id("p_deal_registrations", registration.id, ["customer_name", "partner_prm_id"])
+    assert (copy["customer_name"], copy["partner_prm_id"]) == ("Initech Ltd", "ptn_acme")
+    company = world.hubspot_by_prm_id("companies", "ptn_acme", ["name"])["id"]
+    links = world.hubspot.crm.associations.v4.basic_api.get_page("p_deal_registrations", copy["id"], "companies").results
+    assert [str(link.to_object_id) for link in links] == [company]  # the registering partner, associated
+    assert len(world.salesforce_records("SELECT Id FROM Deal_Registration__c")) == 1  # no second copy
+    world.assert_settled()
