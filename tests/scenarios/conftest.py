@@ -314,14 +314,25 @@ class World:
 
     def set_rule(self, system: str, entity: str, prm_field: str, rule: str) -> None:
         """RevOps changes one field's conflict rule in ``mappings/<system>.yaml`` (a copy), effective next run."""
+
+        def change(obj: dict[str, Any]) -> None:
+            [spec] = [f for f in obj["fields"] if f.get("prm") == prm_field]
+            spec["rule"] = rule
+
+        self._edit_mapping(system, entity, change)
+
+    def set_policy(self, system: str, entity: str, **policies: Any) -> None:
+        """RevOps changes an object's lifecycle policies (``on_delete=``, ``on_unmatched=``), effective next run."""
+        self._edit_mapping(system, entity, lambda obj: obj.update(policies))
+
+    def _edit_mapping(self, system: str, entity: str, change: Callable[[dict[str, Any]], None]) -> None:
         folder = self.env.work_dir / "mappings"
         if not folder.exists():
             self.env.copy_mappings(folder)
         path = folder / f"{system}.yaml"
         doc = yaml.safe_load(path.read_text())
         [obj] = [o for o in doc["objects"] if o["entity"] == entity]
-        [spec] = [f for f in obj["fields"] if f.get("prm") == prm_field]
-        spec["rule"] = rule
+        change(obj)
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         self.env.reload_mappings(folder)
         config = self.env.work_dir / "prm_sync.yaml"

@@ -80,3 +80,27 @@ def test_deactivated_and_deleted_in_the_prm_reach_both_crms_by_policy(make_world
     archived = world.hubspot.crm.contacts.basic_api.get_page(archived=True).results
     assert [c.id for c in archived] == [joe_company_contact]
     world.assert_settled()
+
+
+def test_delete_and_ignore_policies_remove_one_copy_for_good_and_leave_the_other(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    world.set_policy("salesforce", "partner", on_delete="delete")  # Bulk API 2.0 hardDelete: not recoverable
+    world.set_policy("hubspot", "partner", on_delete="ignore")  # HubSpot's copy is left as it is
+    world.prm.save(Partner(id="ptn_acme", name="Acme Partners", domain="acme.example"),
+                   Partner(id="ptn_bolt", name="Bolt Partners", domain="bolt.example"))
+    world.sync()
+    account = world.salesforce_by_prm_id("Account", "ptn_acme", "Id")["Id"]
+    company = world.hubspot_by_prm_id("companies", "ptn_acme", ["name", "hs_lastmodifieddate"])
+
+    with world.env.runtime.store.session() as session:  # a channel manager deletes the partner from the PRM
+        from prm_sync.store import records
+        records.delete_record(session, "partner", "ptn_acme")
+    report = world.sync()
+
+    assert report.slice("salesforce", "partner").deleted == 1 and report.slice("hubspot", "partner").deleted == 0
+    gone = world.salesforce.query_all(f"SELECT Id FROM Account WHERE Id = '{account}'", include_deleted=True)
+    assert gone["records"] == []  # not even in the Recycle Bin
+    kept = world.hubspot_by_prm_id("companies", "ptn_acme", ["name", "hs_lastmodifieddate"])
+    assert kept == company  # untouched: same values, same modification time
+    assert _companies(world) == ["ptn_acme", "ptn_bolt"] and _companies(world, archived=True) == []
+    world.assert_settled()

@@ -299,8 +299,10 @@ class BulkJobs:
         try:
             if operation == "insert":
                 return self.store.create(obj, row, source="csv")
-            if operation in {"delete", "hardDelete"}:
+            if operation == "delete":
                 return self.store.delete(row.get("Id", ""), obj)
+            if operation == "hardDelete":
+                return self.store.hard_delete(row.get("Id", ""), obj)
             if operation == "update":
                 if not row.get("Id"):
                     return WriteOutcome(

@@ -384,6 +384,20 @@ class OrgStore:
         self._soft_delete(target, record, None)
         return WriteOutcome(full, True, [])
 
+    def hard_delete(self, record_id: str, object_name: str | None = None) -> WriteOutcome:
+        """Bulk API ``hardDelete``: gone at once, not to the Recycle Bin (queryAll no longer finds it)."""
+        outcome = self.delete(record_id, object_name)
+        if outcome.success and outcome.id:
+            target = self.object_of_id(outcome.id)
+            record = self.records[target].get(outcome.id) if target else None
+            if target and record is not None:
+                if self._undo is not None:  # a rollback puts it back
+                    self._undo.append((target, outcome.id, record, self.deleted_at.get(outcome.id)))
+                self._unindex(target, record)
+                del self.records[target][outcome.id]
+                self.deleted_at.pop(outcome.id, None)
+        return outcome
+
     def _soft_delete(self, object_name: str, record: Record, master_id: str | None) -> None:
         now = self.stamp()
         updated = {**record, "IsDeleted": True, "SystemModstamp": now, "LastModifiedDate": now}
