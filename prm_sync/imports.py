@@ -39,7 +39,8 @@ ORDER = ("partner", "partner_contact", "deal_registration")  # partners first: t
 NATURAL_KEYS: dict[str, list[list[str]]] = {
     "partner": [["domain"], ["name", "country"]],
     "partner_contact": [["email"]],
-    "deal_registration": [],
+    # a partner's registration of a customer at a time (a second import of the same file finds it)
+    "deal_registration": [["partner_id", "customer_domain", "submitted_at"], ["partner_id", "customer_name", "submitted_at"]],
 }
 PARTNER_REF = ("partner_domain", "partner_name", "partner_country")
 LIST_SEPARATOR = ";"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -29,6 +30,19 @@ How = Literal["prm_id", "alias", "natural_key", "new", "unmatched", "ambiguous",
               "unknown_prm_id", "ignored"]
 DECIDED = ("prm_id", "alias", "natural_key", "new")
 
+
+def _instant(value: Any) -> Any:
+    """A point in time as UTC ISO text, whether it comes as a datetime or as CSV text (``...Z`` or an offset)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value.strip() or None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return normalize(value)
+
+
 _NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "domain": normalize_domain,
     "customer_domain": normalize_domain,
@@ -37,6 +51,7 @@ _NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "customer_name": lambda v: normalize_name(str(v)) or None,
     "country": lambda v: normalize_country(str(v)) or normalize(v),
     "email": lambda v: str(v).strip().lower() or None,
+    "submitted_at": _instant,
 }
 
 

@@ -103,3 +103,35 @@ def test_import_refuses_a_file_that_is_not_utf8_or_badly_quoted(make_world: Any,
         assert result.exit_code == 2 and all(w in result.output for w in words), result.output
         assert "Traceback" not in result.output
     assert world.prm.all("partner") == []
+
+
+def test_import_brings_registrations_that_name_their_partner_and_a_second_import_changes_nothing(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world = make_world(systems=("salesforce",))
+    partners = tmp_path / "partners.csv"
+    partners.write_text("name,domain,country\nAcme Integrators,acme.example,US\n", encoding="utf-8")
+    registrations = tmp_path / "registrations.csv"
+    registrations.write_text(
+        "partner_domain,customer_name,customer_domain,customer_country,product_lines,amount,submitted_at\n"
+        "www.acme.example,Initech Ltd,initech.example,US,platform;security,50000,2026-11-02T09:30:00Z\n",
+        encoding="utf-8")
+
+    loaded = world.cli("import", "--partners", str(partners), "--registrations", str(registrations), "--json")
+    assert loaded.exit_code == 0, loaded.output
+    assert json.loads(loaded.output)["created"] == {"partner": 1, "deal_registration": 1}
+    again = world.cli("import", "--partners", str(partners), "--registrations", str(registrations), "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["unchanged"] == {"partner": 1, "deal_registration": 1}  # never duplicated
+
+    world.sync()
+    [partner] = world.prm.all("partner")
+    [registration] = world.prm.all("deal_registration")
+    assert registration.partner_id == partner.id and registration.product_lines == ["platform", "security"]
+    account = world.salesforce_by_prm_id("Account", partner.id, "Id")["Id"]
+    row = world.salesforce_by_prm_id("Deal_Registration__c", registration.id,
+                                     "Partner__c, Customer_Name__c, Product_Lines__c, Conflict_Decision__c")
+    assert (row["Partner__c"], row["Customer_Name__c"], row["Product_Lines__c"]) == (
+        account, "Initech Ltd", "Platform;Security")
+    assert row["Conflict_Decision__c"] == "Clear"  # imported registrations are checked like any other
+    world.assert_settled()

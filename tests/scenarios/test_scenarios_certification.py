@@ -60,8 +60,8 @@ def test_a_passed_course_promotes_the_learners_partner_in_both_crms(make_world: 
     world.assert_settled()
 
 
-def test_an_expired_certification_demotes_only_after_the_grace_period(make_world: Any) -> None:
-    world = make_world(systems=SYSTEMS)
+def test_an_expired_certification_demotes_only_after_the_grace_period(make_world: Any, store: Any) -> None:
+    world = make_world(systems=SYSTEMS, store=store)
     t0 = world.clock.set(datetime.now(UTC).replace(microsecond=0))
     world.prm.save(Partner(id="ptn_acme", name="Acme Integrators"),
                    PartnerContact(id="pcn_jane", partner_id="ptn_acme", last_name="Doe", email="jane@acme.example"))
@@ -88,8 +88,8 @@ def test_an_expired_certification_demotes_only_after_the_grace_period(make_world
     world.assert_settled()
 
 
-def test_the_certification_gate_credits_the_partners_learners(make_world: Any) -> None:
-    world = make_world(systems=SYSTEMS)
+def test_the_certification_gate_credits_the_partners_learners(make_world: Any, store: Any) -> None:
+    world = make_world(systems=SYSTEMS, store=store)
     world.env.runtime.config.rules.certification.required_for_product_lines = ["security"]
     world.prm.save(
         Partner(id="ptn_acme", name="Acme Integrators"), Partner(id="ptn_bolt", name="Bolt Systems"),
