@@ -26,7 +26,9 @@ from prm_sync.sync.identity import KeyIndex, resolve, summary_of
 from prm_sync.sync.slice import Slice
 
 ACTIONS = {"prm_id": "match by PRM id", "alias": "match (merged id)", "natural_key": "match by natural key",
-           "new": "create PRM record", "linked": "already linked"}
+           "new": "create PRM record", "linked": "already linked", "ambiguous": "ambiguous: for a person",
+           "linked_elsewhere": "taken: for a person", "unknown_prm_id": "unknown PRM id: for a person",
+           "unmatched": "unmatched: for a person", "invalid": "unreadable", "ignored": "ignored (policy)"}
 
 
 class AdoptionRow(BaseModel):

@@ -156,18 +156,19 @@ def resolve(
             continue
         found = sorted(index.lookup(session, entity, fields, value))
         label = " + ".join(fields)
+        shown = " + ".join(repr(v) for v in value)
         if len(found) > 1:
             return Identity("ambiguous", candidates=found,
-                            detail=f"{label} {value!r} matches {len(found)} PRM records: {', '.join(found)}")
+                            detail=f"{label} {shown} matches {len(found)} PRM records: {', '.join(found)}")
         if len(found) == 1:
             [candidate] = found
             elsewhere = linked_remote(session, entity, system, candidate)
             if (elsewhere and elsewhere != remote_id) or (claimed is not None and candidate in claimed):
-                where = elsewhere or "another record of this plan"
+                where = f"{system} record {elsewhere}" if elsewhere else f"another {system} record in this plan"
                 return Identity("linked_elsewhere", candidates=found,
-                                detail=f"{label} {value!r} matches {candidate}, already linked to {system} {where}")
+                                detail=f"{label} {shown} matches {candidate}, already linked to {where}")
             if spec.on_unmatched != "adopt":
-                return Identity("unmatched", candidates=found, detail=f"{label} {value!r} matches {candidate}")
+                return Identity("unmatched", candidates=found, detail=f"{label} {shown} matches {candidate}")
             return Identity("natural_key", candidate, detail=f"matched by {label}")
     if spec.on_unmatched == "adopt":
         return Identity("new", new_id(ENTITIES[entity].id_prefix), detail="created from the remote record")

@@ -15,7 +15,7 @@ import typer
 
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
-from prm_sync.cli.output import console, print_json, print_table
+from prm_sync.cli.output import Col, console, print_fitted, print_json
 
 ADOPTABLE = ("partner", "partner_contact", "deal_registration")
 
@@ -60,15 +60,20 @@ def adopt(
         print_json({"plan": plan.model_dump(mode="json"), "counts": plan.counts(),
                     "run": report.model_dump(mode="json") if report else None})
         return
-    rows = [(r.system, r.remote_id, r.summary, ACTIONS.get(r.action, r.action), r.record_id or "", r.detail)
+    rows = [(r.remote_id, r.summary, ACTIONS.get(r.action, r.action), r.record_id or "", r.system, r.detail)
             for r in plan.rows]
-    print_table(f"adoption plan: {entity}{' (dry run: nothing written)' if dry_run else ''}",
-                ["system", "remote id", "name", "action", "PRM id", "why"], rows)
+    console.print(f"adoption plan: {entity}{' (dry run: nothing written)' if dry_run else ''}", highlight=False)
+    print_fitted(None, [Col("remote id"), Col("name", wrap=True, min_width=16), Col("action"),
+                        Col("PRM id", priority=2), Col("system", priority=3), Col("why", wrap=True, min_width=20)],
+                 rows)
     for key, counts in plan.counts().items():
-        console.print(f"{key}: " + ", ".join(f"{ACTIONS.get(k, k)} {v}" for k, v in sorted(counts.items())))
+        console.print(f"{key}: " + ", ".join(f"{ACTIONS.get(k, k)} {v}" for k, v in sorted(counts.items())),
+                      highlight=False)
     if plan.for_review:
-        console.print(f"[yellow]{len(plan.for_review)} records need a person[/] (ambiguous or unmatched); "
-                      "after the run see `prm-sync unmatched`")
+        many = len(plan.for_review) != 1
+        console.print(f"[yellow]{len(plan.for_review)} record{'s' if many else ''} need{'' if many else 's'} a "
+                      "person[/] (ambiguous or taken); after the run `prm-sync unmatched` lists "
+                      f"{'them' if many else 'it'}", highlight=False)
     if report is not None:
         totals = report.totals()
         console.print(f"run {report.run_id}: {report.status}; adopted {totals['adopted']}, created "
@@ -92,8 +97,12 @@ def unmatched(
     if json_output:
         print_json([r.model_dump(mode="json") for r in rows])
         return
-    print_table(f"{len(rows)} unmatched remote records", ["system", "entity", "remote id", "name", "reason", "detail"],
-                [(r.system, r.entity, r.remote_id, r.summary or "", r.reason, r.detail or "") for r in rows])
+    console.print(f"{len(rows)} unmatched remote record{'s' if len(rows) != 1 else ''} (waiting for a person: "
+                  "merge the duplicates in the CRM, or give the record its PRM id)", highlight=False)
+    if rows:
+        print_fitted(None, [Col("system/entity", priority=3), Col("remote id"), Col("name", wrap=True, min_width=16),
+                            Col("reason", priority=2), Col("detail", wrap=True, min_width=20)],
+                     [(f"{r.system}/{r.entity}", r.remote_id, r.summary or "", r.reason, r.detail or "") for r in rows])
 
 
 @app.command("import")

@@ -34,7 +34,7 @@ REPORT_COLUMNS = [
     Col("stopped", wrap=True, min_width=16),
 ]
 # a record pulled and then pushed has an outcome each way: 20 partners read can make 40 unchanged
-REPORT_CAPTION = "created, updated and unchanged count both directions: into the PRM and out to the system"
+REPORT_CAPTION = "counts cover both directions: into the PRM, and out to the system"
 
 
 def print_report(report: RunReport) -> None:
