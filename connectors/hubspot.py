@@ -75,6 +75,7 @@ SEARCH_LIMIT = 200
 LIST_LIMIT = 100
 MODSTAMP = "hs_lastmodifieddate"
 ASSOCIATION_PREFIX = "associations."  # a read-only field: ``associations.companies`` = the associated company's id
+# (``associations.companies@Registering partner``: only associations with that label)
 ASSOCIATION_READ_LIMIT = 1000  # inputs per v4 batch read
 PRIMARY_TYPE_IDS = {5}  # deal -> company "Primary" (HUBSPOT_DEFINED)
 _API_ERRORS = (
@@ -313,7 +314,8 @@ class HubSpotConnector:
             return rows
         live = [r.id for r in rows if not r.deleted]
         for field in wanted:
-            found = self.associated_ids(object_type, field.removeprefix(ASSOCIATION_PREFIX), live) if live else {}
+            to_object, _, label = field.removeprefix(ASSOCIATION_PREFIX).partition("@")
+            found = self.associated_ids(object_type, to_object, live, label=label or None) if live else {}
             for row in rows:
                 row.fields[field] = found.get(row.id)
         return rows
@@ -327,8 +329,12 @@ class HubSpotConnector:
         """Read ``fields`` (``on_demand_fields``) for these records: one batch read per page and object."""
         self._with_associations(self.object_type(object_name), fields, records)
 
-    def associated_ids(self, from_object: str, to_object: str, ids: list[str]) -> dict[str, str]:
-        """Record id -> the id of its associated ``to_object`` record (the primary one, else the lowest id)."""
+    def associated_ids(self, from_object: str, to_object: str, ids: list[str], *, label: str | None = None) -> dict[str, str]:
+        """Record id -> the id of its associated ``to_object`` record (the primary one, else the lowest id).
+
+        ``label``: only associations carrying that label count (``associations.companies@Registering partner``
+        reads a registration's partner, not its end customer).
+        """
         from_type, to_type = self.object_type(from_object), self.object_type(to_object)
         out: dict[str, str] = {}
         for start in range(0, len(ids), ASSOCIATION_READ_LIMIT):
@@ -337,7 +343,7 @@ class HubSpotConnector:
             def send(inputs: list[dict[str, str]] = inputs) -> dict[str, str]:
                 raw = self._assoc_batch_api.get_page(from_type, to_type, {"inputs": inputs}, _preload_content=False)
                 try:
-                    return _associated_answer(raw.data)
+                    return _associated_answer(raw.data, label)
                 finally:
                     raw.release_conn()
 
@@ -848,7 +854,7 @@ def _associate_errors(data: bytes) -> list[dict[str, Any]]:
     return _batch_errors(answer)
 
 
-def _associated_answer(data: bytes) -> dict[str, str]:
+def _associated_answer(data: bytes, label: str | None = None) -> dict[str, str]:
     """A v4 batch read answer (200, or 207 listing records without any) -> from id -> chosen target id."""
     answer = json.loads(data) if data else None
     if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
@@ -858,6 +864,9 @@ def _associated_answer(data: bytes) -> dict[str, str]:
     for result in answer["results"]:
         source = (result.get("from") or {}).get("id") if isinstance(result, dict) else None
         targets = [t for t in result.get("to") or [] if isinstance(t, dict) and t.get("toObjectId") is not None]
+        if label is not None:
+            targets = [t for t in targets if any(str(a.get("label") or "").casefold() == label.casefold()
+                                                 for a in t.get("associationTypes") or [] if isinstance(a, dict))]
         if source is None or not targets:
             continue
         primary = [t for t in targets if any(

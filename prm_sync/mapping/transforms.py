@@ -169,6 +169,36 @@ register(
 )
 
 
+class FirstOfParams(Params):
+    fields: list[str] = Field(min_length=2, description="remote fields, in order: the first that is not blank wins")
+    lookup: dict[str, str] = Field(
+        default_factory=dict, description="field -> the entity whose record id (in this system) that field holds")
+
+
+def _first_of(value: Any, params: FirstOfParams, ctx: TransformContext) -> Any:
+    for name in params.fields:
+        found = _first_id(value.get(name))
+        if found in (None, "", False):
+            continue
+        entity = params.lookup.get(name)
+        if entity is None:
+            return found
+        if ctx.ids is not None and (ours := ctx.ids.prm_id_for(entity, ctx.system, str(found))) is not None:
+            return ours
+    return None
+
+
+register(
+    "first_of",
+    "the first of several remote fields that holds a value, remote ids looked up as ours (one-way, read)",
+    to_remote=None,
+    from_remote=_first_of,
+    params=FirstOfParams,
+    two_way=False,
+    inputs=lambda p: list(p.fields),
+)
+
+
 class ConstantParams(Params):
     value: Any
 

@@ -186,3 +186,11 @@ def test_year_one_is_written_with_four_digits() -> None:
     when = datetime(1, 1, 1, tzinfo=UTC)
     assert _to("datetime", when, "salesforce") == "0001-01-01T00:00:00.000+0000"
     assert _to("datetime", when, "odoo") == "0001-01-01 00:00:00"
+
+
+def test_first_of_takes_the_first_field_with_a_value_and_looks_remote_ids_up() -> None:
+    params = {"fields": ["partner_prm_id", "associations.companies"], "lookup": {"associations.companies": "partner"}}
+    assert _from("first_of", {"partner_prm_id": "ptn_9", "associations.companies": "001A"}, params) == "ptn_9"
+    assert _from("first_of", {"partner_prm_id": "", "associations.companies": "001A"}, params) == "ptn_1"
+    assert _from("first_of", {"partner_prm_id": None, "associations.companies": "001Z"}, params) is None  # not ours
+    assert _from("first_of", {"partner_prm_id": None, "associations.companies": None}, params) is None

@@ -133,3 +133,40 @@ def test_a_registration_a_partner_enters_in_salesforce_is_adopted_checked_and_re
     assert [str(link.to_object_id) for link in links] == [company]  # the registering partner, associated
     assert len(world.salesforce_records("SELECT Id FROM Deal_Registration__c")) == 1  # no second copy
     world.assert_settled()
+
+
+def test_a_registration_entered_in_hubspot_finds_its_partner_by_the_registering_partner_association(
+    make_world: Any,
+) -> None:
+    """A partner manager creates the registration in HubSpot and associates the partner company (as HubSpot's UI does)."""
+    from hubspot.crm.associations.v4 import AssociationSpec
+
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_acme", name="Acme Integrators", domain="acme.example"),
+                   Partner(id="ptn_bolt", name="Bolt Systems", domain="bolt.example"))
+    world.sync()
+    acme = world.hubspot_by_prm_id("companies", "ptn_acme", ["name"])["id"]
+    customer = world.hubspot.crm.companies.basic_api.create({"properties": {"name": "Initech Ltd",
+                                                                            "domain": "initech.example"}}).id
+    entered = world.hubspot.crm.objects.basic_api.create("p_deal_registrations", {"properties": {
+        "customer_name": "Initech Ltd", "customer_domain": "initech.example", "product_lines": "platform",
+        "amount": "50000", "status": "submitted"}}).id
+    labels = {d.label: d.type_id for d in world.hubspot.crm.associations.v4.schema.definitions_api.get_all(
+        "p_deal_registrations", "companies").results if d.label}
+    for company, label in ((customer, "End customer"), (acme, "Registering partner")):
+        world.hubspot.crm.associations.v4.basic_api.create("p_deal_registrations", entered, "companies", company, [
+            AssociationSpec(association_category="USER_DEFINED", association_type_id=labels[label])])
+
+    report = world.sync()
+
+    assert report.slice("hubspot", "deal_registration").adopted == 1
+    [registration] = world.prm.all("deal_registration")
+    assert (registration.partner_id, registration.external_ids["hubspot"]) == ("ptn_acme", entered)
+    copy = world.hubspot.crm.objects.basic_api.get_by_id("p_deal_registrations", entered,
+                                                         properties=["prm_id", "partner_prm_id", "conflict_decision"])
+    assert (copy.properties["prm_id"], copy.properties["partner_prm_id"]) == (registration.id, "ptn_acme")
+    assert copy.properties["conflict_decision"] == "clear"
+    account = world.salesforce_by_prm_id("Account", "ptn_acme", "Id")["Id"]
+    row = world.salesforce_by_prm_id("Deal_Registration__c", registration.id, "Partner__c, Customer_Name__c")
+    assert (row["Partner__c"], row["Customer_Name__c"]) == (account, "Initech Ltd")
+    world.assert_settled()
