@@ -221,7 +221,8 @@ def runs_list(
                   Col("took", priority=4), Col("read", priority=5, justify="right"), Col("written", justify="right"),
                   Col("failed", justify="right"), Col("api calls", priority=6, justify="right"),
                   Col("scope", wrap=True, min_width=14, priority=7)],
-                 rows, caption="one run in full: prm-sync runs show RUN")
+                 rows, caption="written: created, updated or deleted on either side, the PRM or a system; "
+                 "one run in full: prm-sync runs show RUN")
 
 
 @runs_app.command("show")
