@@ -367,9 +367,9 @@ def _identify(
     if who.decided and who.record_id:
         if who.how != "prm_id":
             stats.adopted += 1
-            if not ctx.dry_run:
-                identity_store.settle_unmatched(session, sl.system, sl.remote_object, [remote.id], status="adopted",
-                                                record_id=who.record_id, now=ctx.clock())
+        if not ctx.dry_run:  # whoever it turned out to be, it no longer waits for a person (a PRM id given by hand too)
+            identity_store.settle_unmatched(session, sl.system, sl.remote_object, [remote.id], status="adopted",
+                                            record_id=who.record_id, now=ctx.clock())
         return who.record_id, who.how != "prm_id"
     if who.how == "ignored":
         stats.skipped += 1

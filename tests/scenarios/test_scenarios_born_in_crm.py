@@ -170,3 +170,29 @@ def test_a_registration_entered_in_hubspot_finds_its_partner_by_the_registering_
     row = world.salesforce_by_prm_id("Deal_Registration__c", registration.id, "Partner__c, Customer_Name__c")
     assert (row["Partner__c"], row["Customer_Name__c"]) == (account, "Initech Ltd")
     world.assert_settled()
+
+
+def test_under_report_a_new_account_waits_for_a_person_who_gives_it_the_prm_id(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    world.set_policy("salesforce", "partner", on_unmatched="report")
+    account_id = _partner_account(world, "Fabrikam EMEA", "fabrikam-emea.example")
+
+    report = world.sync()
+
+    assert (report.slice("salesforce", "partner").unmatched, report.slice("salesforce", "partner").adopted) == (1, 0)
+    listed = world.cli("unmatched", "--json").json()
+    assert [(r["remote_id"], r["reason"]) for r in listed] == [(account_id, "no_prm_id")]
+    assert world.prm.all("partner") == [] and world.hubspot.crm.companies.basic_api.get_page().results == []
+
+    # the channel manager adds the partner in the PRM; the admin puts its PRM id on the rep's account
+    world.prm.save(Partner(id="ptn_femea", name="Fabrikam EMEA", domain="fabrikam-emea.example"))
+    world.salesforce.Account.update(account_id, {"PRM_Id__c": "ptn_femea"})
+    world.sync()
+
+    assert world.prm.get("partner", "ptn_femea").external_ids["salesforce"] == account_id
+    assert len(world.salesforce_records("SELECT Id FROM Account WHERE IsPartner = true")) == 1  # linked, not doubled
+    assert world.cli("unmatched", "--json").json() == []  # no longer waiting for a person
+    [health] = [s for s in world.cli("status", "--json").json()["slices"]
+                if (s["system"], s["entity"]) == ("salesforce", "partner")]
+    assert health["unmatched"] == 0
+    world.assert_settled()
