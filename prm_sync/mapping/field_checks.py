@@ -12,7 +12,7 @@ from typing import Any
 from connectors.base import FieldInfo
 from prm_sync.errors import Problem
 from prm_sync.mapping.canonical import COMPATIBLE, ENGINE_FIELDS, entity_fields, required_fields
-from prm_sync.mapping.filters import hubspot_filter_problem, soql_filter_problem
+from prm_sync.mapping.filters import hubspot_filter_problem, odoo_domain_problem, soql_filter_problem
 from prm_sync.mapping.registry import TRANSFORMS, Transform, split_ref
 from prm_sync.mapping.spec import FieldSpec, ObjectSpec
 from prm_sync.mapping.transforms import transform_names
@@ -142,12 +142,12 @@ class FieldChecker:
                 else:
                     self._remote_ok(str(clause["propertyName"]), (*loc, i, "propertyName"), "property")
         if self.system == "erp":
+            problem = odoo_domain_problem(flt)
+            if problem is not None:
+                self._add((*loc, problem[0]) if problem[0] is not None else loc, problem[1], expected[1])
+                return
             for i, clause in enumerate(flt):
-                if not (isinstance(clause, str) and clause in ("&", "|", "!")) and not (
-                    isinstance(clause, list) and len(clause) == 3
-                ):
-                    self._add((*loc, i), "each Odoo domain term is [field, operator, value] or '&', '|', '!'")
-                elif isinstance(clause, list):
+                if isinstance(clause, list):
                     self._remote_ok(str(clause[0]), (*loc, i), "field")
 
     def _check_remote_required(self, writers: dict[str, Loc]) -> None:

@@ -8,7 +8,9 @@ AND/OR/NOT, parentheses, ``IN``/``INCLUDES`` lists and semi-join sub-queries)
 that never closes a parenthesis it did not open and leaves nothing after it
 (no ``ORDER BY``, ``LIMIT`` or second clause). A HubSpot filter is a list of
 ``{propertyName, operator, value}`` objects: known operators, scalar values,
-no other keys. Each function returns the problem as text, or None.
+no other keys. An Odoo domain is a list of ``[field, operator, value]`` terms
+in Polish notation, each ``&``/``|`` taking two terms and ``!`` one.
+Each function returns the problem (as text), or None.
 """
 
 from __future__ import annotations
@@ -205,4 +207,45 @@ def hubspot_filter_problem(clause: Any) -> str | None:
         isinstance(clause["values"], list) and len(clause["values"]) <= 100 and all(map(_scalar, clause["values"]))
     ):
         return "values must be a list of at most 100 texts or numbers"
+    return None
+
+
+ODOO_OPERATORS = {
+    "=", "!=", ">", ">=", "<", "<=", "=?", "=like", "like", "not like", "ilike", "not ilike", "=ilike", "in",
+    "not in", "child_of", "parent_of", "any", "not any",
+}
+_ODOO_FIELD = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
+
+
+def _odoo_term_problem(term: list[Any]) -> str | None:
+    field_name, operator, value = term
+    if not isinstance(field_name, str) or not _ODOO_FIELD.fullmatch(field_name):
+        return f"{field_name!r} is not an Odoo field name"
+    if operator not in ODOO_OPERATORS:
+        return f"unknown Odoo operator {operator!r}; use one of {', '.join(sorted(ODOO_OPERATORS))}"
+    values = value if isinstance(value, list) else [value]
+    if len(values) > 1000 or not all(v is None or _scalar(v) for v in values):
+        return "an Odoo domain value is one text, number, boolean or null, or a list of them"
+    return None
+
+
+def odoo_domain_problem(domain: list[Any]) -> tuple[int | None, str] | None:
+    """The index and reason of the first bad term of an Odoo domain, or None when it is well formed."""
+    operands = 0
+    for index in range(len(domain) - 1, -1, -1):  # prefix notation reads right to left
+        term = domain[index]
+        if term in ("&", "|"):
+            if operands < 2:
+                return index, f"'{term}' needs two terms after it"
+            operands -= 1
+        elif term == "!":
+            if operands < 1:
+                return index, "'!' needs a term after it"
+        elif isinstance(term, list) and len(term) == 3:
+            problem = _odoo_term_problem(term)
+            if problem:
+                return index, problem
+            operands += 1
+        else:
+            return index, "each Odoo domain term is [field, operator, value] or '&', '|', '!'"
     return None

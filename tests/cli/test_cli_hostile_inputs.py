@@ -237,6 +237,13 @@ def hubspot_filter_nested_value(project: Path) -> list[str]:
     return ["validate"]
 
 
+def erp_domain_bad_operator(project: Path) -> list[str]:
+    path = project / "mappings" / "erp.yaml"
+    old = '[[state, "=", posted], [partner_type, "=", customer]]'
+    path.write_text(path.read_text().replace(old, '["|", [state, "=", posted]]', 1))
+    return ["validate"]
+
+
 def sync_empty_selection(project: Path) -> list[str]:
     return ["sync", "--system", "lms", "--entity", "partner"]
 
@@ -312,6 +319,7 @@ CASES: dict[str, Case] = {
     "soql-filter-order-by": Case(soql_filter_second_statement, "ORDER BY"),
     "hubspot-filter-bad-operator": Case(hubspot_filter_bad_operator, "operator"),
     "hubspot-filter-nested-value": Case(hubspot_filter_nested_value, "value"),
+    "erp-domain-or-missing-a-term": Case(erp_domain_bad_operator, "two terms"),
     "sync-selection-matches-nothing": Case(sync_empty_selection, "lms"),
     "sync-unknown-entity": Case(sync_unknown_entity, "nosuch"),
     "plan-unknown-system": Case(plan_unknown_system, "nosuch"),

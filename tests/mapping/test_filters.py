@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from prm_sync.config.settings import HubSpotConfig, SalesforceConfig, WebhooksConfig, salesforce_id_checksum
-from prm_sync.mapping.filters import hubspot_filter_problem, soql_filter_problem
+from prm_sync.mapping.filters import hubspot_filter_problem, odoo_domain_problem, soql_filter_problem
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,22 @@ def test_plain_http_only_to_this_machine_unless_allowed() -> None:
     with pytest.raises(ValueError, match="clear text"):
         SalesforceConfig(instance_url="http://acme.my.salesforce.com", auth={"method": "static_token"})
     assert HubSpotConfig(base_url="http://10.0.0.5", allow_insecure_http=True).allow_insecure_http
+
+
+@pytest.mark.parametrize(
+    ("domain", "why"),
+    [
+        pytest.param([["move_type", "in", ["out_invoice", "out_refund"]]], None, id="in-list"),
+        pytest.param(["|", ["state", "=", "posted"], ["state", "=", "cancel"], ["partner_id.x_prm_id", "!=", None]],
+                     None, id="or-and-implicit-and"),
+        pytest.param(["!", ["state", "=", "draft"]], None, id="not"),
+        pytest.param(["|", ["state", "=", "posted"]], "two terms", id="or-missing-a-term"),
+        pytest.param([["state", "= 1 or", "posted"]], "operator", id="bad-operator"),
+        pytest.param([["state", "=", {"x": 1}]], "value", id="nested-value"),
+        pytest.param([["State; drop", "=", "x"]], "field name", id="bad-field"),
+        pytest.param([["state", "="]], "each Odoo domain term", id="two-item-term"),
+    ],
+)
+def test_odoo_domains(domain: list[object], why: str | None) -> None:
+    problem = odoo_domain_problem(domain)
+    assert (problem is None) if why is None else (problem is not None and why in problem[1])
