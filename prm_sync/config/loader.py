@@ -74,13 +74,19 @@ _SYSTEM_TREES = [Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/li
                                    "/sys", "/usr")]
 
 
+def system_path_problem(path: Path, what: str) -> str | None:
+    """Why prm-sync must not create or replace files at ``path`` (the root or a system tree), or None."""
+    path = path.expanduser().resolve()
+    if path == Path(path.anchor) or any(path == t or t in path.parents for t in _SYSTEM_TREES):
+        return f"{what} {path} is in a system folder; prm-sync would write its own files there"
+    return None
+
+
 def _data_dir_problem(data_dir: Path) -> str | None:
     """Why ``data_dir`` cannot hold prm-sync's files, or None (it need not exist yet)."""
     if data_dir.exists() and not data_dir.is_dir():
         return f"data_dir {data_dir} is a file, not a folder"
-    if data_dir == Path(data_dir.anchor) or any(data_dir == t or t in data_dir.parents for t in _SYSTEM_TREES):
-        return f"data_dir {data_dir} is a system folder; prm-sync keeps its database and files there"
-    return None
+    return system_path_problem(data_dir, "data_dir")
 
 
 def _env_path(name: str) -> Path | None:

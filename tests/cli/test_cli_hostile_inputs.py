@@ -376,6 +376,18 @@ def test_a_port_in_use_is_one_clear_line(command: list[str], taken_port: int, pr
 
 
 @pytest.mark.parametrize(
+    ("option", "path", "expect"),
+    [
+        pytest.param("--state-file", "/etc/passwd", "system folder", id="sandbox-state-file-etc-passwd"),
+        pytest.param("--work-dir", "/usr/lib", "system folder", id="sandbox-work-dir-system"),
+        pytest.param("--state-file", ".", "is a folder", id="sandbox-state-file-a-folder"),
+    ],
+)
+def test_sandbox_up_never_writes_system_files(option: str, path: str, expect: str, project: Path) -> None:
+    _assert_one_clear_line(invoke(["sandbox", "up", option, path]), Case(lambda _p: [], expect))
+
+
+@pytest.mark.parametrize(
     "command",
     [
         pytest.param(["webhooks", "serve", "--host", "no-such-host.invalid"], id="webhooks-serve-bad-host"),

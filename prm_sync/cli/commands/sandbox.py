@@ -32,7 +32,13 @@ def sandbox_up(
     from connectors.sandbox.cluster import SandboxCluster, serve_until_stopped
     from connectors.sandbox.seed import generate
     from connectors.sandbox.seeding import seed_sandboxes
+    from prm_sync.config.loader import system_path_problem
+    from prm_sync.errors import ConfigError, Problem
 
+    for path, option in ((state_file, "--state-file"), (work_dir, "--work-dir")):
+        problem = system_path_problem(path, option)  # the state file is replaced, the work dir filled
+        if problem or (option == "--state-file" and path.is_dir()):
+            raise ConfigError([Problem(problem or f"--state-file {path} is a folder; name a file")])
     ports = {"salesforce": salesforce_port, "hubspot": hubspot_port, "lms": lms_port, "erp": erp_port}
     cluster = SandboxCluster(work_dir, strict=strict, ports=ports, persist=persist, host=host)
 
