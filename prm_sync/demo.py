@@ -75,11 +75,11 @@ def _close_won(sf: Any, hs: Any, opp: Opportunity) -> bool:
 
 
 def _bill(erp: Any, opp: Opportunity, day: str) -> int:
-    """Finance invoices the won deal in the ERP, referencing the PRM opportunity id."""
+    """Finance invoices the won deal in the ERP; the quote carried the deal's CRM id over (``x_opportunity_ref``)."""
     amount = float(opp.amount or 50_000)
     customer = erp.insert_records("res.partner", [{"name": opp.name.split(" - ")[0], "is_company": True}])[0]
     return erp.insert_records("account.move", [{
-        "move_type": "out_invoice", "partner_id": customer, "x_opportunity_ref": opp.id,
+        "move_type": "out_invoice", "partner_id": customer, "x_opportunity_ref": opp.external_ids.get("salesforce") or opp.external_ids.get("hubspot") or opp.id,
         "amount_total": amount, "invoice_date": day, "state": "posted",
     }])[0]
 

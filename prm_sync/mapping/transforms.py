@@ -199,6 +199,34 @@ register(
 )
 
 
+class CrmRefParams(Params):
+    entity: str
+    systems: list[str] = Field(["salesforce", "hubspot"], description="systems whose record ids the field may hold")
+
+
+def _crm_ref(value: Any, params: CrmRefParams, ctx: TransformContext) -> Any:
+    """A record named by its id in one of ``systems`` (what a CRM-to-ERP quote carries) -> our id; ours passes."""
+    value = _first_id(value)
+    if value in (None, "", False):
+        return None
+    if ctx.ids is not None:
+        for system in params.systems:
+            if (ours := ctx.ids.prm_id_for(params.entity, system, str(value))) is not None:
+                return ours
+    return value
+
+
+register(
+    "crm_ref",
+    "a record named by its id in a CRM (or by our id) -> our id (one-way, read)",
+    to_remote=None,
+    from_remote=_crm_ref,
+    params=CrmRefParams,
+    two_way=False,
+    shorthand="entity",
+)
+
+
 class ConstantParams(Params):
     value: Any
 

@@ -19,6 +19,7 @@ from prm_sync.mapping.registry import TRANSFORMS
 # the smallest valid params of each transform that needs some
 PARAMS: dict[str, Any] = {
     "concat": {"fields": ["first_name", "last_name"]},
+    "crm_ref": {"entity": "opportunity"},
     "first_of": {"fields": ["partner_prm_id", "associations.companies"], "lookup": {"associations.companies": "partner"}},
     "lookup": {"entity": "partner"},
     "split_name": {"part": "last"},

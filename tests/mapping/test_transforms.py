@@ -194,3 +194,9 @@ def test_first_of_takes_the_first_field_with_a_value_and_looks_remote_ids_up() -
     assert _from("first_of", {"partner_prm_id": "", "associations.companies": "001A"}, params) == "ptn_1"
     assert _from("first_of", {"partner_prm_id": None, "associations.companies": "001Z"}, params) is None  # not ours
     assert _from("first_of", {"partner_prm_id": None, "associations.companies": None}, params) is None
+
+
+def test_crm_ref_reads_a_crm_id_as_ours_and_keeps_our_own_id() -> None:
+    assert _from("crm_ref", "001A", {"entity": "partner", "systems": ["hubspot", "salesforce"]}) == "ptn_1"
+    assert _from("crm_ref", "opp_7", "opportunity") == "opp_7"  # already ours
+    assert _from("crm_ref", "", "opportunity") is None

@@ -145,7 +145,8 @@ class Odoo:
 
     # -- what finance does -----------------------------------------------------------------
     def invoice(self, opportunity_ref: str, amount: float, day: date, *, customer: str = "Customer") -> int:
-        """A posted customer invoice for a won deal, carrying the deal's PRM id (``x_opportunity_ref``)."""
+        """A posted customer invoice for a won deal, carrying the deal's id in the CRM (``x_opportunity_ref``),
+        as a CRM-to-ERP quote brings it over."""
         partner = self.execute("res.partner", "create", {"name": customer, "is_company": True})
         move = self.execute("account.move", "create", {
             "move_type": "out_invoice", "partner_id": partner, "x_opportunity_ref": opportunity_ref,

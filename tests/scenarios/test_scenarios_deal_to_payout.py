@@ -71,10 +71,9 @@ def test_registration_to_paid_commission_and_a_clawback(make_world: Any, store: 
     assert opportunity["Registration_Status__c"] == "Won"
     assert opportunity["Attribution_Summary__c"] == "Sourced: Alpha Integrators (10%)"
 
-    # finance invoices the deal (its PRM reference) and collects: the commission becomes a vendor bill
+    # finance invoices the deal (the quote brought its Salesforce id over) and collects: a vendor bill follows
     odoo = world.odoo
-    reference = world.prm.find("opportunity", "salesforce", deal).id
-    invoice = odoo.invoice(reference, 100000.0, today, customer="Acme Robotics Inc")
+    invoice = odoo.invoice(deal, 100000.0, today, customer="Acme Robotics Inc")
     world.sync()
     assert odoo.read("account.move", [["move_type", "in", ["in_invoice", "in_refund"]]], ["id"]) == []  # unpaid
     odoo.register_payment(invoice, 100000.0, today)

@@ -133,7 +133,7 @@ MODELS: dict[str, OdooModel] = {
                 ),
             ),
             OdooField("partner_id", "many2one", "Partner", relation="res.partner"),
-            OdooField("x_opportunity_ref", "char", "Opportunity PRM Id"),
+            OdooField("x_opportunity_ref", "char", "Opportunity (CRM id)"),
             OdooField("x_prm_id", "char", "PRM Id"),
             OdooField("amount_total", "monetary", "Total", default=0.0),
             OdooField("amount_residual", "monetary", "Amount Due", computed=True),
