@@ -182,6 +182,10 @@ class RunInProgress(PrmSyncError):
     exit_code = ExitCode.LOCKED
 
 
+class LockLost(RunInProgress):
+    """Another run took this run's lock over (it was presumed dead): this run stops before its next commit."""
+
+
 class RuleViolation(PrmSyncError):
     """A channel rule forbids the requested change (an illegal lifecycle move, one extension too many)."""
 

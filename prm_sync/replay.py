@@ -24,17 +24,18 @@ starts with ``moot:``, and a ``failure.moot`` audit entry says why).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from connectors.base import Connector, RemoteRecord
-from prm_sync.errors import PrmSyncError, RunInProgress, UsageError
+from prm_sync.errors import PrmSyncError, UsageError
 from prm_sync.model import new_id
 from prm_sync.runtime import Runtime
 from prm_sync.store import audit as audit_store
 from prm_sync.store import failures as failure_store
+from prm_sync.store import locks
 from prm_sync.store import records as record_store
 from prm_sync.store.failures import FailedRecord, FailureStatus
 from prm_sync.store.types import jsonable
@@ -285,14 +286,18 @@ def _replay_reads(
                        mapping_version=runtime.mappings.version)
     stats = SliceStats(system=sl.system, entity=sl.entity, remote_object=sl.remote_object)
     report.slices.append(stats)
-    scope = "sync"  # the engine's lock: a replay never overlaps a run
-    if not dry_run:
-        if not repo.acquire_lock(runtime.store, scope, run_id, runtime.config.sync.lock_stale_after_seconds):
-            msg = f"another sync run ({repo.lock_holder(runtime.store, scope)}) is in progress; replay later"
-            raise RunInProgress(msg)
-        with runtime.store.session() as session:
-            repo.start_run(session, report, trigger="replay",
-                           scope={"systems": [sl.system], "entities": [sl.entity], "replay": [f.id for f in group]})
+    held: locks.LockSet | None = None
+    if not dry_run:  # the slice's lock: a replay never overlaps a run of the same slice
+        stale_after = timedelta(seconds=runtime.config.sync.lock_stale_after_seconds)
+        held = locks.take_locks(runtime.store, [locks.slice_scope(sl.system, sl.entity)], run_id, stale_after)
+        ctx.fence = held.fence
+        try:
+            with runtime.store.session() as session:
+                repo.start_run(session, report, trigger="replay",
+                               scope={"systems": [sl.system], "entities": [sl.entity], "replay": [f.id for f in group]})
+        except BaseException:
+            held.close()
+            raise
     calls = connector.api_calls
     items: list[ReplayItem] = []
     try:
@@ -328,10 +333,12 @@ def _replay_reads(
         stats.api_calls += connector.api_calls - calls
         report.finished_at = ctx.clock()
         ctx.close()
-        if not dry_run:
-            with runtime.store.session() as session:
-                repo.finish_run(session, report)
-            repo.release_lock(runtime.store, scope, run_id)
+        if held is not None:
+            try:
+                with runtime.store.session() as session:
+                    repo.finish_run(session, report)
+            finally:
+                held.close()
     return items, None if dry_run else run_id
 
 

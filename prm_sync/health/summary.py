@@ -89,10 +89,12 @@ class RunningRun(BaseModel):
 
 
 class LockHolder(BaseModel):
-    scope: str
+    scope: str  # a slice, ``salesforce/partner``: runs of other slices go on beside it
     run_id: str
     acquired_at: datetime
     heartbeat_at: datetime
+    host: str | None = None
+    pid: int | None = None
 
 
 class HealthReport(BaseModel):

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from prm_sync.errors import RunInProgress
 from prm_sync.mapping.apply import ObjectMapping
-from prm_sync.model import CanonicalRecord, utcnow
+from prm_sync.model import CanonicalRecord
 from prm_sync.reconcile.models import MANUAL_KINDS, Difference, RepairSummary
 from prm_sync.reconcile.snapshot import encode, is_keyed
 from prm_sync.store import audit as audit_store
@@ -190,10 +190,14 @@ def apply_repair(runtime: Any, plan: RepairPlan, systems: list[str], run_id: str
     )
     if plan.empty:
         return summary
+    # a merge followed moves contacts, registrations and deals to the survivor: they go out in the same run
+    entities = None if plan.merges else sorted(set(plan.push) | {entity for _, _, entity in plan.reread})
+    engine = runtime.engine(systems)
+    scopes = engine.lock_scopes(SyncScope(systems=systems, entities=entities))
     with runtime.store.session() as session:
-        held = locks.get_lock(session, "sync")
-        if held is not None and utcnow() - held.heartbeat_at < timedelta(seconds=stale_after_seconds):
-            msg = f"a sync run ({held.run_id}) is in progress; repair once it has finished"
+        busy = locks.live_holders(session, scopes, timedelta(seconds=stale_after_seconds))
+        if busy:
+            msg = f"a sync run ({busy[0].describe()}) is in progress on {busy[0].scope}; repair once it has finished"
             raise RunInProgress(msg)
         summary.states_reset = _forget(session, plan, run_id)
         for system, remote_object, entity in sorted(plan.reread):
@@ -201,9 +205,6 @@ def apply_repair(runtime: Any, plan: RepairPlan, systems: list[str], run_id: str
     # a normal run over the affected entities, not a record_ids run: a value re-read from one
     # system must still reach the others, and the push only writes records that differ from
     # their agreed state (the ones reset above, plus anything else already pending)
-    # a merge followed moves contacts, registrations and deals to the survivor: they go out in the same run
-    entities = None if plan.merges else sorted(set(plan.push) | {entity for _, _, entity in plan.reread})
-    engine = runtime.engine(systems)
     report = engine.run(SyncScope(systems=systems, entities=entities), trigger="reconcile")
     summary.run_id = report.run_id
     summary.status = report.status

@@ -132,8 +132,14 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
 
 
 def apply_rules(ctx: RunContext, report: RunReport) -> None:
-    """``SyncEngine.rule_hooks`` entry: one transaction, counts merged into the report."""
-    with ctx.transaction() as session:
+    """``SyncEngine.rule_hooks`` entry: one transaction, counts merged into the report.
+
+    The rules read and write across slices (registrations, opportunities,
+    partners' tiers, payouts), so two runs of different slices going at once
+    take turns here (a turn on every entity) instead of both deciding the
+    same conflict or payout.
+    """
+    with ctx.transaction(every_entity=True) as session:
         counts = apply_rules_in_session(session, ctx.config.rules, ctx.pulled, now=ctx.clock(), run_id=ctx.run_id)
         unmatched = count_unmatched_learners(session)
     for key, value in counts.items():

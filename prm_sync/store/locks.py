@@ -1,31 +1,61 @@
-"""Run locks: two runs on the same scope never overlap, on SQLite or PostgreSQL.
+"""Run locks: two runs on the same slice never overlap, on SQLite or PostgreSQL.
 
-A lock is a row keyed by scope. Taking it is an INSERT in its own short
-transaction, so the primary key decides the race on both backends; a lock
-whose holder stopped heart-beating is taken over by one conditional UPDATE,
-which only one contender can win (PostgreSQL re-checks the condition after
-the row lock, SQLite has a single writer). The lock lives outside the sync's
-batch transactions on purpose: it must be visible to other processes at once
-and must survive a batch rollback.
+A lock is a row keyed by scope; the sync takes one per (system, entity)
+slice it touches (``slice_scope``), so a Salesforce push and a HubSpot push
+run at the same time in separate processes while two runs of the same slice
+never do. Taking a lock is an INSERT in its own short transaction, so the
+primary key decides the race on both backends. The row names its holder's
+host and pid: a lock whose holder is gone (its process no longer exists on
+this host) or stopped heart-beating (``stale_after``) is taken over by one
+conditional UPDATE that only one contender can win (PostgreSQL re-checks the
+condition after the row lock, SQLite has a single writer), and the takeover
+is written to the audit log. The lock lives outside the sync's batch
+transactions on purpose: it must be visible to other processes at once and
+must survive a batch rollback. ``LockSet.fence`` is the other half: every
+batch transaction of a run re-reads its locks (``FOR SHARE`` on PostgreSQL),
+so a run whose lock was taken over stops before its next commit instead of
+writing beside its successor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import socket
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from prm_sync.errors import RunInProgress
+from prm_sync.errors import LockLost, RunInProgress
 from prm_sync.model import utcnow
+from prm_sync.store.audit import AuditEntry, append_audit
 from prm_sync.store.db import Store
 from prm_sync.store.orm import RunLockRow
+from prm_sync.store.runs import abandon_runs, running_run_ids
 
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
+HEARTBEAT_MAX_INTERVAL = timedelta(seconds=60)
+
+
+def slice_scope(system: str, entity: str) -> str:
+    """The lock of one (system, entity) slice: ``salesforce/partner``."""
+    return f"{system}/{entity}"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock: the run, and the process it runs in (for dead-holder detection)."""
+
+    run_id: str
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
 
 
 class RunLock(BaseModel):
@@ -35,6 +65,80 @@ class RunLock(BaseModel):
     run_id: str
     acquired_at: datetime
     heartbeat_at: datetime
+    host: str | None = None
+    pid: int | None = None
+
+    def describe(self) -> str:
+        where = f" on {self.host} pid {self.pid}" if self.host else ""
+        return f"run {self.run_id}{where}, last heartbeat {self.heartbeat_at.isoformat()}"
+
+
+def process_gone(host: str | None, pid: int | None) -> bool:
+    """True when ``pid`` on this host no longer runs (or is a zombie nobody reaped yet).
+
+    A lock held from another host is never judged this way: only its heartbeat can expire.
+    """
+    if not host or pid is None or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, as another user's process
+    try:  # a killed child its parent has not waited for yet still answers kill(0)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
+
+
+def why_dead(lock: RunLock, stale_after: timedelta, now: datetime) -> str | None:
+    """Why ``lock``'s holder counts as dead (a reason for the audit), or None while it may be alive."""
+    if process_gone(lock.host, lock.pid):
+        return f"its process {lock.pid} on {lock.host} is gone"
+    if lock.heartbeat_at < now - stale_after:
+        return f"its last heartbeat ({lock.heartbeat_at.isoformat()}) is older than {stale_after}"
+    return None
+
+
+def _take(
+    store: Store, scope: str, holder: Holder, stale_after: timedelta, now: datetime
+) -> tuple[bool, RunLock | None, str | None]:
+    """(won, the dead holder it replaced, why it counted as dead)."""
+    # a lock released between our failed insert and our update is simply free again: try once more
+    for _attempt in range(3):
+        try:
+            with store.session() as session:
+                session.add(RunLockRow(scope=scope, run_id=holder.run_id, acquired_at=now, heartbeat_at=now,
+                                       host=holder.host, pid=holder.pid))
+                session.flush()
+            return True, None, None
+        except IntegrityError:
+            pass
+        with store.session() as session:
+            current = get_lock(session, scope)
+            if current is None:
+                continue
+            if current.run_id == holder.run_id:
+                reason = None
+            else:
+                reason = why_dead(current, stale_after, now)
+                if reason is None:
+                    return False, None, None
+            # compare-and-swap on what we judged: of several contenders only one moves the row
+            takeover = (
+                update(RunLockRow)
+                .where(RunLockRow.scope == scope, RunLockRow.run_id == current.run_id,
+                       RunLockRow.heartbeat_at == current.heartbeat_at)
+                .values(run_id=holder.run_id, acquired_at=now, heartbeat_at=now, host=holder.host, pid=holder.pid)
+                .execution_options(synchronize_session=False)
+            )
+            if session.execute(takeover).rowcount == 1:
+                return True, (current if reason else None), reason
+            if session.get(RunLockRow, scope) is not None:
+                return False, None, None
+    return False, None, None
 
 
 def acquire_lock(
@@ -44,49 +148,56 @@ def acquire_lock(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     *,
     now: datetime | None = None,
+    holder: Holder | None = None,
 ) -> bool:
     """Take the scope's lock; False if another run holds it and is still alive.
 
-    Succeeds if the scope is free, if the holder's heartbeat is older than
-    ``stale_after`` (it crashed), or if ``run_id`` already holds it.
+    Succeeds if the scope is free, if the holder is dead (its process gone
+    from this host, or its heartbeat older than ``stale_after``), or if
+    ``run_id`` already holds it. A takeover is audited and the dead run's
+    row marked ``abandoned``.
     """
     now = now or utcnow()
-    # a lock released between our failed insert and our update is simply free again: try once more
-    for _attempt in range(3):
-        try:
-            with store.session() as session:
-                session.add(RunLockRow(scope=scope, run_id=run_id, acquired_at=now, heartbeat_at=now))
-                session.flush()
-            return True
-        except IntegrityError:
-            pass
-        with store.session() as session:
-            takeover = (
-                update(RunLockRow)
-                .where(
-                    RunLockRow.scope == scope,
-                    or_(RunLockRow.heartbeat_at < now - stale_after, RunLockRow.run_id == run_id),
-                )
-                .values(run_id=run_id, acquired_at=now, heartbeat_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if session.execute(takeover).rowcount == 1:
-                return True
-            if session.get(RunLockRow, scope) is not None:
-                return False
-    return False
+    holder = holder or Holder(run_id)
+    won, dead, reason = _take(store, scope, holder, stale_after, now)
+    if dead is not None:
+        _record_takeover(store, [(dead, reason or "")], by=holder.run_id, actor="prm-sync", now=now)
+    return won
+
+
+def _record_takeover(
+    store: Store, taken: Sequence[tuple[RunLock, str]], *, by: str | None, actor: str, now: datetime
+) -> None:
+    """One audit entry per lock taken from a dead holder (or freed by an operator); its runs become abandoned."""
+    entries = [
+        AuditEntry(
+            at=now, run_id=by, actor=actor, action="lock.takeover" if by else "lock.unlock",
+            reason=f"lock {lock.scope!r} of run {lock.run_id} " + (f"taken over: {why}" if by else f"released: {why}"),
+            fields_before=lock.model_dump(mode="json"),
+        )
+        for lock, why in taken
+    ]
+    with store.session() as session:
+        append_audit(session, entries)
+        runs_done = {lock.run_id for lock, _ in taken}
+        abandon_runs(session, runs_done, reason="; ".join(sorted({why for _, why in taken})), now=now)
 
 
 def heartbeat(store: Store, scope: str, run_id: str, *, now: datetime | None = None) -> bool:
     """Prove the holder is alive; False means the lock was lost (taken over) and the run must stop."""
+    return heartbeat_many(store, [scope], run_id, now=now)
+
+
+def heartbeat_many(store: Store, scopes: Sequence[str], run_id: str, *, now: datetime | None = None) -> bool:
+    """Renew every lock of a run in one statement; False if any of them is no longer its own."""
     with store.session() as session:
         query = (
             update(RunLockRow)
-            .where(RunLockRow.scope == scope, RunLockRow.run_id == run_id)
+            .where(RunLockRow.scope.in_(list(scopes)), RunLockRow.run_id == run_id)
             .values(heartbeat_at=now or utcnow())
             .execution_options(synchronize_session=False)
         )
-        return session.execute(query).rowcount == 1
+        return session.execute(query).rowcount == len(set(scopes))
 
 
 def release_lock(store: Store, scope: str, run_id: str) -> bool:
@@ -94,6 +205,14 @@ def release_lock(store: Store, scope: str, run_id: str) -> bool:
     with store.session() as session:
         query = delete(RunLockRow).where(RunLockRow.scope == scope, RunLockRow.run_id == run_id)
         return session.execute(query).rowcount == 1
+
+
+def release_locks(store: Store, scopes: Sequence[str], run_id: str) -> int:
+    if not scopes:
+        return 0
+    with store.session() as session:
+        query = delete(RunLockRow).where(RunLockRow.scope.in_(list(scopes)), RunLockRow.run_id == run_id)
+        return session.execute(query).rowcount
 
 
 def get_lock(session: Session, scope: str) -> RunLock | None:
@@ -107,22 +226,219 @@ def list_locks(session: Session) -> list[RunLock]:
     ]
 
 
+def live_holders(session: Session, scopes: Sequence[str], stale_after: timedelta,
+                 *, now: datetime | None = None) -> list[RunLock]:
+    """The locks among ``scopes`` whose holder may still be running."""
+    now = now or utcnow()
+    rows = session.scalars(select(RunLockRow).where(RunLockRow.scope.in_(list(scopes))).order_by(RunLockRow.scope))
+    found = [RunLock.model_validate(row) for row in rows]
+    return [lock for lock in found if why_dead(lock, stale_after, now) is None]
+
+
+def unlock(
+    store: Store, scope: str | None = None, *, actor: str, stale_after: timedelta = DEFAULT_STALE_AFTER,
+    force: bool = False, now: datetime | None = None,
+) -> tuple[list[RunLock], list[RunLock]]:
+    """An operator frees ``scope``'s lock (every lock when None): (freed, kept because the holder looks alive).
+
+    A holder judged dead (process gone from this host, heartbeat expired)
+    is freed at once; one that may be alive only with ``force``, after the
+    operator made sure it is gone (a host that died with its heartbeat not
+    yet expired). Each freed lock is audited with ``actor`` and its run,
+    if still ``running``, becomes ``abandoned``.
+    """
+    now = now or utcnow()
+    with store.session(readonly=True) as session:
+        query = select(RunLockRow).order_by(RunLockRow.scope)
+        if scope is not None:
+            query = query.where(RunLockRow.scope == scope)
+        held = [RunLock.model_validate(row) for row in session.scalars(query)]
+    freed: list[tuple[RunLock, str]] = []
+    kept: list[RunLock] = []
+    for lock in held:
+        why = why_dead(lock, stale_after, now)
+        if why is None and not force:
+            kept.append(lock)
+            continue
+        with store.session() as session:  # only the holder we judged: a new holder keeps its lock
+            gone = session.execute(delete(RunLockRow).where(
+                RunLockRow.scope == lock.scope, RunLockRow.run_id == lock.run_id,
+                RunLockRow.heartbeat_at == lock.heartbeat_at)).rowcount
+        if gone:
+            freed.append((lock, f"by {actor}" + (f" ({why})" if why else " (forced: holder presumed alive)")))
+    if freed:
+        _record_takeover(store, freed, by=None, actor=actor, now=now)
+    return [lock for lock, _ in freed], kept
+
+
+def abandon_dead_runs(store: Store, stale_after: timedelta, *, now: datetime | None = None) -> int:
+    """Runs still ``running`` that hold no live lock died mid-run: mark them ``abandoned``.
+
+    A run takes its locks before its row is written and finishes its row
+    before it lets them go, so a running row without a live lock has no
+    process behind it (killed, or its host lost).
+    """
+    now = now or utcnow()
+    with store.session() as session:
+        running = running_run_ids(session)
+        if not running:
+            return 0
+        alive = {lock.run_id for lock in list_locks(session) if why_dead(lock, stale_after, now) is None}
+        dead = set(running) - alive
+        return abandon_runs(session, dead, reason="its process ended without finishing the run", now=now)
+
+
+def heartbeat_interval(stale_after: timedelta) -> float:
+    """Seconds between heartbeats: four chances before a lock looks stale, and at least once a minute."""
+    return max(0.5, min(stale_after / 4, HEARTBEAT_MAX_INTERVAL).total_seconds())
+
+
+class LockSet:
+    """The locks one run holds, renewed by a background thread while the run lasts.
+
+    ``fence(session)`` is called at the start of each of the run's write
+    transactions: it takes the transaction's turn on the run's entities
+    (``serialize``), then raises ``LockLost`` when another run took one of the
+    locks over (this one was presumed dead), and on PostgreSQL holds a share
+    lock on the rows until that transaction commits, so no takeover can
+    slip in between the check and the commit.
+    """
+
+    def __init__(self, store: Store, scopes: list[str], holder: Holder, stale_after: timedelta) -> None:
+        self.store = store
+        self.scopes = scopes
+        self.holder = holder
+        self.stale_after = stale_after
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.holder.run_id
+
+    @property
+    def entities(self) -> list[str]:
+        return [scope.rsplit("/", 1)[-1] for scope in self.scopes]
+
+    def fence(self, session: Session, entities: Iterable[str] | None = None) -> None:
+        """Check the locks are still this run's, then wait for the turn to write ``entities`` (its own by default)."""
+        serialize(session, self.entities if entities is None else entities)
+        if self.lost.is_set():
+            self._raise_lost()
+        query = (
+            select(RunLockRow.scope)
+            .where(RunLockRow.scope.in_(self.scopes), RunLockRow.run_id == self.run_id)
+            .with_for_update(read=True)
+        )
+        if len(session.scalars(query).all()) != len(self.scopes):
+            self.lost.set()
+            self._raise_lost()
+
+    def _raise_lost(self) -> None:
+        msg = (f"run {self.run_id} lost its lock on {', '.join(self.scopes)} to another run (it was presumed dead); "
+               "it stopped before writing more")
+        raise LockLost(msg)
+
+    def start_heartbeat(self) -> None:
+        """Renew the locks every ``heartbeat_interval`` until ``close``; a lost lock sets ``lost``.
+
+        Not for an in-memory SQLite store: its one shared connection cannot
+        take a second thread, and no other process can see its locks anyway.
+        """
+        database = self.store.engine.url.database
+        if self.store.backend == "sqlite" and (not database or database == ":memory:"):
+            return
+        self._thread = threading.Thread(target=self._beat, name=f"prm-sync-heartbeat-{self.run_id}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        interval = heartbeat_interval(self.stale_after)
+        while not self._stop.wait(interval):
+            try:
+                alive = heartbeat_many(self.store, self.scopes, self.run_id)
+            except SQLAlchemyError:  # a busy or unreachable database: the next beat tries again, the fence decides
+                continue
+            if not alive:
+                self.lost.set()
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        release_locks(self.store, self.scopes, self.run_id)
+
+
+def take_locks(
+    store: Store, scopes: Sequence[str], run_id: str, stale_after: timedelta = DEFAULT_STALE_AFTER,
+    *, now: datetime | None = None, heartbeat: bool = True,
+) -> LockSet:
+    """All of ``scopes`` for ``run_id``, in the order given, or none: ``RunInProgress`` names the live holder.
+
+    Callers pass the scopes in dependency order (``SyncEngine.lock_scopes``),
+    so every run asks for shared slices in the same order. Takeovers of dead
+    holders are audited and their runs marked ``abandoned``.
+    """
+    now = now or utcnow()
+    holder = Holder(run_id)
+    taken: list[str] = []
+    dead: list[tuple[RunLock, str]] = []
+    for scope in dict.fromkeys(scopes):
+        won, previous, reason = _take(store, scope, holder, stale_after, now)
+        if not won:
+            release_locks(store, taken, run_id)
+            with store.session(readonly=True) as session:
+                current = get_lock(session, scope)
+            who = current.describe() if current else "another run"
+            msg = (f"slice {scope!r} is locked by {who}; it is taken over once that process is gone from its host "
+                   f"or its heartbeat is older than {stale_after} (`prm-sync db unlock {scope}` frees it by hand)")
+            raise RunInProgress(msg)
+        taken.append(scope)
+        if previous is not None:
+            dead.append((previous, reason or ""))
+    if dead:
+        _record_takeover(store, dead, by=run_id, actor="prm-sync", now=now)
+    abandon_dead_runs(store, stale_after, now=now)
+    held = LockSet(store, taken, holder, stale_after)
+    if heartbeat:
+        held.start_heartbeat()
+    return held
+
+
 @contextmanager
 def hold_lock(
     store: Store, scope: str, run_id: str, stale_after: timedelta = DEFAULT_STALE_AFTER
-) -> Iterator[None]:
+) -> Iterator[LockSet]:
     """Hold the scope's lock for the block, or raise ``RunInProgress`` naming the holder."""
-    if not acquire_lock(store, scope, run_id, stale_after):
-        with store.session(readonly=True) as session:
-            holder = get_lock(session, scope)
-        who = (
-            f"run {holder.run_id}, last heartbeat {holder.heartbeat_at.isoformat()}"
-            if holder
-            else "another run"
-        )
-        msg = f"scope {scope!r} is locked by {who}; it can be taken over once the heartbeat is older than {stale_after}"
-        raise RunInProgress(msg)
+    with hold_locks(store, [scope], run_id, stale_after) as held:
+        yield held
+
+
+@contextmanager
+def hold_locks(
+    store: Store, scopes: Sequence[str], run_id: str, stale_after: timedelta = DEFAULT_STALE_AFTER
+) -> Iterator[LockSet]:
+    held = take_locks(store, scopes, run_id, stale_after)
     try:
-        yield
+        yield held
     finally:
-        release_lock(store, scope, run_id)
+        held.close()
+
+
+def serialize(session: Session, entities: Iterable[str]) -> None:
+    """Let one transaction at a time write these entities' rows, until it commits.
+
+    Slices run in parallel, but the commits of two slices of one entity (a
+    Salesforce and a HubSpot pull of the same partner, their pushes adding
+    external ids) take turns, so neither overwrites the other's row nor
+    deadlocks with it. PostgreSQL: transaction-scoped advisory locks, taken
+    in one global order (sorted names) so two transactions never wait on each
+    other in a circle, and released by the commit or by the connection dying
+    with a killed process. SQLite: every write transaction already starts with
+    ``BEGIN IMMEDIATE``, so writers are one at a time anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for entity in sorted(set(entities)):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"prm_sync:entity:{entity}"))))

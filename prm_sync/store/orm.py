@@ -526,6 +526,8 @@ class RunLockRow(Base):
     run_id: Mapped[str] = mapped_column(ID)
     acquired_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+    host: Mapped[str | None] = mapped_column(String(255))  # where the holder runs: a gone pid there is a dead holder
+    pid: Mapped[int | None]
 
 
 class ConflictIndexEntryRow(Base):

@@ -193,15 +193,20 @@ def add_external_ids(session: Session, entity: str, system: str, remote_ids: dic
     per run: only the ``id`` and ``external_ids`` columns are read (no ORM
     rows), the changed ones are written with one executemany UPDATE, and the
     mirror table gets only the ``system`` rows that changed.
+
+    The read locks the rows (``FOR UPDATE`` on PostgreSQL; SQLite's writers
+    are one at a time): a Salesforce push and a HubSpot push of the same
+    partner in two processes then add their ids one after the other instead
+    of the second writing back a copy without the first one's id.
     """
     cls = row_class(entity)
     table = cls.__table__
     session.flush()  # pending ORM changes must be visible to the reads below
     changes: dict[str, dict[str, str]] = {}
     replaced: list[str] = []  # records that had another id in ``system``: its mirror row goes
-    for part in chunks(list(remote_ids)):
-        query = select(table.c.id, table.c.external_ids).where(table.c.id.in_(part))
-        for record_id, current in session.execute(query):
+    for part in chunks(sorted(remote_ids)):  # rows locked in one order: two writers never wait in a circle
+        query = select(table.c.id, table.c.external_ids).where(table.c.id.in_(part)).order_by(table.c.id)
+        for record_id, current in session.execute(query.with_for_update()):
             current = current or {}
             new_id = remote_ids[record_id]
             if current.get(system) != new_id:

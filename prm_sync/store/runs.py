@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from prm_sync.errors import UsageError
@@ -40,6 +40,7 @@ class RunStatus(StrEnum):
     succeeded_with_failures = "succeeded_with_failures"  # finished; some records were dead-lettered
     partial = "partial"  # stopped early (quota, auth, a system unavailable); the next run resumes
     failed = "failed"  # an error stopped it, or every record it tried was refused
+    abandoned = "abandoned"  # its process died mid-run (kill -9, host lost): its lock was taken over or freed
 
 
 class SyncRun(BaseModel):
@@ -98,6 +99,26 @@ def finish_run(
     row.finished_at = now or utcnow()
     session.flush()
     return SyncRun.model_validate(row)
+
+
+def abandon_runs(session: Session, run_ids: set[str] | list[str], *, reason: str, now: datetime | None = None) -> int:
+    """Mark these runs ``abandoned`` if they are still ``running``: their process died before finishing.
+
+    The condition is in the UPDATE, so a run that finished meanwhile keeps its own status.
+    """
+    if not run_ids:
+        return 0
+    query = (
+        update(SyncRunRow)
+        .where(SyncRunRow.id.in_(sorted(run_ids)), SyncRunRow.status == RunStatus.running.value)
+        .values(status=RunStatus.abandoned.value, finished_at=now or utcnow(), error=f"abandoned: {reason}"[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(query).rowcount
+
+
+def running_run_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(SyncRunRow.id).where(SyncRunRow.status == RunStatus.running.value)))
 
 
 def get_run(session: Session, run_id: str) -> SyncRun | None:

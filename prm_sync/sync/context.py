@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from connectors.base import Connector
 from prm_sync.config import AppConfig
 from prm_sync.mapping.apply import MappingSet
-from prm_sync.model import CanonicalRecord
+from prm_sync.model import ENTITIES, CanonicalRecord
 from prm_sync.store.db import Store
 from prm_sync.sync import repo
 from prm_sync.sync.identity import KeyIndex
@@ -106,6 +106,7 @@ class RunContext:
     push_records: tuple[str, dict[str, PushRecord]] | None = None
     on_progress: Callable[[int, int | None], None] | None = None  # set by the engine for the step running
     preview: Preview | None = None  # a dry run's per-record changes (``prm_sync.sync.preview``)
+    fence: Callable[[Session, list[str] | None], None] | None = None  # ``LockSet.fence`` of a run that writes
     _dry_session: Session | None = None
     _dry_stack: ExitStack | None = None
 
@@ -120,8 +121,13 @@ class RunContext:
             self.crash_hook(name)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One committed unit of work; in a dry run everything shares one session that is rolled back."""
+    def transaction(self, *, every_entity: bool = False) -> Iterator[Session]:
+        """One committed unit of work; in a dry run everything shares one session that is rolled back.
+
+        It starts with the run's fence (its locks still its own, its turn on
+        the entities it writes; ``every_entity`` for steps that write across
+        slices, the channel rules).
+        """
         if self.dry_run:
             if self._dry_session is None:
                 self._dry_stack = ExitStack()
@@ -131,6 +137,8 @@ class RunContext:
             self._dry_session.flush()
             return
         with self.store.session() as session:
+            if self.fence is not None:  # stops here if another run took this run's locks over
+                self.fence(session, list(ENTITIES) if every_entity else None)
             self.links.session = session
             try:
                 yield session

@@ -1,10 +1,17 @@
-"""A sync run: which slices, in which order, under one lock, recorded as a run.
+"""A sync run: which slices, in which order, under their slice locks, recorded as a run.
 
 Order follows the data: partners before the records that reference them,
 customers before opportunities, registrations before the opportunity
 write-back that shows them in the CRM. For each entity every system is
 pulled first and pushed second, so an edit made in one CRM reaches the PRM
 store and the other CRM in the same run.
+
+A run locks each (system, entity) slice it touches, taken in that same
+dependency order, so a Salesforce run and a HubSpot run (two Dagster steps,
+two processes) go at the same time while two runs of one slice never do.
+The locks are renewed by a heartbeat thread, and every batch transaction
+re-checks them (``LockSet.fence``): a run presumed dead and taken over
+stops before it writes again.
 """
 
 from __future__ import annotations
@@ -12,13 +19,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from connectors.base import Connector
 from prm_sync.config import AppConfig
-from prm_sync.errors import AuthError, QuotaExhausted, RunInProgress, TransientError
+from prm_sync.errors import AuthError, QuotaExhausted, TransientError
 from prm_sync.mapping.apply import MappingSet
 from prm_sync.model import new_id
+from prm_sync.store import locks
 from prm_sync.store.db import Store
 from prm_sync.sync import repo
 from prm_sync.sync.context import CrashHook, RunContext
@@ -55,9 +63,6 @@ class SyncScope:
     full: bool = False
     record_ids: dict[str, set[str]] | None = None  # entity -> PRM ids, for targeted runs (replay, inbox)
 
-    def key(self) -> str:
-        return "sync"  # one run at a time per store: slices share links and cursors
-
 
 @dataclass
 class SyncEngine:
@@ -83,6 +88,12 @@ class SyncEngine:
                 if mapping is not None:
                     chosen.append(Slice.of(mapping))
         return chosen
+
+    def lock_scopes(self, scope: SyncScope) -> list[str]:
+        """The slice locks a run over ``scope`` takes, in dependency order (then by system)."""
+        chosen = self.slices(scope)
+        chosen.sort(key=lambda sl: (ENTITY_ORDER.index(sl.entity), sl.system))
+        return list(dict.fromkeys(locks.slice_scope(sl.system, sl.entity) for sl in chosen))
 
     def run(
         self,
@@ -117,19 +128,20 @@ class SyncEngine:
             mapping_version=self.mappings.version,
             preview=ctx.preview,
         )
-        lock_scope = scope.key()
+        held: locks.LockSet | None = None
         if not dry_run:
-            if not repo.acquire_lock(
-                self.store, lock_scope, run_id, self.config.sync.lock_stale_after_seconds
-            ):
-                holder = repo.lock_holder(self.store, lock_scope)
-                msg = f"another sync run ({holder}) is in progress on this store; wait for it or try again later"
-                raise RunInProgress(msg)
-            if scope.full:
+            stale_after = timedelta(seconds=self.config.sync.lock_stale_after_seconds)
+            held = locks.take_locks(self.store, self.lock_scopes(scope), run_id, stale_after)
+            ctx.fence = held.fence
+            try:
+                if scope.full:
+                    with self.store.session() as session:
+                        repo.reset_cursors(session, scope.systems, scope.entities)
                 with self.store.session() as session:
-                    repo.reset_cursors(session, scope.systems, scope.entities)
-            with self.store.session() as session:
-                repo.start_run(session, report, trigger=trigger, scope=scope.__dict__)
+                    repo.start_run(session, report, trigger=trigger, scope=scope.__dict__)
+            except BaseException:
+                held.close()
+                raise
         try:
             with paced_gc():
                 self._run_slices(ctx, scope, report, progress)
@@ -141,10 +153,12 @@ class SyncEngine:
         finally:
             report.finished_at = self.clock()
             ctx.close()
-            if not dry_run:
-                with self.store.session() as session:
-                    repo.finish_run(session, report)
-                repo.release_lock(self.store, lock_scope, run_id)
+            if held is not None:
+                try:
+                    with self.store.session() as session:
+                        repo.finish_run(session, report)
+                finally:
+                    held.close()
         return report
 
     def _run_slices(

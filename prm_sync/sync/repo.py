@@ -8,7 +8,7 @@ links, ledger, failures and cursor commit together.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -18,8 +18,7 @@ from connectors.base import Cursor, WriteResult
 from prm_sync.errors import RemoteError
 from prm_sync.model import CanonicalRecord, utcnow
 from prm_sync.store import audit as audit_store
-from prm_sync.store import failures, locks, pending_links, push_batches, records, review, runs, state
-from prm_sync.store.db import Store
+from prm_sync.store import failures, pending_links, push_batches, records, review, runs, state
 from prm_sync.store.orm import ReviewItemRow
 from prm_sync.sync.linkstate import LinkState, unpack_snapshot
 from prm_sync.sync.stats import FailureSample, RunReport, SliceStats
@@ -360,21 +359,7 @@ def held_fields(session: Session, entity: str, system: str) -> dict[str, set[str
     return held
 
 
-# -- runs and locks ------------------------------------------------------------------
-def acquire_lock(store: Store, scope: str, run_id: str, stale_after_seconds: int) -> bool:
-    return locks.acquire_lock(store, scope, run_id, timedelta(seconds=stale_after_seconds))
-
-
-def release_lock(store: Store, scope: str, run_id: str) -> None:
-    locks.release_lock(store, scope, run_id)
-
-
-def lock_holder(store: Store, scope: str) -> str:
-    with store.session(readonly=True) as session:
-        held = locks.get_lock(session, scope)
-    return held.run_id if held else "unknown"
-
-
+# -- runs ----------------------------------------------------------------------------
 def start_run(session: Session, report: RunReport, *, trigger: str, scope: dict[str, Any]) -> None:
     runs.start_run(
         session, trigger=trigger, scope=scope, mapping_version=report.mapping_version, run_id=report.run_id,

@@ -17,9 +17,7 @@ import pytest
 from connectors.sandbox.http import FaultConfig
 from prm_sync.exit_codes import EXIT_CODES, ExitCode, markdown_table
 from prm_sync.model import utcnow
-from prm_sync.store import records, runs
-from prm_sync.sync import repo
-from prm_sync.sync.engine import SyncScope
+from prm_sync.store import locks, records, runs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,11 +74,11 @@ def test_each_exit_code_for_its_case(make_sync_env, tmp_path: Path, monkeypatch:
     salesforce.faults = FaultConfig()
 
     # 3: another run holds the lock: nothing done, the holder named
-    assert repo.acquire_lock(env.runtime.store, SyncScope().key(), "run_elsewhere", 3600)
+    assert locks.acquire_lock(env.runtime.store, locks.slice_scope("salesforce", "partner"), "run_elsewhere")
     try:
         locked = env.cli("sync")
     finally:
-        repo.release_lock(env.runtime.store, SyncScope().key(), "run_elsewhere")
+        locks.release_lock(env.runtime.store, locks.slice_scope("salesforce", "partner"), "run_elsewhere")
     assert locked.exit_code == ExitCode.LOCKED and "run_elsewhere" in locked.stderr
 
     # 4: mapping tests that do not match

@@ -75,7 +75,7 @@ def _tables_fit(env, monkeypatch: pytest.MonkeyPatch) -> None:
         flat = _flat(text)
         assert re.search(r"salesforce/partner failed", flat)
         assert "Name: 'Alpine Partners 0' is refused by a validation rule" in flat or "Rejected Renamed GmbH" in flat
-        assert "lock: free" in text and "incremental_sync_schedule" in text
+        assert "locks: free" in text and "incremental_sync_schedule" in text
     assert "quota" in wide["status"] and "quota" not in narrow["status"].split("\n", 3)[1]
 
     # runs: newest first, the failed one with its status; more columns when there is room

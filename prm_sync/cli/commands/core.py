@@ -11,7 +11,7 @@ from prm_sync.cli.context import state
 from prm_sync.cli.output import console, print_json
 from prm_sync.errors import ConfigError, Problem
 
-db_app = typer.Typer(help="The PRM data store: migrations and status.", no_args_is_help=True)
+db_app = typer.Typer(help="The PRM data store: migrations, retention and run locks.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -144,3 +144,40 @@ def db_prune(
         done += f"; database file compacted ({vacuumed.page_size // 1024} KB pages" + (
             ", converted)" if vacuumed.resized else ")")
     console.print(done)
+
+
+@db_app.command("unlock")
+def db_unlock(
+    scope: str | None = typer.Argument(None, help="The lock to free, as `prm-sync status` names it (e.g. "
+                                       "salesforce/partner); every lock whose holder is dead when left out."),
+    force: bool = typer.Option(False, "--force", help="Also free a lock whose holder may still be alive "
+                               "(its host is not this one and its heartbeat has not expired): check it is gone first."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Free run locks left by a sync that died (kill -9, a lost host); audited, its run marked abandoned."""
+    from datetime import timedelta
+
+    from prm_sync.cli.commands.admin import actor
+    from prm_sync.errors import RunInProgress
+    from prm_sync.runtime import open_store
+    from prm_sync.store.locks import unlock
+
+    config = state.config()
+    store = open_store(config)
+    try:
+        freed, kept = unlock(store, scope, actor=actor(), force=force,
+                             stale_after=timedelta(seconds=config.sync.lock_stale_after_seconds))
+    finally:
+        store.close()
+    if json_output:
+        print_json({"freed": [lock.model_dump(mode="json") for lock in freed],
+                    "kept": [lock.model_dump(mode="json") for lock in kept]})
+    else:
+        for lock in freed:
+            console.print(f"freed lock {lock.scope!r} of {lock.describe()}", markup=False, highlight=False)
+        if not freed and not kept:
+            console.print(f"no lock {scope!r} is held" if scope else "no lock is held", markup=False)
+    if kept:
+        names = ", ".join(f"{lock.scope} ({lock.describe()})" for lock in kept)
+        msg = f"kept {len(kept)} lock(s) whose holder may still be running: {names}; add --force once it is gone"
+        raise RunInProgress(msg)

@@ -75,10 +75,11 @@ def print_health(report: HealthReport) -> None:
 def print_operations(report: HealthReport, schedules: list[dict[str, Any]], orchestrators: list[OrchestratorStatus]) -> None:
     if report.locks:
         for lock in report.locks:
-            console.print(f"lock {lock.scope!r}: held by {lock.run_id} since {when(lock.acquired_at)} "
+            where = f" on {lock.host} pid {lock.pid}" if lock.host else ""
+            console.print(f"lock {lock.scope!r}: held by {lock.run_id}{where} since {when(lock.acquired_at)} "
                           f"(last heartbeat {when(lock.heartbeat_at)})", markup=False, highlight=False)
     else:
-        console.print("lock: free (no run holds the store)")
+        console.print("locks: free (no run holds a slice)")
     for run in report.running:
         console.print(f"running: {run.id} ({run.trigger}) since {when(run.started_at)}", markup=False, highlight=False)
     rows = [(s["name"], s["cron"], s["timezone"], when(s["next_tick"]), styled(s["state"])) for s in schedules]

@@ -1,0 +1,36 @@
+"""Slice locks: a run lock names its holder's host and pid.
+
+The sync now takes one lock per (system, entity) slice instead of one
+``sync`` lock per store; ``host`` and ``pid`` let another process on the
+same host see that a holder was killed and take its lock over at once
+instead of waiting for the heartbeat to expire. A leftover ``sync`` row of
+the old scheme guards nothing any more and is dropped.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("run_lock", sa.Column("host", sa.String(length=255), nullable=True))
+    op.add_column("run_lock", sa.Column("pid", sa.Integer(), nullable=True))
+    op.execute("DELETE FROM run_lock WHERE scope = 'sync'")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("run_lock") as batch:
+        batch.drop_column("pid")
+        batch.drop_column("host")
