@@ -75,6 +75,7 @@ def build_slice_asset(item: SliceAsset, present: list[SliceAsset], freshness: Fr
             report = run_sync(runtime, scope, tags=tags, systems=[item.system])
             stats = merged_stats(report, item.system, item.entity, item.remote_object)
             failures = open_slice_failures(runtime.store, item, stats.remote_object)
+            tag_run(context, runtime.store, failed=stats.failed, status=report.status)
         metadata = slice_metadata(stats, report, failures)
         line = (f"{item.system}/{item.entity}: read {stats.read}, created {stats.created}, updated {stats.updated}, "
                 f"failed {stats.failed}, {stats.api_calls} API calls (prm run {report.run_id}: {report.status})")
@@ -82,7 +83,6 @@ def build_slice_asset(item: SliceAsset, present: list[SliceAsset], freshness: Fr
             context.log.warning(f"{line}; see the `failures` table, then replay_job")
         else:
             context.log.info(line)
-        tag_run(context, failed=stats.failed, status=report.status)
         if stats.stopped_reason:
             raise Failure(description=f"{item.system}/{item.entity} stopped early: {stats.stopped_reason}",
                           metadata=metadata)

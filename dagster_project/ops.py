@@ -104,7 +104,8 @@ def build_replay_op(systems: list[str]) -> OpDefinition:
                 change = HealthChange(kind="replay", slices=sorted({(i.system, i.entity) for i in report.items if i.entity}),
                                       run_ids=report.run_ids, actor=report.actor)
                 record_events(context.instance, health_events(runtime.config, runtime.store, change, location_of(context)))
-        counts = report.counts()
+            counts = report.counts()
+            tag_run(context, runtime.store, failed=counts["failed_again"], status=report.status())
         rows = [item.model_dump(include={"id", "system", "remote_object", "record", "operation", "outcome",
                                          "attempts", "error_code", "error", "reason"}) for item in report.items]
         cols = [("id", "int"), ("system", "string"), ("remote_object", "string"), ("record", "string"),
@@ -117,7 +118,6 @@ def build_replay_op(systems: list[str]) -> OpDefinition:
             "items": table(rows, cols),
             "prm_run_ids": MetadataValue.json(report.run_ids),
         }
-        tag_run(context, failed=counts["failed_again"], status=report.status())
         if counts["failed_again"]:
             for item in report.items:
                 if item.outcome == "failed_again":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, multiprocess_executor
 
 from dagster_project.assets import build_slice_asset, mappings_asset, slice_freshness
 from dagster_project.catalog import enabled_slices, keys_for
@@ -71,6 +71,8 @@ def build_definitions(config_path: Path | None = None, sandbox_state: Path | Non
         schedules=[*build_schedules(config.schedules, jobs), build_health_schedule(health_job, config.schedules.timezone)],
         sensors=sensors,
         resources=resources_from_config(config, config_path=config_path, sandbox_state=sandbox_state),
-        # one store, one sync at a time (the engine's run lock): steps run in order in one process
-        executor=in_process_executor,
+        # steps in processes of their own: the Salesforce and HubSpot slices go at the same time (each takes
+        # only its slice's lock), asset dependencies keep partners before registrations before the write-back,
+        # and each API's pool (`salesforce_api`, `hubspot_api`...) caps the steps calling it at once
+        executor=multiprocess_executor,
     )

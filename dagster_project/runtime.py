@@ -3,7 +3,7 @@
 Connectors come from the Dagster resources (tokens resolved by ``EnvVar`` at
 run time) and only for the systems a step needs, so a Salesforce slice never
 asks for the ERP key. prm-sync errors become a ``Failure`` with the message a
-person can act on, never a traceback; a sync already holding the store's
+person can act on, never a traceback; a sync already holding the slice's
 run lock makes the step retry later instead of failing.
 """
 
@@ -17,6 +17,8 @@ from dagster import Failure, RetryRequested
 
 from prm_sync.errors import ConfigError, PrmSyncError, RunInProgress
 from prm_sync.runtime import Runtime
+from prm_sync.store.db import Store
+from prm_sync.store.locks import exclusive
 from prm_sync.store.runs import RunTrigger
 from prm_sync.sync.engine import SyncScope
 from prm_sync.sync.stats import RunReport
@@ -67,18 +69,21 @@ def friendly_errors() -> Iterator[None]:
         raise Failure(description=str(exc), metadata={"error": type(exc).__name__}) from None
 
 
-def tag_run(context: Any, *, failed: int, status: str) -> None:
+def tag_run(context: Any, store: Store, *, failed: int, status: str) -> None:
     """Add this step's outcome to the Dagster run's tags: the run list then shows ``prm_sync/failed=N``.
 
-    Steps run one after another in one process (``in_process_executor``), so
-    reading the run's current tags and adding to them cannot race.
+    Steps of one run go at the same time in separate processes (the
+    multiprocess executor), and reading the run's tags then adding to them
+    is a read-modify-write: the store's ``exclusive`` section makes the
+    steps take turns, so no step's count overwrites another's.
     """
-    run = context.instance.get_run_by_id(context.run_id)
-    tags = run.tags if run is not None else {}
-    total = int(tags.get(FAILED_TAG, "0")) + failed
-    worst = max(status, tags.get(STATUS_TAG, "succeeded"),
-                key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else 0)
-    context.instance.add_run_tags(context.run_id, {FAILED_TAG: str(total), STATUS_TAG: worst})
+    with exclusive(store, f"dagster_run_tags:{context.run_id}"):
+        run = context.instance.get_run_by_id(context.run_id)
+        tags = run.tags if run is not None else {}
+        total = int(tags.get(FAILED_TAG, "0")) + failed
+        worst = max(status, tags.get(STATUS_TAG, "succeeded"),
+                    key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else 0)
+        context.instance.add_run_tags(context.run_id, {FAILED_TAG: str(total), STATUS_TAG: worst})
 
 
 def location_of(context: Any) -> str:

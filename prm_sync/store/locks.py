@@ -442,3 +442,21 @@ def serialize(session: Session, entities: Iterable[str]) -> None:
         return
     for entity in sorted(set(entities)):
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"prm_sync:entity:{entity}"))))
+
+
+@contextmanager
+def exclusive(store: Store, name: str) -> Iterator[None]:
+    """One process at a time inside the block, whichever host it runs on: a short read-modify-write elsewhere.
+
+    For state kept outside the store that several processes update (the
+    Dagster run's tags, written by every step of a multiprocess run).
+    PostgreSQL: a transaction-scoped advisory lock on ``name``; SQLite: the
+    store's one write transaction (``BEGIN IMMEDIATE``). Keep the block short:
+    on SQLite it holds every other writer back.
+    """
+    with store.session() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"prm_sync:{name}"))))
+        else:
+            session.execute(select(1))  # begins the IMMEDIATE transaction: the write lock is ours
+        yield

@@ -92,7 +92,7 @@ def test_a_new_sqlite_store_gets_large_pages_and_vacuum_converts_an_old_one(tmp_
     assert page_size(old) == (4096, "wal")  # opening never rewrites a store
     with Store.open(data_dir=None, url=f"sqlite:///{old}") as store:
         with store.session() as session:
-            session.execute(text("INSERT INTO run_lock VALUES ('s', 'r', '2026-01-01', '2026-01-01')"))
+            session.execute(text("INSERT INTO run_lock (scope, run_id, acquired_at, heartbeat_at) VALUES ('s', 'r', '2026-01-01', '2026-01-01')"))
         assert vacuum_sqlite(store) == Vacuumed(page_size=SQLITE_PAGE_SIZE, resized=True)
         with store.session(readonly=True) as session:
             assert session.execute(text("SELECT run_id FROM run_lock")).scalar() == "r"
