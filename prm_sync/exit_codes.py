@@ -46,8 +46,9 @@ EXIT_CODES: dict[ExitCode, ExitCodeDoc] = {
         "fix what the message names (`prm-sync validate --remote`), then run again",
     ),
     ExitCode.LOCKED: ExitCodeDoc(
-        "lock held: another run has the store's lock; nothing was done",
-        "wait for it (`prm-sync status` names the holder), then run again",
+        "lock held: another run holds a slice this run needs; nothing was done",
+        "wait for it (`prm-sync status` names the holder), then run again; a holder that died is taken over "
+        "by itself (or `prm-sync db unlock`)",
     ),
     ExitCode.DIFFERENCES: ExitCodeDoc(
         "differences found: reconcile found drift, or mapping tests do not match",
