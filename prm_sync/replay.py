@@ -24,7 +24,7 @@ starts with ``moot:``, and a ``failure.moot`` audit entry says why).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -286,18 +286,10 @@ def _replay_reads(
                        mapping_version=runtime.mappings.version)
     stats = SliceStats(system=sl.system, entity=sl.entity, remote_object=sl.remote_object)
     report.slices.append(stats)
-    held: locks.LockSet | None = None
+    held = None
     if not dry_run:  # the slice's lock: a replay never overlaps a run of the same slice
-        stale_after = timedelta(seconds=runtime.config.sync.lock_stale_after_seconds)
-        held = locks.take_locks(runtime.store, [locks.slice_scope(sl.system, sl.entity)], run_id, stale_after)
-        ctx.fence = held.fence
-        try:
-            with runtime.store.session() as session:
-                repo.start_run(session, report, trigger="replay",
-                               scope={"systems": [sl.system], "entities": [sl.entity], "replay": [f.id for f in group]})
-        except BaseException:
-            held.close()
-            raise
+        held = repo.open_run(ctx, report, [locks.slice_scope(sl.system, sl.entity)], trigger="replay",
+                             scope={"systems": [sl.system], "entities": [sl.entity], "replay": [f.id for f in group]})
     calls = connector.api_calls
     items: list[ReplayItem] = []
     try:
@@ -333,12 +325,7 @@ def _replay_reads(
         stats.api_calls += connector.api_calls - calls
         report.finished_at = ctx.clock()
         ctx.close()
-        if held is not None:
-            try:
-                with runtime.store.session() as session:
-                    repo.finish_run(session, report)
-            finally:
-                held.close()
+        repo.close_run(ctx, report, held)
     return items, None if dry_run else run_id
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from prm_sync.config import AppConfig
@@ -128,20 +130,13 @@ class SyncEngine:
             mapping_version=self.mappings.version,
             preview=ctx.preview,
         )
-        held: locks.LockSet | None = None
+        held = None
         if not dry_run:
-            stale_after = timedelta(seconds=self.config.sync.lock_stale_after_seconds)
-            held = locks.take_locks(self.store, self.lock_scopes(scope), run_id, stale_after)
-            ctx.fence = held.fence
-            try:
-                if scope.full:
-                    with self.store.session() as session:
-                        repo.reset_cursors(session, scope.systems, scope.entities)
-                with self.store.session() as session:
-                    repo.start_run(session, report, trigger=trigger, scope=scope.__dict__)
-            except BaseException:
-                held.close()
-                raise
+            def reset(session: Session) -> None:
+                repo.reset_cursors(session, scope.systems, scope.entities)
+
+            held = repo.open_run(ctx, report, self.lock_scopes(scope), trigger=trigger, scope=scope.__dict__,
+                                 before=reset if scope.full else None)
         try:
             with paced_gc():
                 self._run_slices(ctx, scope, report, progress)
@@ -153,12 +148,7 @@ class SyncEngine:
         finally:
             report.finished_at = self.clock()
             ctx.close()
-            if held is not None:
-                try:
-                    with self.store.session() as session:
-                        repo.finish_run(session, report)
-                finally:
-                    held.close()
+            repo.close_run(ctx, report, held)
         return report
 
     def _run_slices(

@@ -8,7 +8,8 @@ links, ledger, failures and cursor commit together.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from connectors.base import Cursor, WriteResult
 from prm_sync.errors import RemoteError
 from prm_sync.model import CanonicalRecord, utcnow
 from prm_sync.store import audit as audit_store
-from prm_sync.store import failures, pending_links, push_batches, records, review, runs, state
+from prm_sync.store import failures, locks, pending_links, push_batches, records, review, runs, state
 from prm_sync.store.orm import ReviewItemRow
 from prm_sync.sync.linkstate import LinkState, unpack_snapshot
 from prm_sync.sync.stats import FailureSample, RunReport, SliceStats
@@ -360,6 +361,43 @@ def held_fields(session: Session, entity: str, system: str) -> dict[str, set[str
 
 
 # -- runs ----------------------------------------------------------------------------
+def open_run(
+    ctx: RunContext, report: RunReport, scopes: list[str], *, trigger: str, scope: dict[str, Any],
+    before: Callable[[Session], None] | None = None,
+) -> locks.LockSet:
+    """Take the run's slice locks (``RunInProgress`` when a live run holds one), then write its run row.
+
+    ``before`` runs in its own transaction first (a full run resets its
+    cursors). The locks come first and the row second, and ``close_run``
+    writes the row's end before it lets the locks go: a ``running`` row
+    without a live lock therefore has no process behind it.
+    """
+    stale_after = timedelta(seconds=ctx.config.sync.lock_stale_after_seconds)
+    held = locks.take_locks(ctx.store, scopes, report.run_id, stale_after)
+    ctx.fence = held.fence
+    try:
+        if before is not None:
+            with ctx.store.session() as session:
+                before(session)
+        with ctx.store.session() as session:
+            start_run(session, report, trigger=trigger, scope=scope)
+    except BaseException:
+        held.close()
+        raise
+    return held
+
+
+def close_run(ctx: RunContext, report: RunReport, held: locks.LockSet | None) -> None:
+    """Write the run's outcome, then release its locks (nothing for a dry run, which took none)."""
+    if held is None:
+        return
+    try:
+        with ctx.store.session() as session:
+            finish_run(session, report)
+    finally:
+        held.close()
+
+
 def start_run(session: Session, report: RunReport, *, trigger: str, scope: dict[str, Any]) -> None:
     runs.start_run(
         session, trigger=trigger, scope=scope, mapping_version=report.mapping_version, run_id=report.run_id,
