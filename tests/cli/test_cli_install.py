@@ -54,7 +54,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_from_an_empty_directory(t
     (wheel,) = (tmp_path / "dist").glob("prm_sync-*.whl")
     shipped = {name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("prm_sync/_defaults/")}
     assert {f"prm_sync/_defaults/{p.relative_to(REPO).as_posix()}" for p in [
-        *(REPO / "config").glob("*.yaml"), *(REPO / "mappings").rglob("*.yaml"), REPO / "mappings" / "mapping.schema.json",
+        *(REPO / "config").rglob("*.yaml"), *(REPO / "mappings").rglob("*.yaml"), REPO / "mappings" / "mapping.schema.json",
     ]} == shipped  # what `prm-sync init` copies and the CLI finds: exactly the repository's files
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path, env)
