@@ -50,6 +50,7 @@ STATUS_STYLES = {
     "succeeded_with_failures": "yellow", "partial": "yellow", "failures": "yellow", "warning": "yellow",
     "discarded": "dim", "skipped": "dim", "never": "dim", "running": "cyan",
     "failed": "bold red", "failed_again": "bold red", "open": "red", "stale": "bold red", "unhealthy": "bold red",
+    "abandoned": "red",  # a run whose process died (kill -9, lost host) before it finished
 }
 
 

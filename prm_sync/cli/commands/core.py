@@ -178,6 +178,6 @@ def db_unlock(
         if not freed and not kept:
             console.print(f"no lock {scope!r} is held" if scope else "no lock is held", markup=False)
     if kept:
-        names = ", ".join(f"{lock.scope} ({lock.describe()})" for lock in kept)
-        msg = f"kept {len(kept)} lock(s) whose holder may still be running: {names}; add --force once it is gone"
+        names = ", ".join(f"{lock.scope} (run {lock.run_id}, pid {lock.pid})" for lock in kept)
+        msg = f"kept, holder may be alive: {names}; --force frees it"
         raise RunInProgress(msg)
