@@ -444,6 +444,9 @@ def _apply_delete(
     """
     if state is None or state.remote_deleted:
         stats.unchanged += 1
+        if state is None and sl.creates_remote and not ctx.dry_run:  # a record reported unmatched is gone: settled
+            identity_store.settle_unmatched(session, sl.system, sl.remote_object, [remote.id],
+                                            status="merged" if remote.merged_into else "deleted", now=ctx.clock())
         return None
     reason = f"merged into {remote.merged_into}" if remote.merged_into else "deleted remotely"
     if sl.match_kind == "remote_id":

@@ -105,6 +105,11 @@ def test_two_accounts_for_one_partner_are_reported_not_guessed(make_world: Any) 
         " ".join(shown.stdout.split()))
     world.assert_settled()
 
+    world.salesforce.Account.delete(second)  # the person settles it: the second account was a mistake
+    world.sync()
+    assert world.cli("unmatched", "--json").json() == []  # nothing waits any more
+    world.assert_settled()
+
 
 def test_a_registration_a_partner_enters_in_salesforce_is_adopted_checked_and_reaches_hubspot(make_world: Any) -> None:
     """A partner user enters a deal registration in Salesforce (the partner community), naming their account."""
