@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prm_sync.errors import ConfigError, Problem
+from prm_sync.files import read_at_most
 
+MAX_CSV_BYTES = 256 * 1024 * 1024  # about two million registration rows
 FIELD_LIMIT = csv.field_size_limit()  # 131,072 characters: no partner or registration field is longer
 _BOMS = [
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),  # before UTF-16: they share a prefix
@@ -45,7 +47,7 @@ def _line_of(data: bytes, offset: int) -> int:
 def decode(path: Path, encoding: str | None = None) -> str:
     """The file's text: the declared encoding, else its byte-order mark's, else UTF-8; one clear problem otherwise."""
     try:
-        data = path.read_bytes()
+        data = read_at_most(path, MAX_CSV_BYTES)
     except OSError as exc:
         raise ConfigError([Problem(f"cannot read CSV: {exc.strerror or exc}", file=str(path))]) from None
     if encoding is not None:

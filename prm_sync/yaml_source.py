@@ -35,6 +35,7 @@ from ruamel.yaml.events import (
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from prm_sync.errors import ConfigError, Problem
+from prm_sync.files import read_at_most
 
 Loc = tuple[str | int, ...]
 
@@ -183,10 +184,7 @@ def load_yaml(path: Path | str) -> YamlDocument:
     """
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            msg = f"file is larger than {MAX_FILE_BYTES:,} bytes ({path.stat().st_size:,}); is it the right file?"
-            raise ConfigError([Problem(msg, file=str(path))])
-        text = path.read_text(encoding="utf-8")
+        text = read_at_most(path, MAX_FILE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             [

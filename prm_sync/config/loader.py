@@ -25,11 +25,13 @@ from pydantic import SecretStr
 from prm_sync import defaults
 from prm_sync.config.settings import AppConfig, SalesforceConfig
 from prm_sync.errors import ConfigError, MissingSecretError, Problem
+from prm_sync.files import read_at_most
 from prm_sync.yaml_source import load_yaml, validate_document
 
 CONFIG_ENV = "PRM_SYNC_CONFIG"
 SANDBOX_STATE_ENV = "PRM_SYNC_SANDBOX_STATE"
 WORKING_DIR_CONFIG = Path("config/prm_sync.yaml")
+MAX_STATE_BYTES = 1_000_000  # `sandbox up` writes a few kilobytes
 
 
 def default_config_path() -> Path:
@@ -129,7 +131,7 @@ def read_sandbox_state(path: Path) -> dict[str, Any]:
         )
     hint = "restart the sandboxes with `prm-sync sandbox up --state-file PATH`, or point at the file it wrote"
     try:
-        state = json.loads(path.read_bytes().decode("utf-8"))
+        state = json.loads(read_at_most(path, MAX_STATE_BYTES).decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError([Problem("sandbox state file is not UTF-8 text (binary?)", file=str(path), hint=hint)]) from None
     except (OSError, RecursionError) as exc:

@@ -88,6 +88,14 @@ def huge_file(project: Path) -> list[str]:
     return ["validate"]
 
 
+def config_dev_zero(project: Path) -> list[str]:
+    return ["--config", "/dev/zero", "validate"]
+
+
+def state_dev_zero(project: Path) -> list[str]:
+    return ["--sandbox-state", "/dev/zero", "validate"]
+
+
 def _state(project: Path, content: str | bytes) -> list[str]:
     _write(project, "sandbox.json", content)
     return ["--sandbox-state", str(project / "sandbox.json"), "validate"]
@@ -291,6 +299,8 @@ CASES: dict[str, Case] = {
     "yaml-1500-deep-block-nesting": Case(deep_block_nesting, "nest"),
     "yaml-5000-digit-integer": Case(huge_integer, "digits"),
     "yaml-file-too-large": Case(huge_file, "larger than"),
+    "config-dev-zero": Case(config_dev_zero, "larger than"),
+    "sandbox-state-dev-zero": Case(state_dev_zero, "larger than"),
     "sandbox-state-missing-keys": Case(state_missing_keys, "sandbox state"),
     "sandbox-state-is-a-list": Case(state_is_a_list, "sandbox state"),
     "sandbox-state-systems-is-a-list": Case(state_systems_is_a_list, "sandbox state"),
