@@ -31,8 +31,10 @@ from connectors.sandbox.seeding import seed_sandboxes
 from prm_sync import defaults
 from prm_sync.config import AppConfig, apply_sandbox_state, load_config
 from prm_sync.demo_outcomes import Outcomes, read_outcomes
+from prm_sync.errors import FatalError
 from prm_sync.model import CourseCompletion, DealRegistration, Opportunity, Partner, PartnerContact
 from prm_sync.runtime import Runtime, open_runtime
+from prm_sync.setup import SETUP_SYSTEMS, run_setup
 from prm_sync.store import failures, records
 from prm_sync.sync.stats import RunReport
 
@@ -161,10 +163,17 @@ def run_demo(
         state_file = cluster.write_state(data_dir / "sandbox.json")
         config = apply_sandbox_state(config, state_file)
         data = generate(seed=seed, scale=scale)
-        say("seeding the sandboxes and the PRM store")
-        seeded = seed_sandboxes(cluster, data)
         runtime = open_runtime(config)
         try:
+            say("prm-sync setup: the custom fields, properties and objects a new org and portal lack")
+            crms = [name for name in runtime.config.systems.enabled() if name in SETUP_SYSTEMS]
+            setup_plan = run_setup(runtime.mappings, runtime.connectors(crms))
+            if setup_plan.exit_code() != 0:
+                refused = [f"{i.label}: {i.message}" for i in setup_plan.items if i.outcome != "created"]
+                msg = "setup could not create: " + "; ".join(refused)
+                raise FatalError(msg)
+            say("seeding the sandboxes and the PRM store")
+            seeded = seed_sandboxes(cluster, data)
             seeded["prm"] = seed_store(runtime, data)
             say("first sync: everything, both ways")
             first = runtime.engine().run(trigger="demo", progress=lambda event: say(str(event)))

@@ -27,6 +27,13 @@ def effective_direction(spec: FieldSpec, obj: ObjectSpec) -> str:
     return spec.direction or obj.direction
 
 
+def _setup_creates(system: str, name: str) -> bool:
+    """Whether ``prm-sync setup`` creates this remote field when it is missing (custom fields and properties)."""
+    if system == "salesforce":
+        return name.endswith("__c")
+    return system == "hubspot" and not name.startswith("associations.")
+
+
 def relationship_for(remote: str) -> str:
     """Salesforce relationship name of a reference field: Partner__c -> Partner__r, AccountId -> Account."""
     if remote.endswith("__c"):
@@ -46,7 +53,9 @@ class FieldChecker:
         field_locs: list[Loc],
         *,
         partial: bool = False,
+        live: bool = False,
     ) -> None:
+        self.live = live  # remote_fields came from the system's describe (validate --remote), not the built-in list
         self.partial = partial  # some fields failed their shape check: skip whole-object coverage checks
         self.doc = doc
         self.system = system
@@ -80,6 +89,14 @@ class FieldChecker:
             return None
         if name in self.remote:
             return self.remote[name]
+        if self.live and _setup_creates(self.system, name):
+            self._add(
+                loc,
+                f"{self.system} has no {'property' if self.system == 'hubspot' else what} '{name}' on "
+                f"{self.obj.remote_object} yet",
+                "create it with `prm-sync setup` (`prm-sync setup --dry-run` shows the plan)",
+            )
+            return None
         hint = did_you_mean(name, self.remote) or f"{self.obj.remote_object} fields: " + ", ".join(
             sorted(self.remote)
         )

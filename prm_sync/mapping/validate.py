@@ -216,8 +216,9 @@ def _check_object(
                 or "known objects: " + ", ".join(known_objects(system)),
             )
         )
+    live = catalog.describe_provider is not None and (system, spec.remote_object) not in catalog.failures
     checker = FieldChecker(
-        doc, system, spec, header.defaults.rule, remote_fields, loc, field_locs, partial=field_errors
+        doc, system, spec, header.defaults.rule, remote_fields, loc, field_locs, partial=field_errors, live=live
     )
     problems.extend(checker.check())
     problems.extend(check_policies(doc, spec, loc, remote_fields))

@@ -90,8 +90,11 @@ def test_validate_remote_names_what_is_missing_and_points_to_setup(make_world: A
     world = _fresh(make_world)
     checked = world.cli("validate", "--remote")
     assert checked.exit_code == 2
-    assert "Partner_Tier__c" in checked.output and "partner_tier" in checked.output
-    assert "prm-sync setup" in checked.output
+    words = " ".join(checked.output.split())
+    assert "salesforce has no field 'Partner_Tier__c' on Account yet" in words
+    assert "hubspot has no property 'partner_tier' on companies yet" in words
+    assert "salesforce Deal_Registration__c" in words and "no object Deal_Registration__c" in words
+    assert "create it with `prm-sync setup`" in words
     assert "did you mean 'partner_type'" not in checked.output
 
 

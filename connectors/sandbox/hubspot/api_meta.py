@@ -110,7 +110,7 @@ class MetaRoutes:
                 raise HubSpotApiError(
                     400, "VALIDATION_ERROR", msg, context={"groupName": [str(body["groupName"])]}
                 )
-            prop = PropertyDef.from_wire(body, self.store.stamp())
+            prop = PropertyDef.from_wire(body, self.store.definition_stamp())
             unique = [p for p in self.store.prop_defs(object_type).values() if p.has_unique_value and not p.hubspot_defined]
             if prop.has_unique_value and len(unique) >= MAX_UNIQUE_PROPERTIES:
                 msg = f"Unable to create property {prop.name}: limit of {MAX_UNIQUE_PROPERTIES} unique value properties reached"

@@ -84,7 +84,7 @@ class SchemaRoutes:
         with self.lock:
             if ot.name in self.store.schemas:
                 raise HubSpotApiError(409, "OBJECT_ALREADY_EXISTS", f"Object type {ot.name} already exists")
-            stamp = self.store.stamp()
+            stamp = self.store.definition_stamp()
             group = f"{ot.name.removesuffix('s')}_information"
             self.store.schemas[ot.name] = {}  # defined from here on: properties can be added
             self.property_groups[ot.name] = {

@@ -96,6 +96,10 @@ class RecordStore:
         self.last_stamp = max(now, self.last_stamp)
         return self.last_stamp
 
+    def definition_stamp(self) -> int:
+        """Now in ms for a property or schema: definitions do not move the records' monotonic clock."""
+        return int(self.clock().timestamp() * 1000)
+
     def find(self, object_type: str, key: str, id_property: str | None = None) -> Record | None:
         """A live record by id (following merges, as HubSpot does) or by a unique property."""
         table = self.table(object_type)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from connectors.sandbox.http import SandboxRequest, SandboxResponse
-from connectors.sandbox.salesforce.ids import make_id, normalise_id
+from connectors.sandbox.salesforce.ids import normalise_id
 from connectors.sandbox.salesforce.schema import field_from_metadata
 from connectors.sandbox.salesforce.store import MultipleMatches, WriteOutcome
 from connectors.sandbox.salesforce.validation import RequestError, record_error
@@ -199,7 +199,7 @@ class _Collections:
             except RequestError as exc:
                 exc.status = 400
                 raise
-            object_id = make_id("01I", self.store.next_counter())
+            object_id = self.store.next_metadata_id("01I")
         return SandboxResponse.json(
             201, {"id": object_id, "success": True, "errors": [], "warnings": [], "infos": []}
         )
@@ -218,7 +218,7 @@ class _Collections:
             except RequestError as exc:
                 exc.status = 400
                 raise
-            field_id = make_id("00N", self.store.next_counter())
+            field_id = self.store.next_metadata_id("00N")
         return SandboxResponse.json(
             201, {"id": field_id, "success": True, "errors": [], "warnings": [], "infos": []}
         )

@@ -275,6 +275,11 @@ class OrgStore:
             return WriteOutcome(None, False, errors)
         return WriteOutcome(self._insert(obj, values), True, [], True)
 
+    def next_metadata_id(self, prefix: str) -> str:
+        """An id for a Tooling record (object, field): its own sequence, so record ids stay as they were."""
+        self._metadata_counter = getattr(self, "_metadata_counter", 0) + 1
+        return make_id(prefix, self._metadata_counter)
+
     def next_counter(self) -> int:
         self._counter += 1
         return self._counter
