@@ -309,11 +309,14 @@ def run_phase(name: str, args: argparse.Namespace, work: Path) -> tuple[dict[str
         state = cluster.write_state(work / name / "sandbox.json")
         marker = work / name / "phase"
         result_file = work / name / "result.json"
+        config = write_config(work / name, args.page_size, pipeline=name != "throughput")
+        # the sandboxes start as a new org and portal do: `prm-sync setup` creates our fields first
+        subprocess.run([sys.executable, "-c", "from prm_sync.cli.app import main; main()", "--config", str(config),
+                        "--sandbox-state", str(state), "setup"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         cmd = [sys.executable, __file__, "--phase", name, "--state", str(state), "--marker", str(marker),
                "--result", str(result_file), "--partners", str(args.partners), "--registrations",
                str(args.registrations), "--seed", str(args.seed), "--incremental-pct", str(args.incremental_pct),
-               "--config", str(write_config(work / name, args.page_size, pipeline=name != "throughput")),
-               "--out", str(args.out)]
+               "--config", str(config), "--out", str(args.out)]
         if args.profile:
             cmd.append("--profile")
         if args.naive_rerun:

@@ -28,7 +28,7 @@ ERP_LOGIN = "prm-sync"
 
 
 def build_app(
-    system: str, *, strict: bool, access_token: str, lms_basic: tuple[str, str] | None = None, bare: bool = False
+    system: str, *, strict: bool, access_token: str, lms_basic: tuple[str, str] | None = None, bare: bool = True
 ) -> SandboxApp:
     """The sandbox app for one system (imported lazily: each is a sizeable module).
 
@@ -68,7 +68,7 @@ class SandboxCluster:
         ports: dict[str, int] | None = None,
         persist: bool = False,
         host: str = "127.0.0.1",
-        bare: bool = False,
+        bare: bool = True,
     ) -> None:
         self.work_dir = work_dir.resolve()
         self.bare = bare  # the state file names files here: absolute, for any process

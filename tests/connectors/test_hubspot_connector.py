@@ -132,6 +132,7 @@ def test_upsert_collapses_duplicates_and_reports_created(hubspot_sandbox: Runnin
 
 
 def test_lost_confirmation_is_retried_without_a_duplicate(hubspot_sandbox: RunningHubSpot) -> None:
+    hubspot_sandbox.add_unique_property("deals")
     hubspot_sandbox.app.faults.drop_after_write = 1
     connector, sleeps = _connector(hubspot_sandbox)
     records = [UpsertRequest(key=f"D-{i}", fields={"dealname": f"deal {i}", "amount": 10 * i}) for i in range(3)]
@@ -217,7 +218,8 @@ def test_wrong_token_is_an_auth_error_without_the_token_in_the_message(hubspot_s
 def test_describe_maps_types_options_uniqueness_and_read_only(hubspot_sandbox: RunningHubSpot) -> None:
     connector, _ = _connector(hubspot_sandbox)
     fields = {f.name: f for f in connector.describe("deals")}
-    assert fields["prm_id"].unique and fields["prm_id"].external_id
+    companies = {f.name: f for f in connector.describe("companies")}
+    assert companies["prm_id"].unique and companies["prm_id"].external_id and not fields["dealname"].unique
     assert not fields["hs_is_closed_won"].updateable and fields["dealname"].updateable
     assert fields["dealstage"].type == "enumeration" and "closedwon" in fields["dealstage"].picklist_values
     registrations = {f.name for f in connector.describe("deal_registrations")}

@@ -84,6 +84,7 @@ def test_upsert_collapses_duplicates_and_reports_per_record_errors(salesforce_sa
 
 def test_upsert_passes_relationship_lookups_and_python_dates(salesforce_sandbox):
     app = salesforce_sandbox.app
+    salesforce_sandbox.add_external_id("Opportunity")
     [partner] = app.insert_records("Account", [{"Name": "Partner", "PRM_Id__c": "ptn_1"}])
     connector = _connector(salesforce_sandbox)
     [result] = connector.upsert("Opportunity", "PRM_Id__c", [UpsertRequest(key="opp_1", fields={
@@ -143,7 +144,8 @@ def test_describe_maps_fields_and_is_cached(salesforce_sandbox):
     connector.describe("Opportunity")
     assert connector.api_calls == calls
     assert fields["Name"].required_on_create and not fields["Amount"].required_on_create
-    assert fields["PRM_Id__c"].external_id and fields["StageName"].picklist_values[-1] == "Closed Lost"
+    assert fields["Registered_Partner__c"].type == "reference" and fields["StageName"].picklist_values[-1] == "Closed Lost"
+    assert {f.name: f for f in connector.describe("Account")}["PRM_Id__c"].external_id
     assert fields["IsWon"].updateable is False
 
 

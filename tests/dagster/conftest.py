@@ -24,6 +24,7 @@ from dagster import (
     SensorEvaluationContext,
     build_sensor_context,
 )
+from sandbox_fixtures.provision import provision_runtime
 
 from connectors.sandbox.cluster import SandboxCluster
 from connectors.sandbox.seed import DemoData, generate
@@ -111,9 +112,10 @@ def _world(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterWorld
         monkeypatch.setenv("PRM_SYNC_CONFIG", str(config_path))
         monkeypatch.setenv("PRM_SYNC_SANDBOX_STATE", str(state_file))
         data = generate(seed=5, scale=0.02)
-        seed_sandboxes(cluster, data)
         runtime = open_runtime(load_config())
         try:
+            provision_runtime(runtime, cluster.apps)
+            seed_sandboxes(cluster, data)
             seed_store(runtime, data)
         finally:
             runtime.close()

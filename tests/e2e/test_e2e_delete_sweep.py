@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sandbox_fixtures.provision import provision_runtime
 
 from connectors.sandbox.cluster import SandboxCluster
 from prm_sync.config import apply_sandbox_state, load_config
@@ -28,6 +29,7 @@ def hubspot_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
         config = config.model_copy(update={"data_dir": tmp_path / "data", "systems": config.systems.model_copy(update={"salesforce": None, "lms": None, "erp": None})})
         config = apply_sandbox_state(config, state)
         runtime = open_runtime(config)
+        provision_runtime(runtime, cluster.apps)
         yield runtime, cluster
         runtime.close()
         assert cluster.apps["hubspot"].unimplemented == []

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sandbox_fixtures.provision import provision_runtime
 
 from connectors.sandbox.cluster import SandboxCluster
 from connectors.sandbox.seed import generate
@@ -29,6 +30,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Run
         config = load_config(REPO / "config" / "demo.yaml")
         config = apply_sandbox_state(config.model_copy(update={"data_dir": tmp_path / "data"}), state)
         runtime = open_runtime(config)
+        provision_runtime(runtime, cluster.apps)
         seed_store(runtime, generate(seed=4, scale=0.03))
         yield runtime, cluster
         runtime.close()

@@ -206,6 +206,7 @@ def test_custom_object_is_addressable_by_every_documented_name(hubspot_sandbox: 
 
 
 def test_batch_read_by_id_property_reports_missing_ids(hubspot_sandbox: RunningHubSpot) -> None:
+    hubspot_sandbox.add_unique_property("deals")
     hubspot_sandbox.app.insert_records("deals", [{"prm_id": "D-1", "dealname": "One"}])
     batch = hubspot_sandbox.client().crm.objects.batch_api
     body = BatchReadInputSimplePublicObjectId(

@@ -144,6 +144,7 @@ def test_custom_validation_fault_rejects_the_configured_value(salesforce_sandbox
 
 def test_relationship_by_external_id_resolves_lookups(salesforce_sandbox):
     app = salesforce_sandbox.app
+    salesforce_sandbox.add_external_id("Opportunity")
     [partner_id] = app.insert_records("Account", [{"Name": "Partner", "PRM_Id__c": "ptn_1"}])
     results = salesforce_sandbox.client().restful("composite/sobjects/Opportunity/PRM_Id__c", method="PATCH", json={
         "records": [

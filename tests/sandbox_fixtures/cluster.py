@@ -7,7 +7,7 @@ the demo generator, a ``Runtime`` whose connectors retry fast, and
 API (kept small on purpose; other test suites build on it):
 
 * ``sync_env`` - all four systems, SQLite store, ``seed=3``, ``scale=0.02``.
-* ``make_sync_env(systems=..., mappings=..., store=..., seed_data=True, bare=False, provision=True)`` -
+* ``make_sync_env(systems=..., mappings=..., store=..., seed_data=True, bare=True, provision=True)`` -
   a factory fixture for variants (fewer systems for speed, a tmp copy of
   ``mappings/`` with a changed rule, another store).
 * ``sync_env_any_db`` - ``sync_env`` for Salesforce and HubSpot on each
@@ -186,7 +186,7 @@ def make_sync_env(
         scale: float = 0.02,
         timeout_seconds: float = 5.0,
         config_update: Callable[[AppConfig], AppConfig] | None = None,
-        bare: bool = False,
+        bare: bool = True,
         provision: bool = True,
     ) -> SyncEnv:
         work = tmp_path / f"env{len(started)}"

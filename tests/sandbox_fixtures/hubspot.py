@@ -1,4 +1,8 @@
-"""The ``hubspot_sandbox`` fixture: the HubSpot sandbox on 127.0.0.1, port 0, strict mode."""
+"""The ``hubspot_sandbox`` fixture: the HubSpot sandbox on 127.0.0.1, port 0, strict mode.
+
+The portal starts bare and is provisioned by ``prm-sync setup``'s engine
+function (``sandbox_fixtures.provision``) before the test sees it.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,10 @@ from openapi_core.testing import MockRequest, MockResponse
 from pydantic import SecretStr
 from urllib3 import Retry
 
-from connectors.hubspot import HubSpotSettings
+from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.sandbox.http import SandboxServer
 from connectors.sandbox.hubspot import HubSpotSandbox
+from sandbox_fixtures.provision import provision
 
 TOKEN = "hubspot-test-token"
 SPECS = Path(os.environ.get("PRM_SYNC_HUBSPOT_SPECS", Path(__file__).resolve().parents[1] / "specs/hubspot"))
@@ -61,6 +66,13 @@ class RunningHubSpot:
         }
         return HubSpotSettings.model_validate(values)
 
+    def add_unique_property(self, object_type: str, name: str = "prm_id") -> None:
+        """An admin adds a unique-value property no mapping asks for (properties API, through hubspot-api-client)."""
+        self.client().crm.properties.core_api.create(object_type, {
+            "name": name, "label": name, "type": "string", "fieldType": "text", "groupName": "information",
+            "hasUniqueValue": True,
+        })
+
     def client(self, token: str | None = None) -> HubSpot:
         """hubspot-api-client pointed at the sandbox, with urllib3's retries off so tests see every answer."""
         return HubSpot(access_token=token or self.access_token, host=self.url, retry=Retry(total=False))
@@ -71,7 +83,9 @@ def hubspot_sandbox() -> Iterator[RunningHubSpot]:
     app = HubSpotSandbox(strict=True, access_token=TOKEN)
     server = SandboxServer(app, host="127.0.0.1", port=0).start()
     try:
-        yield RunningHubSpot(app=app, url=server.url, access_token=TOKEN)
+        running = RunningHubSpot(app=app, url=server.url, access_token=TOKEN)
+        provision({"hubspot": HubSpotConnector(running.settings(requests_per_10s=1000))}, {"hubspot": app})
+        yield running
     finally:
         server.stop()
     assert app.unimplemented == []

@@ -2,7 +2,8 @@
 
 simple-salesforce always speaks https, so the server uses a throwaway CA
 (made once per test session); clients trust it through ``ca_bundle``. The
-org has a connected app whose certificate (and private key, made once per
+org starts bare and is provisioned by ``prm-sync setup``'s engine function
+(``sandbox_fixtures.provision``). The org has a connected app whose certificate (and private key, made once per
 session) serve the OAuth tests: ``oauth_settings("jwt_bearer")``.
 Teardown stops the server and fails the test if any request hit a path the
 sandbox does not implement.
@@ -19,12 +20,13 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from connectors.salesforce import SalesforceSettings
+from connectors.salesforce import SalesforceConnector, SalesforceSettings
 from connectors.salesforce_auth import ClientCredentials, JwtBearer
 from connectors.sandbox.http import SandboxServer
 from connectors.sandbox.salesforce import SalesforceSandbox
 from connectors.sandbox.salesforce.oauth import AppFiles, ConnectedApp, make_connected_app_files
 from connectors.sandbox.tls import TlsFiles, make_sandbox_ca
+from sandbox_fixtures.provision import provision
 
 
 @dataclass
@@ -57,6 +59,14 @@ class SalesforceSandboxHandle:
         session.verify = self.ca_bundle
         session.trust_env = False
         return Salesforce(instance_url=self.url, session_id=access_token or self.access_token, session=session)
+
+    def add_external_id(self, object_name: str, field_name: str = "PRM_Id__c") -> None:
+        """An admin adds a unique external-id field no mapping asks for (Tooling API, through simple-salesforce)."""
+        self.client().toolingexecute("sobjects/CustomField/", method="POST", data={
+            "FullName": f"{object_name}.{field_name}",
+            "Metadata": {"label": field_name.removesuffix("__c"), "type": "Text", "length": 64,
+                         "externalId": True, "unique": True},
+        })
 
     def settings(self, **overrides: Any) -> SalesforceSettings:
         """Connector settings for this sandbox, with fast retries and bulk polling for tests."""
@@ -108,7 +118,9 @@ def salesforce_sandbox(salesforce_tls: TlsFiles, salesforce_app_files: AppFiles)
     connected_app = app.oauth.new_app(salesforce_app_files.certificate)
     server = SandboxServer(app, tls_cert=str(salesforce_tls.cert), tls_key=str(salesforce_tls.key)).start()
     try:
-        yield SalesforceSandboxHandle(app, server, salesforce_tls, salesforce_app_files, connected_app)
+        handle = SalesforceSandboxHandle(app, server, salesforce_tls, salesforce_app_files, connected_app)
+        provision({"salesforce": SalesforceConnector(handle.settings())}, {"salesforce": app})
+        yield handle
     finally:
         server.stop()
     assert app.unimplemented == [], f"requests the Salesforce sandbox does not implement: {app.unimplemented}"

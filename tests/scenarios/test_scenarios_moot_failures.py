@@ -25,8 +25,9 @@ def test_a_rejected_write_fixed_at_the_source_closes_as_moot(make_world: Any) ->
     world.prm.save(Partner(id="ptn_acme", name="Acme Partners", territory="EMEA"))
     world.sync()
 
-    # a territory longer than Salesforce's 80 characters: Salesforce refuses the account, HubSpot takes it
-    world.prm.edit("partner", "ptn_acme", territory="EMEA " + "and the rest of the world " * 4)
+    # a territory longer than the 255 characters of its Salesforce text field: Salesforce refuses the account,
+    # HubSpot takes it
+    world.prm.edit("partner", "ptn_acme", territory="EMEA " + "and the rest of the world " * 10)
     report = world.sync(allow_failures=True)
     assert report.slice("salesforce", "partner").failed == 1
     [failure] = open_failures(world)

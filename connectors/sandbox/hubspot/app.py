@@ -58,7 +58,7 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SchemaRoutes, SandboxApp):
         ten_second_limit: int = 190,
         daily_limit: int = 1_000_000,
         rate_window_seconds: float = 10.0,
-        bare: bool = False,
+        bare: bool = True,
     ) -> None:
         super().__init__(strict=strict, access_token=access_token)
         self.portal_id = portal_id

@@ -129,8 +129,13 @@ class AssociationStore:
             msg = f"An association label named {label} already exists between {a} and {b}"
             raise HubSpotApiError(409, "OBJECT_ALREADY_EXISTS", msg)
         used = {d.type_id for d in self.definitions}
-        first = max([_FIRST_USER_LABEL_ID - 1, *used]) + 1
-        pair = _pair(a, b, first, first + 1, USER, label)
+        documented = [d for d in DEFINITIONS if (d.from_type, d.to_type, d.label) == (a, b, label)]
+        if documented and documented[0].type_id not in used:  # this portal's ids, as the README lists them
+            first, second = documented[0].type_id, documented[0].inverse_id
+        else:
+            first = max([_FIRST_USER_LABEL_ID - 1, *used]) + 1
+            second = first + 1
+        pair = _pair(a, b, first, second, USER, label)
         self.definitions.extend(pair)
         self.created_labels.append((a, b, label))
         return pair

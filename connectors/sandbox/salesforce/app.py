@@ -86,7 +86,7 @@ class SalesforceSandbox(SandboxApp):
 
     def __init__(
         self, *, strict: bool = False, access_token: str = "sandbox-token", daily_limit: int = 100_000,
-        session_seconds: float = 7200.0, bare: bool = False,
+        session_seconds: float = 7200.0, bare: bool = True,
     ) -> None:
         super().__init__(strict=strict, access_token=access_token)
         self.store = OrgStore(self.lock, bare=bare)

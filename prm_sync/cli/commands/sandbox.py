@@ -49,5 +49,7 @@ def sandbox_up(
         for name, url in c.urls().items():
             console.print(f"{name:<11} {url}")
         console.print(f"state file  {state_file}  (use --sandbox-state {state_file}; Ctrl-C stops)")
+        console.print(f"the org and portal start as new ones do: `prm-sync --sandbox-state {state_file} setup` "
+                      "creates the fields, properties and objects the mappings need")
 
     serve_until_stopped(cluster, state_file, ready)
