@@ -153,6 +153,11 @@ class SalesforceConfig(_Remote):
     max_requests_per_second: float | None = Field(None, gt=0)
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
+    permission_set: str = Field(
+        "PRM_Sync_Integration",
+        description="permission set `prm-sync setup` creates (if missing), assigns to the integration user and "
+        "grants read/edit on the mapped custom fields (field-level security)",
+    )
 
     def _url_fields(self) -> list[str]:
         return ["instance_url"]

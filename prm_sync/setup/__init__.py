@@ -19,13 +19,13 @@ from prm_sync.setup.wants import SETUP_SYSTEMS, Want, wants_for
 __all__ = ["SETUP_SYSTEMS", "SetupItem", "SetupPlan", "Want", "run_setup", "setups_for"]
 
 
-def setups_for(connectors: Mapping[str, Any]) -> list[SystemSetup]:
+def setups_for(connectors: Mapping[str, Any], *, permission_set: str | None = None) -> list[SystemSetup]:
     """A planner per CRM among ``connectors`` (the LMS and ERP need nothing created)."""
     out: list[SystemSetup] = []
     if "salesforce" in connectors:
-        from prm_sync.setup.salesforce_setup import SalesforceSetup
+        from prm_sync.setup.salesforce_setup import PERMISSION_SET, SalesforceSetup
 
-        out.append(SalesforceSetup(connectors["salesforce"]))
+        out.append(SalesforceSetup(connectors["salesforce"], permission_set=permission_set or PERMISSION_SET))
     if "hubspot" in connectors:
         from prm_sync.setup.hubspot_setup import HubSpotSetup
 
@@ -39,9 +39,13 @@ def run_setup(
     *,
     dry_run: bool = False,
     on_item: Callable[[SetupItem], None] | None = None,
+    permission_set: str | None = None,
 ) -> SetupPlan:
-    """Plan what each CRM lacks and, unless ``dry_run``, create it; the plan carries each item's outcome."""
-    setups = setups_for(connectors)
+    """Plan what each CRM lacks and, unless ``dry_run``, create it; the plan carries each item's outcome.
+
+    ``permission_set``: the Salesforce permission set that carries the integration user's field access.
+    """
+    setups = setups_for(connectors, permission_set=permission_set)
     wants = wants_for(mappings, tuple(s.system for s in setups))
     plan = plan_setup(setups, wants)
     if not dry_run and not plan.empty:

@@ -73,7 +73,7 @@ class SystemSetup(Protocol):
 
     def plan(self, wants: list[Want]) -> list[SetupItem]: ...
 
-    def apply(self, item: SetupItem, want: Want) -> None:
+    def apply(self, item: SetupItem, want: Want | None) -> None:
         """Create one item; raise ``SetupItemError`` (or a connector error) when the CRM refuses it."""
         ...
 
@@ -112,12 +112,12 @@ def apply_setup(
             item.outcome, item.message = "skipped", f"needs {item.needs}, which was not created"
             failed.add(f"{item.system}:{item.object}")
         else:
-            want = by_key[(item.system, item.kind, item.object, item.name)]
+            want = by_key.get((item.system, item.kind, item.object, item.name))  # None: the planner's own item
             try:
                 by_system[item.system].apply(item, want)
             except (SetupItemError, PrmSyncError) as exc:  # a refusal is this item's outcome; the rest go on
                 item.outcome, item.message = "failed", _one_line(exc)
-                if item.kind in ("object", "schema"):
+                if item.kind in ("object", "schema", "permission set"):
                     failed.add(f"{item.system}:{item.object}")
             else:
                 item.outcome = "created"

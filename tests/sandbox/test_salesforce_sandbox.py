@@ -178,6 +178,7 @@ def test_upsert_with_several_matches_on_a_non_unique_external_id_is_300(salesfor
     sf.toolingexecute("sobjects/CustomField/", method="POST", data={
         "FullName": "Account.Legacy_Key__c", "Metadata": {"type": "Text", "length": 20, "label": "Legacy", "externalId": True},
     })
+    salesforce_sandbox.grant("Account.Legacy_Key__c")
     salesforce_sandbox.app.insert_records("Account", [{"Name": "a", "Legacy_Key__c": "K"}, {"Name": "b", "Legacy_Key__c": "K"}])
     response = sf.session.request("PATCH", sf.base_url + "sobjects/Account/Legacy_Key__c/K", json={"Name": "c"},
                                   headers=sf.headers)

@@ -167,6 +167,15 @@ def test_tooling_custom_field_extends_describe_and_validation(salesforce_sandbox
         "FullName": "Account.Segment__c", "Metadata": {"type": "Text", "length": 5, "label": "Segment", "externalId": False},
     })
     assert answer["success"] is True and answer["id"].startswith("00N")
+    # no field-level security grants it yet: invisible and unwritable for the API user, as in a real org
+    assert "Segment__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
+    with pytest.raises(SalesforceMalformedRequest) as hidden:
+        sf.Account.create({"Name": "hidden", "Segment__c": "SMB"})
+    assert hidden.value.content[0]["errorCode"] == "INVALID_FIELD"
+    salesforce_sandbox.grant("Account.Segment__c", edit=False)
+    read_only = {f["name"]: f for f in sf.Account.describe()["fields"]}["Segment__c"]
+    assert read_only["updateable"] is False and read_only["createable"] is False
+    salesforce_sandbox.grant("Account.Segment__c")
     fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
     assert fields["Segment__c"]["length"] == 5 and fields["Segment__c"]["custom"] is True
     sf.Account.create({"Name": "fits", "Segment__c": "SMB"})
@@ -259,6 +268,7 @@ def test_state_dump_and_load_round_trip(salesforce_sandbox):
         "FullName": "Account.Code__c", "Metadata": {"type": "Text", "length": 10, "label": "Code", "externalId": True,
                                                     "unique": True},
     })
+    salesforce_sandbox.grant("Account.Code__c")
     app.insert_records("Account", [{"Name": "a", "Code__c": "X1", "PRM_Id__c": "p1"}])
     state = json.loads(json.dumps(app.dump_state()))
     clone = SalesforceSandbox()

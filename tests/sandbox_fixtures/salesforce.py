@@ -67,6 +67,18 @@ class SalesforceSandboxHandle:
             "Metadata": {"label": field_name.removesuffix("__c"), "type": "Text", "length": 64,
                          "externalId": True, "unique": True},
         })
+        self.grant(f"{object_name}.{field_name}")
+
+    def grant(self, full_name: str, *, edit: bool = True) -> None:
+        """Field-level security for the integration user on a field created through the Tooling API.
+
+        A new field is invisible to every user until a permission set assigned to them grants it; the
+        fixture's setup made ``PRM_Sync_Integration`` and assigned it, so the grant goes there.
+        """
+        sf = self.client()
+        [permission_set] = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'PRM_Sync_Integration'")["records"]
+        sf.FieldPermissions.create({"ParentId": permission_set["Id"], "SobjectType": full_name.split(".")[0],
+                                    "Field": full_name, "PermissionsRead": True, "PermissionsEdit": edit})
 
     def settings(self, **overrides: Any) -> SalesforceSettings:
         """Connector settings for this sandbox, with fast retries and bulk polling for tests."""

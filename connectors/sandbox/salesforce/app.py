@@ -95,6 +95,7 @@ class SalesforceSandbox(SandboxApp):
         self.api_used = 0
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self.oauth = oauth.OAuthServer(self.lock, lifetime_seconds=session_seconds)
+        self.store.api_user_id = self.oauth.integration_user.user_id  # field-level security is the API user's
         self.route("POST", oauth.TOKEN_PATH, self.oauth.token, "oauth.token")
         self.route("POST", oauth.REVOKE_PATH, self.oauth.revoke, "oauth.revoke")
         self.route("GET", oauth.USERINFO_PATH, lambda r: self.oauth.userinfo(r, self.access_token), "oauth.userinfo")

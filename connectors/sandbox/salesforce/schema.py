@@ -20,7 +20,12 @@ KEY_PREFIXES: dict[str, str] = {
     "Opportunity": "006",
     "OpportunityPartner": "00K",
     "Deal_Registration__c": "a0X",
+    "PermissionSet": "0PS",
+    "PermissionSetAssignment": "0Pa",
+    "FieldPermissions": "01k",
 }
+# the objects whose records decide field-level security
+SECURITY_OBJECTS = frozenset({"PermissionSet", "PermissionSetAssignment", "FieldPermissions"})
 
 STRING_TYPES = {"string", "textarea", "email", "url", "phone", "picklist", "multipicklist", "combobox"}
 NUMBER_TYPES = {"double", "currency", "percent", "int"}
@@ -71,6 +76,8 @@ class FieldDef:
         # Currency(16, 2) is what Setup offers by default (precision 18, scale 2); int fields hold 9 digits
         if self.type in NUMBER_TYPES and not self.precision:
             self.precision, self.scale = (9, 0) if self.type == "int" else (18, self.scale or 2)
+    secured: bool = False  # created through the Tooling API: the API user sees it only when FLS grants it
+    hidden: bool = False  # secured and not readable by the API user: absent from describe, SOQL and writes
 
     def describe(self) -> dict[str, Any]:
         nillable = not self.required and self.type not in {"boolean", "id"} and not self.system
@@ -135,23 +142,28 @@ class ObjectDef:
     def get_field(self, name: str) -> FieldDef | None:
         """Field names are case-insensitive in the API, as in SOQL."""
         canonical = self._lower.get(name.lower())
-        return self.fields[canonical] if canonical else None
+        found = self.fields[canonical] if canonical else None
+        return None if found is None or found.hidden else found
+
+    def has_field(self, name: str) -> bool:
+        """Whether the org has the field at all, whoever may see it (a duplicate name is refused)."""
+        return name.lower() in self._lower
 
     def relationship(self, name: str) -> FieldDef | None:
         """The reference field whose relationship name is ``name`` (``Account`` -> ``AccountId``)."""
         lowered = name.lower()
         for f in self.fields.values():
-            if f.relationship_name and f.relationship_name.lower() == lowered:
+            if f.relationship_name and f.relationship_name.lower() == lowered and not f.hidden:
                 return f
         return None
 
     def external_id_fields(self) -> list[FieldDef]:
-        return [f for f in self.fields.values() if f.external_id]
+        return [f for f in self.fields.values() if f.external_id and not f.hidden]
 
     def describe(self, version: str) -> dict[str, Any]:
         return {
             **self.summary(version),
-            "fields": [f.describe() for f in self.fields.values()],
+            "fields": [f.describe() for f in self.fields.values() if not f.hidden],
             "childRelationships": [],
             "recordTypeInfos": [],
         }
@@ -376,7 +388,21 @@ def default_objects(*, bare: bool = False) -> dict[str, ObjectDef]:
         ],
         custom=True,
     )
-    objects = [account, contact, lead, opportunity, opportunity_partner, deal_registration]
+    permission_set = _obj("PermissionSet", "Permission Set", [_text("Name", 80, required=True),
+                                                              _text("Label", 80, required=True)])
+    assignment = _obj("PermissionSetAssignment", "Permission Set Assignment", [
+        _text("AssigneeId", 18, required=True),  # a User id (the sandbox keeps its users in the OAuth server)
+        _ref("PermissionSetId", "PermissionSet", required=True),
+    ])
+    field_permissions = _obj("FieldPermissions", "Field Permissions", [
+        _ref("ParentId", "PermissionSet", required=True),
+        _text("SobjectType", 80, required=True),
+        _text("Field", 255, required=True),
+        FieldDef("PermissionsRead", "boolean"),
+        FieldDef("PermissionsEdit", "boolean"),
+    ])
+    objects = [account, contact, lead, opportunity, opportunity_partner, deal_registration, permission_set, assignment,
+               field_permissions]
     if bare:
         objects = [o for o in objects if not o.custom]
         for o in objects:
@@ -465,4 +491,6 @@ def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, 
         custom=True,
         precision=precision,
         scale=scale,
+        secured=True,
+        hidden=True,
     )

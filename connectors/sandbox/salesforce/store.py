@@ -25,6 +25,7 @@ from connectors.sandbox.salesforce.ids import make_id, normalise_id
 from connectors.sandbox.salesforce.query import Parents
 from connectors.sandbox.salesforce.schema import (
     CUSTOM_PREFIXES,
+    SECURITY_OBJECTS,
     FieldDef,
     ObjectDef,
     default_objects,
@@ -79,6 +80,7 @@ class OrgStore:
     def __init__(self, lock: threading.RLock | None = None, *, bare: bool = False) -> None:
         self.lock = lock or threading.RLock()
         self.bare = bare
+        self.api_user_id = ""  # whose field-level security applies (the app sets its integration user)
         self.objects: dict[str, ObjectDef] = default_objects(bare=bare)
         self.custom_objects: list[dict[str, Any]] = []  # Tooling CustomObject bodies, in creation order
         self.records: dict[str, dict[str, Record]] = {name: {} for name in self.objects}
@@ -122,13 +124,40 @@ class OrgStore:
         obj = self.object(object_name)
         for target in fdef.reference_to:
             self.object(target)  # INVALID_TYPE when the lookup's target does not exist
-        if obj.get_field(fdef.name) is not None:
+        if obj.has_field(fdef.name):  # hidden from the API user or not, the name is taken
             msg = f"There is already a field named {fdef.name} on {obj.name}."
             raise RequestError("DUPLICATE_DEVELOPER_NAME", msg)
         obj.add(fdef)
         self.custom_fields.append((obj.name, fdef))
         if fdef.external_id or fdef.unique:
             self._index[(obj.name, fdef.name)] = {}
+        self.apply_field_security()
+
+    def apply_field_security(self) -> None:
+        """Field-level security for the API user, from the org's permission records.
+
+        A field created through the Tooling API is ``secured``: the API user
+        reads it only when a ``FieldPermissions`` row with ``PermissionsRead``
+        belongs to a permission set assigned to them (``PermissionSetAssignment``),
+        and writes it only with ``PermissionsEdit`` too. An unreadable field is
+        absent from describe, SOQL and writes, as in a real org.
+        """
+        def live(name: str) -> list[Record]:
+            return [r for r in self.records.get(name, {}).values() if not r.get("IsDeleted")]
+
+        assigned = {r.get("PermissionSetId") for r in live("PermissionSetAssignment") if r.get("AssigneeId") == self.api_user_id}
+        grants: dict[str, tuple[bool, bool]] = {}
+        for row in live("FieldPermissions"):
+            if row.get("ParentId") in assigned:
+                key = str(row.get("Field") or "").lower()
+                read, edit = grants.get(key, (False, False))
+                grants[key] = (read or bool(row.get("PermissionsRead")), edit or bool(row.get("PermissionsEdit")))
+        for obj in self.objects.values():
+            for fdef in obj.fields.values():
+                if fdef.secured:
+                    read, edit = grants.get(f"{obj.name}.{fdef.name}".lower(), (False, False))
+                    fdef.hidden = not read
+                    fdef.createable = fdef.updateable = read and edit
 
     # -- lookups (validation.Lookups) ---------------------------------------------
     def parents(self) -> Parents:
@@ -211,6 +240,8 @@ class OrgStore:
             self._unindex(object_name, previous)
         self.records[object_name][record["Id"]] = record
         self._reindex(object_name, record)
+        if object_name in SECURITY_OBJECTS:
+            self.apply_field_security()
 
     @contextmanager
     def transaction(self) -> Iterator[Callable[[], None]]:
@@ -500,3 +531,4 @@ class OrgStore:
         self._counter = int(state.get("counter", 0))
         self._last_stamp = str(state.get("last_stamp", ""))
         self._rebuild_indexes()
+        self.apply_field_security()

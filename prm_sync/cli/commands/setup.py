@@ -18,15 +18,13 @@ from prm_sync.cli.output import Col, console, print_fitted, print_json, styled
 from prm_sync.exit_codes import ExitCode
 
 _KIND = {"object": "object", "field": "field", "access": "field access", "schema": "object", "group": "group",
-         "property": "property", "label": "assoc. label"}
+         "property": "property", "label": "assoc. label", "permission set": "permission set"}
 
 
 def _rows(plan, *, applied: bool) -> list[tuple]:
     rows = []
     for item in plan.items:
         detail = item.message if applied and item.message else item.summary
-        if item.action == "grant":
-            detail = f"grant read/edit: {detail}"
         outcome = styled(item.outcome) if applied else Text(item.action)
         rows.append((item.system, _KIND.get(item.kind, item.kind), item.label, outcome, detail))
     return rows
@@ -56,7 +54,8 @@ def setup(
         raise UsageError(msg)
     mappings = load_mappings(config.mappings)
     connectors = build_connectors(config, chosen)
-    plan = run_setup(mappings, connectors, dry_run=True)
+    permission_set = config.systems.salesforce.permission_set if config.systems.salesforce else None
+    plan = run_setup(mappings, connectors, dry_run=True, permission_set=permission_set)
     if not json_output:
         if plan.empty:
             checked = ", ".join(f"{n} {s} items" for s, n in plan.checked.items())
@@ -70,7 +69,7 @@ def setup(
         if json_output:
             print_json({"dry_run": dry_run, "empty": plan.empty, "items": [i.model_dump() for i in plan.items]})
         return
-    plan = run_setup(mappings, connectors)
+    plan = run_setup(mappings, connectors, permission_set=permission_set)
     code = plan.exit_code()
     if json_output:
         print_json({"dry_run": False, "empty": plan.empty, "counts": plan.counts(),
