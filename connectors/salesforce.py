@@ -73,6 +73,7 @@ from prm_sync.errors import (
 log = logging.getLogger(__name__)
 SYSTEM = "salesforce"
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+_MISSING_FIELD = re.compile(r"No such column|external ID field does not exist|is not accessible")
 _RETRYABLE_RECORD_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
 
 
@@ -413,7 +414,11 @@ class SalesforceConnector:
         if failure is Failure.QUOTA:
             return QuotaExhausted(info)
         if failure is Failure.CONFIG:
-            return ConfigError(f"salesforce refused the request: {info.code}: {info.message}")
+            message = f"salesforce refused the request: {info.code}: {info.message}"
+            if _MISSING_FIELD.search(info.message):  # a new org, or a field the integration user cannot see
+                return ConfigError([Problem(message, hint="create it, and grant the integration user access, with "
+                                            "`prm-sync setup`")])
+            return ConfigError(message)
         if failure is Failure.TRANSIENT:
             return TransientError(info)
         return FatalError(f"salesforce: HTTP {exc.status} {info.code}: {info.message}")

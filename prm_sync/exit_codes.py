@@ -61,13 +61,14 @@ EXIT_CODES: dict[ExitCode, ExitCodeDoc] = {
     ),
     ExitCode.PARTIAL: ExitCodeDoc(
         "partial: stopped early on the API quota, refused credentials or an unavailable system; "
-        "what was done is committed",
-        "the next run resumes; for auth, renew the token",
+        "what was done is committed (setup: some items were created, others refused)",
+        "the next run resumes; for auth, renew the token; for setup, fix what each refused item names and run it again",
     ),
     ExitCode.FAILED: ExitCodeDoc(
         "failed: every record the run tried was refused (nothing written), or the run could not go "
-        "on (database unreachable)",
-        "`prm-sync failures` shows the common cause (often a missing field: `prm-sync validate --remote`)",
+        "on (database unreachable); setup: no item could be created",
+        "`prm-sync failures` shows the common cause (often a missing field: `prm-sync validate --remote`, "
+        "then `prm-sync setup`)",
     ),
     ExitCode.INTERRUPTED: ExitCodeDoc(
         "interrupted (Ctrl-C); committed batches stay, the next run resumes",

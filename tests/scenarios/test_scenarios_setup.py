@@ -86,6 +86,35 @@ def test_a_first_sync_without_setup_fails_naming_the_field_and_the_command(make_
     assert runs and all(r["status"] != "succeeded" for r in runs)
 
 
+def test_missing_fields_stop_the_salesforce_sync_naming_one_and_setup(make_world: Any) -> None:
+    world = _fresh(make_world, systems=("salesforce",))
+    world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators"))
+    ran = world.cli("sync", "--system", "salesforce", "--entity", "partner")
+    assert ran.exit_code == 2, ran.output
+    assert ("Partner_Tier__c" in ran.output or "PRM_Id__c" in ran.output) and "prm-sync setup" in ran.output
+    assert world.salesforce_records("SELECT Id FROM Account") == []
+
+
+def test_a_run_whose_every_record_is_refused_for_a_missing_property_is_not_succeeded(make_world: Any) -> None:
+    """The issue's fresh portal: the key and the filter property exist, the tier property does not."""
+    world = _fresh(make_world, systems=("hubspot",))
+    properties = world.hubspot.crm.properties.core_api
+    properties.create("companies", {"name": "prm_id", "label": "PRM id", "type": "string", "fieldType": "text",
+                                    "groupName": "information", "hasUniqueValue": True})
+    properties.create("companies", {"name": "is_partner", "label": "Partner", "type": "bool",
+                                    "fieldType": "booleancheckbox", "groupName": "information",
+                                    "options": [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                                                {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]})
+    world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators"), Partner(id="ptn_beta", name="Beta GmbH"))
+    ran = world.cli("sync", "--system", "hubspot", "--entity", "partner")
+    assert ran.exit_code == 7, ran.output  # failed: every record refused, nothing written
+    [run] = json.loads(world.cli("runs", "list", "--json").stdout)
+    assert run["status"] == "failed"
+    causes = world.cli("failures")
+    words = " ".join(causes.output.split())
+    assert "partner_tier" in words and "prm-sync setup" in words, causes.output
+
+
 def test_validate_remote_names_what_is_missing_and_points_to_setup(make_world: Any) -> None:
     world = _fresh(make_world)
     checked = world.cli("validate", "--remote")
