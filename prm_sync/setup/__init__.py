@@ -40,14 +40,18 @@ def run_setup(
     dry_run: bool = False,
     on_item: Callable[[SetupItem], None] | None = None,
     permission_set: str | None = None,
+    before_apply: Callable[[SetupPlan], None] | None = None,
 ) -> SetupPlan:
     """Plan what each CRM lacks and, unless ``dry_run``, create it; the plan carries each item's outcome.
 
     ``permission_set``: the Salesforce permission set that carries the integration user's field access.
+    ``before_apply`` sees the plan first (the CLI prints it), so what is applied is exactly what was shown.
     """
     setups = setups_for(connectors, permission_set=permission_set)
     wants = wants_for(mappings, tuple(s.system for s in setups))
     plan = plan_setup(setups, wants)
+    if before_apply is not None:
+        before_apply(plan)
     if not dry_run and not plan.empty:
         apply_setup(setups, wants, plan, on_item=on_item)
     return plan

@@ -143,3 +143,19 @@ def test_setup_reports_each_item_it_could_not_create_and_goes_on(make_world: Any
     assert "partner_tier" in _company_properties(world)
     retry = json.loads(world.cli("setup", "--dry-run", "--json").stdout)
     assert [(i["object"], i["name"]) for i in retry["items"]] == [("companies", "prm_id")]
+
+
+def test_a_field_an_admin_made_by_hand_is_invisible_until_setup_grants_it(make_world: Any) -> None:
+    world = _fresh(make_world, systems=("salesforce",))
+    world.salesforce.toolingexecute("sobjects/CustomField/", method="POST", data={
+        "FullName": "Account.Territory__c", "Metadata": {"label": "Territory", "type": "Text", "length": 80}})
+    assert "Territory__c" not in _account_fields(world)  # no field-level security for the integration user yet
+
+    done = world.cli("setup")
+    assert done.exit_code == 0, done.output
+    words = " ".join(done.stdout.split())
+    assert "Account.Territory__c" in words and "already in the org" in words
+    assert {"Territory__c", "PRM_Id__c", "Partner_Tier__c"} <= _account_fields(world)
+    grants = world.salesforce_records("SELECT Field, PermissionsRead, PermissionsEdit FROM FieldPermissions")
+    assert {"Field": "Account.Territory__c", "PermissionsRead": True, "PermissionsEdit": True} in grants
+    assert "nothing to create" in world.cli("setup").stdout

@@ -55,8 +55,10 @@ def setup(
     mappings = load_mappings(config.mappings)
     connectors = build_connectors(config, chosen)
     permission_set = config.systems.salesforce.permission_set if config.systems.salesforce else None
-    plan = run_setup(mappings, connectors, dry_run=True, permission_set=permission_set)
-    if not json_output:
+
+    def show(plan) -> None:
+        if json_output:
+            return
         if plan.empty:
             checked = ", ".join(f"{n} {s} items" for s, n in plan.checked.items())
             console.print(f"[green]nothing to create[/]: every item the mappings need exists ({checked})",
@@ -65,22 +67,24 @@ def setup(
         cols = [Col("system", priority=3), Col("kind", priority=2), Col("name"), Col("action"),
                 Col("detail", wrap=True, min_width=20)]
         print_fitted(f"setup plan: {len(plan.items)} items to create", cols, _rows(plan, applied=False))
+
+    plan = run_setup(mappings, connectors, dry_run=dry_run, permission_set=permission_set, before_apply=show)
     if dry_run or plan.empty:
         if json_output:
             print_json({"dry_run": dry_run, "empty": plan.empty, "items": [i.model_dump() for i in plan.items]})
         return
-    plan = run_setup(mappings, connectors, permission_set=permission_set)
     code = plan.exit_code()
     if json_output:
         print_json({"dry_run": False, "empty": plan.empty, "counts": plan.counts(),
                     "items": [i.model_dump() for i in plan.items], "exit_code": int(code)})
     else:
-        done = [r for r, i in zip(_rows(plan, applied=True), plan.items, strict=True) if i.outcome != "created"]
+        done = [r for r, i in zip(_rows(plan, applied=True), plan.items, strict=True)
+                if i.outcome != "created" or i.message]
         counts = plan.counts()
         if done:
             cols = [Col("system", priority=3), Col("kind", priority=2), Col("name"), Col("outcome"),
                     Col("detail", wrap=True, min_width=20)]
-            print_fitted("items not created", cols, done)
+            print_fitted("items not created, or created with a note", cols, done)
         summary = ", ".join(f"{n} {k}" for k, n in counts.items())
         colour = "green" if code == ExitCode.OK else "red"
         console.print(f"[{colour}]setup[/]: {summary}", highlight=False)
