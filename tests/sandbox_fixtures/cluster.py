@@ -50,6 +50,7 @@ from prm_sync.sync.connections import build_connector
 from prm_sync.sync.context import CrashHook
 from prm_sync.sync.engine import SyncEngine, SyncScope
 from prm_sync.sync.stats import RunReport
+from sandbox_fixtures.provision import reset_usage
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
@@ -225,6 +226,8 @@ def make_sync_env(
             env.reconnect(timeout_seconds=timeout_seconds)
             if bare and provision:
                 env.setup()
+                for app in cluster.apps.values():
+                    reset_usage(app)  # a test that counts calls counts its own
             if seed_data:
                 seed_sandboxes(cluster, env.data)
                 seed_store(runtime, env.data)

@@ -37,8 +37,9 @@ def provision(connectors: Mapping[str, Any], apps: Mapping[str, Any], mappings: 
 
 
 def reset_usage(app: Any) -> None:
-    """Forget the requests setup made (daily budget, rolling window), as if the test started now."""
+    """Forget the requests setup made (call counts, daily budget, rolling window), as if the test started now."""
     with app.lock:
+        app.calls.clear()
         if hasattr(app, "api_used"):
             app.api_used = 0
         if hasattr(app, "daily_used"):
