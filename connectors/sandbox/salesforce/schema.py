@@ -71,13 +71,13 @@ class FieldDef:
     custom: bool = False
     precision: int = 0  # numbers: total digits (0: the type's default, see __post_init__)
     scale: int = 0  # numbers: digits after the decimal point
+    secured: bool = False  # created through the Tooling API: the API user sees it only when FLS grants it
+    hidden: bool = False  # secured and not readable by the API user: absent from describe, SOQL and writes
 
     def __post_init__(self) -> None:
         # Currency(16, 2) is what Setup offers by default (precision 18, scale 2); int fields hold 9 digits
         if self.type in NUMBER_TYPES and not self.precision:
             self.precision, self.scale = (9, 0) if self.type == "int" else (18, self.scale or 2)
-    secured: bool = False  # created through the Tooling API: the API user sees it only when FLS grants it
-    hidden: bool = False  # secured and not readable by the API user: absent from describe, SOQL and writes
 
     def describe(self) -> dict[str, Any]:
         nillable = not self.required and self.type not in {"boolean", "id"} and not self.system
