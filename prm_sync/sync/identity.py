@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from prm_sync.mapping.policies import identify_by
-from prm_sync.model import ENTITIES, CanonicalRecord, new_id
+from prm_sync.model import ENTITIES, CanonicalRecord, new_id, utcnow
 from prm_sync.rules.normalize import normalize_country, normalize_domain, normalize_name
 from prm_sync.store import identity as identity_store
 from prm_sync.store import records, state
@@ -81,12 +81,17 @@ class Identity:
         return self.how in DECIDED
 
 
+# how far back a catch-up looks before the last one: commits that landed late, clocks of other hosts
+CATCH_UP_MARGIN = timedelta(minutes=10)
+
+
 class KeyIndex:
     """Natural key -> PRM ids, per entity and key, built once per run when first needed and kept current."""
 
     def __init__(self) -> None:
         self._index: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], set[str]]] = {}
         self._added: dict[str, dict[str, CanonicalRecord]] = {}  # not yet in the store: counted when an index is built
+        self._read_at: dict[str, datetime] = {}  # entity -> when the store was last read for it
 
     def lookup(self, session: Session, entity: str, key: list[str], value: tuple[Any, ...]) -> set[str]:
         return set(self._built(session, entity, key).get(value, set()))
@@ -94,6 +99,31 @@ class KeyIndex:
     def add(self, record: CanonicalRecord) -> None:
         """A record created or changed this run: later lookups must find it (two CRM duplicates in one page)."""
         self._added.setdefault(record.entity, {})[record.id] = record
+        self._reindex(record)
+
+    def catch_up(self, session: Session, entity: str) -> int:
+        """Take in the records of ``entity`` other runs saved since this index read the store.
+
+        Slices run in parallel: while this run pulls Salesforce, a HubSpot run
+        may create a PRM partner from a company born in HubSpot, and the same
+        company born in Salesforce must then find it by its natural key instead
+        of becoming a second partner. The pull calls this at the start of each
+        page, after the page's turn on the entity (``locks.serialize``), so what
+        the other run committed is visible; it reads only the records changed
+        since the last catch-up (less ``CATCH_UP_MARGIN``). Returns how many.
+        """
+        if entity not in self._read_at:
+            return 0  # no index built yet: it will read the store as it is then
+        now = utcnow()
+        mine = self._added.get(entity, {})
+        fresh = [r for r in records.list_records(session, entity, updated_since=self._read_at[entity] - CATCH_UP_MARGIN)
+                 if r.id not in mine]
+        self._read_at[entity] = now
+        for record in fresh:
+            self._reindex(record)
+        return len(fresh)
+
+    def _reindex(self, record: CanonicalRecord) -> None:
         for (entity, key), index in self._index.items():
             if entity == record.entity:
                 for ids in index.values():
@@ -112,6 +142,7 @@ class KeyIndex:
     def _built(self, session: Session, entity: str, key: list[str]) -> dict[tuple[Any, ...], set[str]]:
         slot = (entity, tuple(key))
         if slot not in self._index:
+            self._read_at.setdefault(entity, utcnow())  # before the read: a catch-up then misses nothing
             index: dict[tuple[Any, ...], set[str]] = {}
             known = {r.id: r for r in records.list_records(session, entity)}
             known.update(self._added.get(entity, {}))

@@ -139,6 +139,8 @@ def apply_page(
 ) -> list[str]:
     """Apply one page of remote records; returns the PRM ids whose values changed."""
     ctx.push_records = None  # records may change: the push lists them again
+    if sl.creates_remote and not ctx.dry_run:
+        ctx.keys.catch_up(session, sl.entity)  # what a parallel run of another system created meanwhile
     # merges first: who a survivor is depends on the records it absorbed (see ``merges``)
     merged = merges.apply_merges(ctx, session, sl, page, stats) if sl.creates_remote else set()
     # one remote object can hold two entities (Account: partners and customers; account.move:
