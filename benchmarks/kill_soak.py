@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -186,6 +187,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         url = args.database_url or f"sqlite:///{work / 'data' / 'prm_sync.sqlite'}"
         env = {**os.environ, "PRM_SYNC_DATABASE_URL": url, "PRM_SYNC_OBSERVERS": "off"}
         cmd = [str(PRM_SYNC), "--config", str(write_config(work)), "--sandbox-state", str(state_file)]
+        # the sandboxes start as a new org and portal do: `prm-sync setup` creates our fields first
+        subprocess.run([*cmd, "setup"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         store = open_store(url)
         partners = make_partners(args.partners, args.seed)
         with store.session() as session:
@@ -225,6 +228,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         store.close()
     finally:
         cluster.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     refused = [r for r in rounds if r.get("exit") == 3]
     kills = [r for r in rounds if "killed_after_s" in r]
     verdict = {
@@ -272,6 +277,7 @@ def main() -> None:
     parser.add_argument("--max-delay", type=float, default=10.0, help="latest kill, seconds after the run began")
     parser.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: SQLite)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (sandboxes, SQLite store) afterwards")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     result = soak(args)

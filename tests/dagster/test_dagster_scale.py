@@ -24,6 +24,7 @@ import requests
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, EventRecordsFilter
 from fixtures.database import PostgresServer
 from hubspot import HubSpot
+from sandbox_fixtures.provision import provision_runtime
 from simple_salesforce import Salesforce
 
 from connectors.sandbox.cluster import SandboxCluster
@@ -74,6 +75,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_server:
         seed_sandboxes(cluster, data)
         runtime = open_runtime(load_config())
         try:
+            provision_runtime(runtime, cluster.apps)  # a new org and portal: `prm-sync setup` creates our fields
             seed_store(runtime, data)
         finally:
             runtime.close()
