@@ -58,6 +58,8 @@ BAD_PROPERTIES = [
     pytest.param({"annualrevenue": "ten"}, "INVALID_FLOAT", id="a number that does not parse"),
     pytest.param({"annualrevenue": "1e400"}, "INVALID_FLOAT", id="a number past a double"),
     pytest.param({"annualrevenue": "NaN"}, "INVALID_FLOAT", id="not a number"),
+    pytest.param({"annualrevenue": " 12"}, "LEADING_TRAILING_WHITESPACE", id="a number with a leading space"),
+    pytest.param({"partner_tier": "gold "}, "LEADING_TRAILING_WHITESPACE", id="an option with a trailing space"),
 ]
 
 

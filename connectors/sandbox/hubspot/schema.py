@@ -331,6 +331,10 @@ def normalize_value(prop: PropertyDef, raw: Any) -> tuple[str | None, dict[str, 
             "READ_ONLY_VALUE",
             f"{prop.name} is a read only property; its value cannot be set.",
         )
+    if prop.type != "string" and value != value.strip():
+        # HubSpot's changelog, "Enhanced Validations for Non-String Properties" (2025)
+        msg = f'"{value}" includes leading or trailing whitespace.'
+        return None, validation_detail(prop.name, value, "LEADING_TRAILING_WHITESPACE", msg)
     if prop.type == "number":
         try:
             if not math.isfinite(float(value)):  # "NaN", "Infinity" and "1e400" parse as floats
