@@ -27,7 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from prm_sync.config.settings import ConflictRules
-from prm_sync.rules.candidates import EXACT_KEYS, Candidate, CandidateKind, blocking_keys
+from prm_sync.rules.candidates import EXACT_KEYS, MAX_ACRONYM_BLOCK, Candidate, CandidateKind, blocking_keys
 from prm_sync.rules.normalize import CustomerProfile, profile
 from prm_sync.rules.sources import ACTIVE_STATUSES, customer_profile, is_active, registration_profile
 from prm_sync.store import conflict_index as store
@@ -266,6 +266,7 @@ class StoreIndex:
         self._big = store.big_blocks(session)
         self._entries: dict[int, Candidate | None] = {}
         self._found: dict[CustomerProfile, list[Candidate]] = {}
+        self._acronym_keys: set[int] = set()  # query keys of initials: read only when their block is small
 
     def prefetch(self, queries: Sequence[CustomerProfile]) -> None:
         """Read the candidates of many profiles now, in batches; ``lookup`` then answers from memory."""
@@ -277,6 +278,8 @@ class StoreIndex:
         keys = set()
         for key in blocking_keys(prof, as_query=True):
             hashed = key_hash(key)
+            if key[:2] == "x:":
+                self._acronym_keys.add(hashed)
             if key[:2] in EXACT_KEYS or hashed not in self._big:
                 keys.add(hashed)
         return keys
@@ -293,6 +296,9 @@ class StoreIndex:
     def _read(self, queries: Sequence[CustomerProfile]) -> list[list[Candidate]]:
         wanted = [self._query_keys(q) for q in queries]
         by_key = store.entries_by_key(self.session, set().union(*wanted)) if wanted else {}
+        for hashed in self._acronym_keys & by_key.keys():
+            if len(by_key[hashed]) > MAX_ACRONYM_BLOCK:
+                del by_key[hashed]
         needed = {e for keys in wanted for k in keys for e in by_key.get(k, ())} - self._entries.keys()
         for row in store.load_entries(self.session, needed):
             self._entries[row.id] = self._candidate(row)

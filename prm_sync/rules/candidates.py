@@ -25,6 +25,9 @@ from prm_sync.rules.evidence import generic_form
 from prm_sync.rules.normalize import STOPWORDS, CustomerProfile
 
 EXACT_KEYS = frozenset({"d:", "p:", "n:"})
+# initials shared by more customers of one country than this name none of them ("KB" at a million accounts
+# is hundreds of firms): a registration typed as initials is found by its phone, domain or exact name instead
+MAX_ACRONYM_BLOCK = 50
 
 
 class CandidateKind(StrEnum):
@@ -142,6 +145,8 @@ class CandidateIndex:
                 continue
             exact = key[:2] in EXACT_KEYS  # domain, phone and exact name blocks are never too big to read
             if not exact and len(positions) > self.max_block:
+                continue
+            if key[:2] == "x:" and len(positions) > MAX_ACRONYM_BLOCK:
                 continue
             seen.update(positions)
         return [self.candidates[i] for i in sorted(seen)]

@@ -130,3 +130,15 @@ def test_one_typo_in_a_long_first_word_still_finds_the_customer(store: Store, ty
         # a dropped, swapped, added or changed letter; another firm with the same first letters and the same
         # generic second word is no candidate at all
         assert found(session, typed) == {"cus_kleat"}
+
+
+def test_initials_shared_by_many_customers_name_none_of_them(store: Store) -> None:
+    from prm_sync.rules.candidates import MAX_ACRONYM_BLOCK
+
+    with store.session() as session:
+        save_records(session, [EndCustomer(id=f"cus_kb{i}", name=f"Kel{i}x Bro{i}z", country="US", is_customer=True)
+                               for i in range(MAX_ACRONYM_BLOCK + 1)])
+        save_records(session, [EndCustomer(id="cus_zq", name="Zarn Quillip", country="US", is_customer=True)])
+        refresh_index(session, RULES)
+        assert found(session, "ZQ Inc", country="US") == {"cus_zq"}  # initials of one firm: a candidate
+        assert found(session, "KB Inc", country="US") == set()  # of fifty-one: none
