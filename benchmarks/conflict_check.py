@@ -294,6 +294,8 @@ def run(n_accounts: int, n_regs: int, seed: int, *, batch: int, single: int, rou
     rules = ConflictRules()
     now = datetime(2026, 11, 2, tzinfo=UTC)
     accounts = [company(rng, i) for i in range(n_accounts)]
+    # drawn before anything else uses the generator: the same registrations whatever --rounds is
+    regs = [_registration(rng, accounts, j, n_accounts) for j in range(n_regs)]
     store, build = _built_store(n_accounts, seed, accounts, rules, now, db_url, workdir, keep)
     out: dict[str, object] = {"accounts": n_accounts, "registrations": n_regs, "seed": seed,
                               "backend": db_url.split(":")[0] if db_url else "sqlite", **build}
@@ -336,7 +338,6 @@ def run(n_accounts: int, n_regs: int, seed: int, *, batch: int, single: int, rou
     out["catch_up"] = catch_up
 
     # quality, and the check alone against the stored index, one registration at a time
-    regs = [_registration(rng, accounts, j, n_accounts) for j in range(n_regs)]
     queries = [_query(fields, j, now, rules) for j, (fields, _, _, _) in enumerate(regs)]
     check_p50, check_p95, check_cpu_p95 = [], [], []
     results: list[ConflictResult] = []
