@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from connectors.base import Connector, RemoteRecord
-from prm_sync.errors import PrmSyncError, UsageError
+from prm_sync.errors import UsageError
 from prm_sync.model import new_id
 from prm_sync.runtime import Runtime
 from prm_sync.store import audit as audit_store
@@ -318,7 +318,7 @@ def _replay_reads(
                 for i in judged
             )
         report.settle()
-    except PrmSyncError as exc:
+    except BaseException as exc:  # any error or an interrupt: the run row must not stay running
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:

@@ -141,7 +141,7 @@ class SyncEngine:
             with paced_gc():
                 self._run_slices(ctx, scope, report, progress)
             report.settle()
-        except Exception as exc:
+        except BaseException as exc:  # KeyboardInterrupt and Dagster's termination too: the row must not stay running
             report.status = "failed"
             report.error = f"{type(exc).__name__}: {exc}"
             raise

@@ -388,9 +388,17 @@ def open_run(
 
 
 def close_run(ctx: RunContext, report: RunReport, held: locks.LockSet | None) -> None:
-    """Write the run's outcome, then release its locks (nothing for a dry run, which took none)."""
+    """Write the run's outcome, then release its locks (nothing for a dry run, which took none).
+
+    A report still ``running`` never reached its end (something stopped it
+    that its caller did not catch): it is written as ``failed``, never left
+    ``running`` beside a released lock.
+    """
     if held is None:
         return
+    if report.status == "running":
+        report.status = "failed"
+        report.error = report.error or "the run stopped before its end"
     try:
         with ctx.store.session() as session:
             finish_run(session, report)

@@ -65,3 +65,21 @@ def test_second_run_is_refused_while_one_is_running(make_sync_env, store: Store)
         assert [r.id for r in runs.list_runs(session)] == [first.run_id]  # the refused run left no row
         assert locks.list_locks(session) == []
     assert env.run().status == "succeeded"  # and the lock is free again afterwards
+
+
+def test_an_interrupted_run_is_recorded_as_failed_not_left_running(make_sync_env) -> None:
+    """Ctrl-C (or Dagster terminating a step) raises a BaseException: the run row must still tell the truth."""
+    env = make_sync_env(systems=("salesforce",))
+
+    def interrupt(checkpoint: str) -> None:
+        if checkpoint == "push.before_write":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        env.run(crash_hook=interrupt)
+    with env.runtime.store.session(readonly=True) as session:
+        interrupted = runs.list_runs(session, limit=1)[0]
+        assert interrupted.status == "failed" and "KeyboardInterrupt" in (interrupted.error or "")
+        assert interrupted.finished_at is not None
+        assert locks.list_locks(session) == []
+    assert env.run().status == "succeeded"
