@@ -53,6 +53,14 @@ def test_a_session_revoked_mid_sync_is_renewed_and_every_record_arrives_once(
     tokens_before = app.calls["oauth.token"]
     # 10,000 partners go out as 50 sObject Collections calls: revoke after the 25th API call of the run
     app.oauth.revoke_after_calls = 25
+    written_at_revocation: list[int] = []
+    end_sessions = app.oauth._end_all
+
+    def revoke_and_count(*, revoke: bool) -> int:  # how many partners the org holds when the sessions end
+        written_at_revocation.append(len(app.all_records("Account")))
+        return end_sessions(revoke=revoke)
+
+    app.oauth._end_all = revoke_and_count
     caplog.set_level(logging.DEBUG)
 
     # the channel rules touch no remote system (and rate 10,000 partners' tiers one by one): left out here
@@ -60,7 +68,9 @@ def test_a_session_revoked_mid_sync_is_renewed_and_every_record_arrives_once(
 
     assert report.status == "succeeded", report.error or [s.stopped_reason for s in report.slices]
     assert report.totals()["created"] == PARTNERS and report.totals()["failed"] == 0
-    assert app.oauth.revoke_after_calls is None  # the revocation did happen, mid-run
+    assert app.oauth.revoke_after_calls is None  # the revocation did happen, mid-run:
+    [written] = written_at_revocation  # once, with some partners written and others still to go
+    assert 0 < written < PARTNERS, written
     assert connector.session.renewals == 1 and app.calls["oauth.token"] == tokens_before + 1
     with env.runtime.store.session(readonly=True) as session:
         assert failures.count_open(session) == 0

@@ -28,7 +28,9 @@ def test_adopting_a_seeded_org_matches_creates_and_reports(make_world: Any) -> N
     world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators", domain="alpha.example"),
                    Partner(id="ptn_beta", name="Beta Systems GmbH", country="DE"),
                    Partner(id="ptn_twin1", name="Twin One", domain="twin.example"),
-                   Partner(id="ptn_twin2", name="Twin Two", domain="twin.example"))
+                   Partner(id="ptn_twin2", name="Twin Two", domain="twin.example"),
+                   Partner(id="ptn_delta", name="Delta Partners", domain="delta.example"))
+    delta = _account(world, "Delta (old name)", PRM_Id__c="ptn_delta")  # an earlier import wrote our id
     alpha = _account(world, "Alpha Integrators LLC", Domain__c="alpha.example")
     beta = _account(world, "BETA SYSTEMS", BillingCountry="DE")
     twin = _account(world, "Twin", Domain__c="twin.example")  # fits two PRM partners
@@ -38,11 +40,12 @@ def test_adopting_a_seeded_org_matches_creates_and_reports(make_world: Any) -> N
     planned = world.cli("adopt", "--system", "salesforce", "--dry-run", "--json")
     assert planned.exit_code == 0, planned.output
     plan = {row["remote_id"]: row for row in json.loads(planned.output)["plan"]["rows"]}
+    assert (plan[delta]["action"], plan[delta]["record_id"]) == ("prm_id", "ptn_delta")
     assert (plan[alpha]["action"], plan[alpha]["record_id"]) == ("natural_key", "ptn_alpha")
     assert (plan[beta]["action"], plan[beta]["record_id"]) == ("natural_key", "ptn_beta")
     assert plan[twin]["action"] == "ambiguous" and plan[twin]["candidates"] == ["ptn_twin1", "ptn_twin2"]
     assert plan[gamma]["action"] == "new" and plan[gamma_dupe]["action"] == "linked_elsewhere"
-    assert world.salesforce_records("SELECT Id FROM Account WHERE PRM_Id__c != null") == []  # nothing written
+    assert world.salesforce_records("SELECT Id FROM Account WHERE PRM_Id__c != null") == [{"Id": delta}]  # no write
 
     done = world.cli("adopt")  # every CRM mapping partners: the new partners reach HubSpot too
     assert done.exit_code == 0, done.output
@@ -51,6 +54,7 @@ def test_adopting_a_seeded_org_matches_creates_and_reports(make_world: Any) -> N
     ids = {r["Id"]: r["PRM_Id__c"] for r in world.salesforce_records("SELECT Id, PRM_Id__c FROM Account")}
     gamma_id = ids[gamma]
     assert ids[alpha] == "ptn_alpha" and ids[beta] == "ptn_beta" and gamma_id and gamma_id.startswith("ptn_")
+    assert ids[delta] == "ptn_delta" and world.prm.find("partner", "salesforce", delta).id == "ptn_delta"
     assert ids[twin] is None and ids[gamma_dupe] is None  # left for a person
     assert world.prm.get("partner", gamma_id).name == "Gamma Resellers"
     assert world.hubspot_by_prm_id("companies", gamma_id, ["name"])["name"] == "Gamma Resellers"

@@ -32,6 +32,26 @@ def _company_properties(world: Any) -> set[str]:
     return {p.name for p in world.hubspot.crm.properties.core_api.get_all("companies").results}
 
 
+# the sandbox routes that create or change something (everything else setup calls only reads)
+WRITES = ("create", "update", "upsert", "delete", "collections.", "tooling.", "bulk.", "properties.create",
+          "properties.groups.create", "properties.update", "schemas.create", "associations.labels.create")
+
+
+def _remote_writes(world: Any, before: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Calls that wrote to a CRM since ``before`` (a snapshot of each sandbox's call counter)."""
+    out: dict[str, int] = {}
+    for system in SYSTEMS:
+        for route, count in world.env.apps[system].calls.items():
+            grown = count - before[system].get(route, 0)
+            if grown and route.startswith(WRITES):
+                out[f"{system}:{route}"] = grown
+    return out
+
+
+def _calls(world: Any) -> dict[str, dict[str, int]]:
+    return {s: dict(world.env.apps[s].calls) for s in SYSTEMS}
+
+
 def test_setup_on_a_fresh_org_and_portal_then_the_first_sync_has_no_failures(make_world: Any, monkeypatch: Any) -> None:
     world = _fresh(make_world)
     assert "Partner_Tier__c" not in _account_fields(world) and "partner_tier" not in _company_properties(world)
@@ -58,6 +78,9 @@ def test_setup_on_a_fresh_org_and_portal_then_the_first_sync_has_no_failures(mak
     assert registration["Partner__c"]["referenceTo"] == ["Account"]
     tier = world.hubspot.crm.properties.core_api.get_by_name("companies", "partner_tier")
     assert [o.value for o in tier.options] == ["registered", "silver", "gold", "platinum"]
+    assert tier.group_name == "prm_sync"  # in the property group setup made for it
+    groups = world.hubspot.crm.properties.groups_api.get_all("companies").results
+    assert "prm_sync" in {g.name for g in groups}
     assert world.hubspot.crm.properties.core_api.get_by_name("p_deal_registrations", "prm_id").has_unique_value
     labels = world.hubspot.crm.associations.v4.schema.definitions_api.get_all("p_deal_registrations", "companies")
     assert {"Registering partner", "End customer"} <= {r.label for r in labels.results}
@@ -69,9 +92,16 @@ def test_setup_on_a_fresh_org_and_portal_then_the_first_sync_has_no_failures(mak
     partner = world.prm.all("partner")[0]
     assert world.salesforce_by_prm_id("Account", partner.id, "Partner_Tier__c")["Partner_Tier__c"]
 
+    before = _calls(world)
+    fields_before = _account_fields(world)
+    grants_before = world.salesforce_records("SELECT Id, Field, PermissionsRead, PermissionsEdit FROM FieldPermissions")
     again = world.cli("setup")
     assert again.exit_code == 0, again.output
     assert "nothing to create" in again.stdout
+    assert _remote_writes(world, before) == {}  # the second run only read: no create, grant or update call
+    assert _account_fields(world) == fields_before
+    assert world.salesforce_records(
+        "SELECT Id, Field, PermissionsRead, PermissionsEdit FROM FieldPermissions") == grants_before
     assert json.loads(world.cli("setup", "--dry-run", "--json").stdout)["items"] == []
 
 
