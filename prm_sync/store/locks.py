@@ -384,25 +384,31 @@ def take_locks(
     holder = Holder(run_id)
     taken: list[str] = []
     dead: list[tuple[RunLock, str]] = []
-    for scope in dict.fromkeys(scopes):
-        won, previous, reason = _take(store, scope, holder, stale_after, now)
-        if not won:
-            release_locks(store, taken, run_id)
-            with store.session(readonly=True) as session:
-                current = get_lock(session, scope)
-            who = current.describe() if current else "another run"
-            msg = (f"slice {scope!r} is locked by {who}; it is taken over once that process is gone from its host "
-                   f"or its heartbeat is older than {stale_after} (`prm-sync db unlock {scope}` frees it by hand)")
-            raise RunInProgress(msg)
-        taken.append(scope)
-        if previous is not None:
-            dead.append((previous, reason or ""))
-    if dead:
-        _record_takeover(store, dead, by=run_id, actor="prm-sync", now=now)
-    abandon_dead_runs(store, stale_after, now=now)
-    held = LockSet(store, taken, holder, stale_after)
-    if heartbeat:
-        held.start_heartbeat()
+    try:
+        for scope in dict.fromkeys(scopes):
+            won, previous, reason = _take(store, scope, holder, stale_after, now)
+            if not won:
+                with store.session(readonly=True) as session:
+                    current = get_lock(session, scope)
+                who = current.describe() if current else "another run"
+                msg = (f"slice {scope!r} is locked by {who}; it is taken over once that process is gone from its "
+                       f"host or its heartbeat is older than {stale_after} (`prm-sync db unlock {scope}` frees it "
+                       "by hand)")
+                raise RunInProgress(msg)
+            taken.append(scope)
+            if previous is not None:
+                dead.append((previous, reason or ""))
+        if dead:
+            _record_takeover(store, dead, by=run_id, actor="prm-sync", now=now)
+        abandon_dead_runs(store, stale_after, now=now)
+        held = LockSet(store, taken, holder, stale_after)
+        if heartbeat:
+            held.start_heartbeat()
+    except BaseException:
+        # a refusal, a database error or an interrupt: nothing stays held by a process that may live on
+        # (a Dagster worker, the webhook server) without a heartbeat, refusing every run until it looks stale
+        release_locks(store, taken, run_id)
+        raise
     return held
 
 

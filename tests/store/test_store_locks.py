@@ -143,3 +143,20 @@ def test_running_rows_without_a_live_lock_are_marked_abandoned_when_a_run_starts
     with store.session() as session:
         assert runs.get_run(session, "run_orphan").status == "abandoned"
         assert runs.get_run(session, "run_live").status == "running"  # holds a live lock
+
+
+def test_a_run_that_fails_while_taking_its_locks_keeps_none_of_them(
+    store: Store, other: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error (or an interrupt) after some slices were taken must not leave them held by a live process."""
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(locks, "abandon_dead_runs", broken)
+    with pytest.raises(KeyboardInterrupt):
+        locks.take_locks(store, [SF, HS], "run_broken", STALE)
+    monkeypatch.undo()
+    with store.session() as session:
+        assert locks.list_locks(session) == []
+    held = locks.take_locks(other, [SF, HS], "run_next", STALE, heartbeat=False)  # not refused for 15 minutes
+    held.close()
