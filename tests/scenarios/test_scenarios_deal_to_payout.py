@@ -102,3 +102,56 @@ def test_registration_to_paid_commission_and_a_clawback(make_world: Any, store: 
     assert (adjustment.kind, adjustment.clawback, adjustment.period) == ("credit_note", Decimal("2000.00"), period_of(now))
     assert odoo.execute("account.move", "read", [bill["id"]], ["amount_total"])[0]["amount_total"] == 10000.0  # paid stays
     world.assert_settled()
+
+
+def test_a_hubspot_deal_from_registration_to_a_paid_commission(make_world: Any) -> None:
+    """The same story where the deal lives in HubSpot: finance's invoice carries the HubSpot deal id."""
+    world = make_world(systems=("hubspot", "erp"))
+    now = world.clock.set(datetime.now(UTC).replace(microsecond=0))
+    today = now.date()
+    world.prm.save(
+        Partner(id="ptn_gamma", name="Gamma Partners"),
+        DealRegistration(id="reg_gamma", partner_id="ptn_gamma", customer_name="Initech",
+                         customer_domain="initech.example", customer_country="US", product_lines=["security"],
+                         amount=Decimal("40000"), submitted_at=now - timedelta(days=1)),
+    )
+    world.sync()
+    approved = world.cli("registrations", "approve", "reg_gamma", "--reason", "customer confirmed")
+    assert approved.exit_code == 0, approved.output
+
+    # a rep opens the deal in HubSpot on the customer's company (the primary association, as HubSpot's UI makes it)
+    hubspot = world.hubspot
+    customer = hubspot.crm.companies.basic_api.create(
+        {"properties": {"name": "Initech", "domain": "initech.example", "country": "US"}}).id
+    deal = hubspot.crm.deals.basic_api.create({
+        "properties": {"dealname": "Initech - Security", "dealstage": "qualifiedtobuy", "pipeline": "default",
+                       "amount": "40000", "closedate": f"{today + timedelta(days=45)}T00:00:00Z"},
+        "associations": [{"to": {"id": customer},
+                          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}]}]}).id
+    world.sync()
+    properties = ["registered_partner_id", "registration_status", "protection_expires", "attribution_summary"]
+    shown = hubspot.crm.deals.basic_api.get_by_id(deal, properties=properties).properties
+    assert (shown["registered_partner_id"], shown["registration_status"]) == ("ptn_gamma", "approved")
+    assert shown["protection_expires"]
+
+    hubspot.crm.deals.basic_api.update(deal, {"properties": {"dealstage": "closedwon"}})
+    world.sync()
+    shown = hubspot.crm.deals.basic_api.get_by_id(deal, properties=properties).properties
+    assert shown["registration_status"] == "won"
+    assert shown["attribution_summary"] == "Sourced: Gamma Partners (10%)"
+
+    # finance invoices it (x_opportunity_ref: the HubSpot deal id the quote carried over) and collects
+    odoo = world.odoo
+    invoice = odoo.invoice(deal, 40000.0, today, customer="Initech")
+    odoo.register_payment(invoice, 40000.0, today)
+    world.sync()
+    [stored_invoice] = world.prm.all("invoice")
+    assert stored_invoice.opportunity_id == world.prm.find("opportunity", "hubspot", deal).id
+    [bill] = odoo.read("account.move", [["move_type", "=", "in_invoice"]], ["partner_id", "amount_total", "ref"])
+    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
+    assert (bill["partner_id"][0], bill["amount_total"], bill["ref"]) == (vendor, 4000.0, period_of(now))
+    odoo.pay_bill(bill["id"], today)
+    world.sync()
+    [payout] = world.prm.all("payout")
+    assert payout.status == "paid"
+    world.assert_settled()

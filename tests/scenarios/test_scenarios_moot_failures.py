@@ -66,3 +66,28 @@ def test_a_record_that_failed_to_read_and_was_put_back_by_hand_closes_as_moot(ma
     shown = world.cli("failures", "show", str(failure["id"]), "--json").json()
     assert shown["status"] == "resolved" and shown["resolution"].startswith("moot: ")
     world.assert_settled()
+
+
+def test_replaying_a_failure_whose_cause_was_put_right_closes_it_as_moot(make_world: Any) -> None:
+    """The admin replays the failure instead of waiting for the next sync: the replay closes it, and says why."""
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_acme", name="Acme Partners", territory="EMEA"))
+    world.sync()
+    world.prm.edit("partner", "ptn_acme", territory="EMEA " + "and the rest of the world " * 10)
+    world.sync(allow_failures=True)
+    [failure] = open_failures(world)
+    assert (failure["system"], failure["record_key"]) == ("salesforce", "ptn_acme")
+
+    world.prm.edit("partner", "ptn_acme", territory="EMEA")  # put right at the source
+    replayed = world.cli("failures", "replay", str(failure["id"]), "--json")
+
+    assert replayed.exit_code == 0, replayed.output
+    [item] = replayed.json()["items"]
+    assert item["outcome"] == "synced" and item["reason"].startswith("moot: "), item
+    assert open_failures(world) == []
+    shown = world.cli("failures", "show", str(failure["id"]), "--json").json()
+    assert shown["status"] == "resolved" and shown["resolution"].startswith("moot: ")
+    assert world.salesforce_by_prm_id("Account", "ptn_acme", ACCOUNT)["Territory__c"] == "EMEA"
+    world.sync()  # the replay touched Salesforce only: HubSpot, which took the long value, gets EMEA back
+    assert world.hubspot_by_prm_id("companies", "ptn_acme", ["territory"])["territory"] == "EMEA"
+    world.assert_settled()
