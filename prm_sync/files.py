@@ -2,21 +2,34 @@
 
 ``Path.read_bytes`` reads until the end of the file; ``--config /dev/zero``
 or ``--sandbox-state /dev/urandom`` would fill the memory first. Each caller
-states how much its kind of file can sensibly hold.
+states how much its kind of file can sensibly hold. A device is refused before
+a byte is read (reading ``/dev/zero`` up to a 256 MB CSV bound takes seconds
+and the memory), and so is a regular file whose size already says it is too
+large; a pipe (``<(...)``, ``/dev/stdin``) is read up to the bound.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from prm_sync.errors import ConfigError, Problem
 
 
+def _too_large(path: Path, limit: int) -> ConfigError:
+    return ConfigError([Problem(f"file is larger than {limit:,} bytes; is it the right file?", file=str(path))])
+
+
 def read_at_most(path: Path, limit: int) -> bytes:
-    """The file's bytes, or ``ConfigError`` when it holds more than ``limit``; ``OSError`` is the caller's."""
+    """The file's bytes, or ``ConfigError`` when it is a device or holds more than ``limit``; ``OSError`` is the caller's."""
     with path.open("rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            raise ConfigError([Problem("a device, not a file; is it the right file?", file=str(path))])
+        if stat.S_ISREG(mode) and os.fstat(handle.fileno()).st_size > limit:
+            raise _too_large(path, limit)
         data = handle.read(limit + 1)
     if len(data) > limit:
-        msg = f"file is larger than {limit:,} bytes; is it the right file?"
-        raise ConfigError([Problem(msg, file=str(path))])
+        raise _too_large(path, limit)
     return data

@@ -164,6 +164,11 @@ def _stage(job: _Import, entity: str, row: _Row, summary: ImportSummary) -> None
             where = ".".join(str(p) for p in err["loc"]) or "row"
             job.problem(row, f"{where}: {err['msg']}" + (f" (got {err['input']!r})" if where in values else ""))
         return
+    try:  # an amount past its column: named here with its line, not refused by the store at the end
+        records.check_storable(record, job.session.get_bind().dialect.name)
+    except records.UnstorableValue as exc:
+        job.problem(row, str(exc))
+        return
     bucket = job.staged.setdefault(entity, {})
     if record_id in bucket:
         job.problem(row, f"the same {entity} as an earlier row of this import ({record_id})")

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from prm_sync.errors import PrmSyncError, UsageError
+from prm_sync.exit_codes import ExitCode
 from prm_sync.model import ENTITIES, CanonicalRecord
 from prm_sync.store import bulk
 from prm_sync.store.conflict_index import mark_dirty
@@ -42,10 +43,13 @@ class UnstorableValue(PrmSyncError, ValueError):
     Raised before the record reaches the session: a value the database refuses
     at flush would fail the whole transaction (every record saved beside it)
     with a raw driver error. The sync turns it into a failed record for this
-    record alone; ``field`` and ``value`` say what to fix.
+    record alone; ``field`` and ``value`` say what to fix. One that reaches the
+    command line came from a person (``import``, ``failures fix --set``,
+    ``review resolve --value``): bad input, exit 2.
     """
 
     code = "VALUE_OUT_OF_RANGE"
+    exit_code = ExitCode.BAD_INPUT
 
     def __init__(self, entity: str, field: str, value: Any, problem: str) -> None:
         self.field = field

@@ -9,16 +9,19 @@ socket) bind anything, and they close it themselves.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fixtures.cli import invoke
 
-from prm_sync.store.db import SQLITE_FILENAME
+from prm_sync.store import failures
+from prm_sync.store.db import SQLITE_FILENAME, Store, make_engine
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = "id,company_name,domain,email,street,city,country,phone,product\n"
@@ -171,6 +174,46 @@ def import_latin1(project: Path) -> list[str]:
     return ["import", "--partners", str(path), "--dry-run"]
 
 
+def csv_dev_zero(project: Path) -> list[str]:
+    return ["conflicts", "check", "--registrations", "/dev/zero"]
+
+
+def import_dev_zero(project: Path) -> list[str]:
+    return ["import", "--partners", "/dev/zero", "--dry-run"]
+
+
+def csv_sparse_300mb(project: Path) -> list[str]:
+    path = _write(project, "regs.csv", HEADER)
+    os.truncate(path, 300 * 1024 * 1024)  # sparse: refused by its size, never read
+    return ["conflicts", "check", "--registrations", str(path)]
+
+
+PARTNERS_CSV = "id,name,country\nptn_1,Acme Partners,US\n"
+
+
+def import_amount_past_the_store(project: Path) -> list[str]:
+    partners = _write(project, "partners.csv", PARTNERS_CSV)
+    regs = _write(project, "regs.csv", "partner_id,customer_name,amount\nptn_1,Fine Co,100\nptn_1,Huge Co,1e30\n")
+    return ["import", "--partners", str(partners), "--registrations", str(regs)]
+
+
+def fix_amount_past_the_store(project: Path) -> list[str]:
+    """A failed registration in the store, fixed by hand with an amount no column holds."""
+    partners = _write(project, "partners.csv", PARTNERS_CSV)
+    regs = _write(project, "regs.csv", "id,partner_id,customer_name,amount\nreg_1,ptn_1,Fine Co,100\n")
+    assert invoke(["db", "upgrade"]).exit_code == 0
+    assert invoke(["import", "--partners", str(partners), "--registrations", str(regs)]).exit_code == 0
+    store = Store(make_engine(f"sqlite:///{project / '.data' / SQLITE_FILENAME}"))
+    try:
+        with store.session() as session:
+            failure = failures.record_failure(
+                session, system="salesforce", remote_object="Deal_Registration__c", entity="deal_registration",
+                record_key="reg_1", operation="upsert", error_code="FIELD_INVALID", error_message="refused")
+    finally:
+        store.close()
+    return ["failures", "fix", str(failure.id), "--set", "amount=1e30"]
+
+
 def limit_huge(project: Path) -> list[str]:
     return ["failures", "list", "--limit", "9" * 30]
 
@@ -184,8 +227,6 @@ def since_huge(project: Path) -> list[str]:
 
 
 def out_dev_full(project: Path) -> list[str]:
-    if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full on this system")
     return ["mappings", "schema", "--out", "/dev/full"]
 
 
@@ -299,8 +340,8 @@ CASES: dict[str, Case] = {
     "yaml-1500-deep-block-nesting": Case(deep_block_nesting, "nest"),
     "yaml-5000-digit-integer": Case(huge_integer, "digits"),
     "yaml-file-too-large": Case(huge_file, "larger than"),
-    "config-dev-zero": Case(config_dev_zero, "larger than"),
-    "sandbox-state-dev-zero": Case(state_dev_zero, "larger than"),
+    "config-dev-zero": Case(config_dev_zero, "a device"),
+    "sandbox-state-dev-zero": Case(state_dev_zero, "a device"),
     "sandbox-state-missing-keys": Case(state_missing_keys, "sandbox state"),
     "sandbox-state-is-a-list": Case(state_is_a_list, "sandbox state"),
     "sandbox-state-systems-is-a-list": Case(state_systems_is_a_list, "sandbox state"),
@@ -316,6 +357,11 @@ CASES: dict[str, Case] = {
     "csv-unknown-encoding": Case(csv_unknown_encoding, "klingon-8"),
     "csv-100000-bad-rows-capped": Case(csv_many_bad_rows, "... and 99,900 more", lines=102),
     "import-latin-1": Case(import_latin1, "UTF-8"),
+    "csv-dev-zero": Case(csv_dev_zero, "a device"),
+    "import-dev-zero": Case(import_dev_zero, "a device"),
+    "csv-300mb-sparse-file": Case(csv_sparse_300mb, "larger than"),
+    "import-amount-past-the-store": Case(import_amount_past_the_store, "regs.csv:3: deal_registration.amount"),
+    "failures-fix-amount-past-the-store": Case(fix_amount_past_the_store, "cannot be stored"),
     "limit-30-digits": Case(limit_huge, "--limit"),
     "failure-id-30-digits": Case(failure_id_huge, "failure"),
     "since-99999999999d": Case(since_huge, "--since"),
@@ -428,3 +474,32 @@ def test_an_unterminated_quote_stops_the_check_at_its_row(project: Path) -> None
     rows = "".join(f"r{i},Company {i},c{i}.com,,,,US,,security\n" for i in range(1, 4))
     result = invoke(_csv_check(project, HEADER + rows + 'r4,"Open quote,x.com,,,,US,,security\nr5,Five,five.com,,,,US,,security\n'))
     assert result.exit_code == 2 and "regs.csv:5" in result.stderr and "unterminated quote" in result.stderr
+
+
+def _number_parameters() -> list[Any]:
+    """Every int or float option and argument of every command: (command path, parameter), one param each."""
+    import typer
+
+    from prm_sync.cli.app import _register, app
+
+    _register()
+    found: list[Any] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        for name, sub in sorted((getattr(command, "commands", None) or {}).items()):
+            walk(sub, [*path, name])
+        for param in [] if getattr(command, "commands", None) else command.params:
+            if param.type_descriptor.annotation in (int, float):
+                found.append(pytest.param(path, param, id=" ".join([*path, param.opts[0]])))
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+@pytest.mark.parametrize(("path", "param"), _number_parameters())
+def test_every_number_on_the_command_line_is_bounded(path: list[str], param: Any, project: Path) -> None:
+    """A 30-digit number anywhere (``--limit``, an id, a seed, a port) is one usage line, never a database overflow."""
+    assert param.max is not None, f"{' '.join(path)} {param.opts[0]} has no upper bound"
+    value = "9" * 30
+    args = [*path, value] if param.param_type_name == "argument" else [*path, param.opts[0], value]
+    _assert_one_clear_line(invoke(args), Case(lambda _p: [], "invalid value for"))

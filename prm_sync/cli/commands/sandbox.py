@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from prm_sync.cli.app import app
+from prm_sync.cli.context import MAX_ID
 from prm_sync.cli.output import console
 
 sandbox_app = typer.Typer(help="Local sandboxes of Salesforce, HubSpot, the LMS and the ERP.", no_args_is_help=True)
@@ -18,7 +19,7 @@ def sandbox_up(
     state_file: Path = typer.Option(Path(".data/sandbox.json"), "--state-file", help="Where to write URLs and tokens for other processes."),
     work_dir: Path = typer.Option(Path(".data/sandbox"), "--work-dir", help="TLS files and, with --persist, saved state."),
     persist: bool = typer.Option(False, "--persist", help="Keep sandbox data on disk across restarts."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed the sandboxes with demo data from this seed."),
+    seed: int | None = typer.Option(None, "--seed", min=0, max=MAX_ID, help="Seed the sandboxes with demo data from this seed."),
     scale: float = typer.Option(1.0, "--scale", min=0.01, max=100.0, help="Size of the demo data (1.0 is about 200 partners)."),
     salesforce_port: int = typer.Option(0, "--salesforce-port", min=0, max=65535),
     hubspot_port: int = typer.Option(0, "--hubspot-port", min=0, max=65535),

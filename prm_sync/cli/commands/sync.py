@@ -10,7 +10,7 @@ from rich.status import Status
 from rich.text import Text
 
 from prm_sync.cli.app import app
-from prm_sync.cli.context import state
+from prm_sync.cli.context import MAX_ID, state
 from prm_sync.cli.output import Col, console, print_fitted, print_json, styled
 from prm_sync.cli.progress import run_progress
 from prm_sync.cli.report import notify
@@ -161,7 +161,7 @@ def print_drain(drained: InboxDrain) -> None:
 
 @app.command()
 def demo(
-    seed: int = typer.Option(7, "--seed", help="Seed of the demo data generator."),
+    seed: int = typer.Option(7, "--seed", min=0, max=MAX_ID, help="Seed of the demo data generator."),
     scale: float = typer.Option(1.0, "--scale", min=0.01, max=20.0, help="Demo size (1.0: about 200 partners, 5,000 deals)."),
     config: Path | None = typer.Option(
         None, "--demo-config", help="Configuration the demo uses (default: the shipped config/demo.yaml)."

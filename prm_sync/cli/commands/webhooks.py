@@ -12,6 +12,8 @@ from prm_sync.cli.app import app
 from prm_sync.cli.context import state
 from prm_sync.cli.output import console, err_console
 
+MAX_EVENTS = 1_000_000  # events one targeted run takes; a larger --limit is a typo (and past what SQLite binds)
+
 webhooks_app = typer.Typer(
     help="Receive HubSpot webhooks and Salesforce outbound messages.", no_args_is_help=True
 )
@@ -80,7 +82,7 @@ def serve(
 @webhooks_app.command("drain")
 def drain(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan the targeted sync; write nothing, mark nothing."),
-    limit: int = typer.Option(1000, "--limit", min=1, help="Events per targeted run."),
+    limit: int = typer.Option(1000, "--limit", min=1, max=MAX_EVENTS, help="Events per targeted run."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Sync exactly what pending webhook events name, then mark them processed (no full run).
