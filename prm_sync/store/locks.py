@@ -9,7 +9,10 @@ host and pid: a lock whose holder is gone (its process no longer exists on
 this host) or stopped heart-beating (``stale_after``) is taken over by one
 conditional UPDATE that only one contender can win (PostgreSQL re-checks the
 condition after the row lock, SQLite has a single writer), and the takeover
-is written to the audit log. The lock lives outside the sync's batch
+is written to the audit log. Every time a lock is stamped with or judged
+against is the database's clock (``database_now``), not the host's: hosts
+whose clocks disagree by more than ``stale_after`` would otherwise take a
+live holder's lock over, or never take a dead one's. The lock lives outside the sync's batch
 transactions on purpose: it must be visible to other processes at once and
 must survive a batch rollback. ``LockSet.fence`` is the other half: every
 batch transaction of a run re-reads its locks (``FOR SHARE`` on PostgreSQL),
@@ -25,16 +28,15 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from prm_sync.errors import LockLost, RunInProgress
-from prm_sync.model import utcnow
 from prm_sync.store.audit import AuditEntry, append_audit
 from prm_sync.store.db import Store
 from prm_sync.store.orm import RunLockRow
@@ -42,6 +44,24 @@ from prm_sync.store.runs import abandon_runs, running_run_ids
 
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
 HEARTBEAT_MAX_INTERVAL = timedelta(seconds=60)
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's clock (UTC): the one clock every process on every host stamps and judges locks by.
+
+    PostgreSQL's ``clock_timestamp()`` (the time of the call, not of the
+    transaction's start); SQLite's ``'now'``, read by SQLite from the clock of
+    the host the file lives on.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(select(func.clock_timestamp())).astimezone(UTC)
+    stamp = session.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+
+
+def store_now(store: Store) -> datetime:
+    with store.session(readonly=True) as session:
+        return database_now(session)
 
 
 def slice_scope(system: str, entity: str) -> str:
@@ -157,7 +177,7 @@ def acquire_lock(
     ``run_id`` already holds it. A takeover is audited and the dead run's
     row marked ``abandoned``.
     """
-    now = now or utcnow()
+    now = now or store_now(store)
     holder = holder or Holder(run_id)
     won, dead, reason = _take(store, scope, holder, stale_after, now)
     if dead is not None:
@@ -194,7 +214,7 @@ def heartbeat_many(store: Store, scopes: Sequence[str], run_id: str, *, now: dat
         query = (
             update(RunLockRow)
             .where(RunLockRow.scope.in_(list(scopes)), RunLockRow.run_id == run_id)
-            .values(heartbeat_at=now or utcnow())
+            .values(heartbeat_at=now or database_now(session))
             .execution_options(synchronize_session=False)
         )
         return session.execute(query).rowcount == len(set(scopes))
@@ -229,7 +249,7 @@ def list_locks(session: Session) -> list[RunLock]:
 def live_holders(session: Session, scopes: Sequence[str], stale_after: timedelta,
                  *, now: datetime | None = None) -> list[RunLock]:
     """The locks among ``scopes`` whose holder may still be running."""
-    now = now or utcnow()
+    now = now or database_now(session)
     rows = session.scalars(select(RunLockRow).where(RunLockRow.scope.in_(list(scopes))).order_by(RunLockRow.scope))
     found = [RunLock.model_validate(row) for row in rows]
     return [lock for lock in found if why_dead(lock, stale_after, now) is None]
@@ -247,7 +267,7 @@ def unlock(
     yet expired). Each freed lock is audited with ``actor`` and its run,
     if still ``running``, becomes ``abandoned``.
     """
-    now = now or utcnow()
+    now = now or store_now(store)
     with store.session(readonly=True) as session:
         query = select(RunLockRow).order_by(RunLockRow.scope)
         if scope is not None:
@@ -278,8 +298,8 @@ def abandon_dead_runs(store: Store, stale_after: timedelta, *, now: datetime | N
     before it lets them go, so a running row without a live lock has no
     process behind it (killed, or its host lost).
     """
-    now = now or utcnow()
     with store.session() as session:
+        now = now or database_now(session)
         running = running_run_ids(session)
         if not running:
             return 0
@@ -380,7 +400,7 @@ def take_locks(
     so every run asks for shared slices in the same order. Takeovers of dead
     holders are audited and their runs marked ``abandoned``.
     """
-    now = now or utcnow()
+    now = now or store_now(store)
     holder = Holder(run_id)
     taken: list[str] = []
     dead: list[tuple[RunLock, str]] = []

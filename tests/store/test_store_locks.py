@@ -160,3 +160,24 @@ def test_a_run_that_fails_while_taking_its_locks_keeps_none_of_them(
         assert locks.list_locks(session) == []
     held = locks.take_locks(other, [SF, HS], "run_next", STALE, heartbeat=False)  # not refused for 15 minutes
     held.close()
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=-20), timedelta(minutes=20)], ids=["holder-clock-slow", "own-clock-fast"])
+def test_hosts_whose_clocks_disagree_by_more_than_stale_after_never_take_a_live_lock(
+    store: Store, other: Store, skew: timedelta
+) -> None:
+    """Heartbeats are stamped and judged by the database's clock, so a host's wrong clock cannot make a live run look dead."""
+    from freezegun import freeze_time
+
+    far = locks.Holder("run_far", host="another-host.example", pid=1)
+    holder_clock = utcnow() + (skew if skew < timedelta(0) else timedelta(0))
+    with freeze_time(holder_clock, tick=True):  # the holder's host, and the heartbeat it just wrote
+        assert locks.acquire_lock(store, SF, "run_far", STALE, holder=far)
+        assert locks.heartbeat(store, SF, "run_far")
+    contender_clock = utcnow() + (skew if skew > timedelta(0) else timedelta(0))
+    with freeze_time(contender_clock, tick=True):
+        assert not locks.acquire_lock(other, SF, "run_here", STALE)
+        with pytest.raises(RunInProgress, match="run_far"):
+            locks.take_locks(other, [SF], "run_here", STALE, heartbeat=False)
+        freed, kept = locks.unlock(other, SF, actor="cli:ops", stale_after=STALE)
+        assert freed == [] and [lock.run_id for lock in kept] == ["run_far"]
