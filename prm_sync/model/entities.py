@@ -9,7 +9,9 @@ after a lost confirmation.
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -38,18 +40,56 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _IdClock:
+    """The last id's (millisecond, tail) of this process: the next id of the same millisecond counts up.
+
+    32 random bits alone are not enough inside one process: a pull that
+    adopts thousands of records a second draws dozens of ids per
+    millisecond, and two equal ids are one record to ``save_records`` (the
+    second silently overwrites the first). So a millisecond's first id takes
+    a random tail of 31 bits and the next ones add one to it (as a
+    monotonic ULID does): no two ids of a process are equal, and they sort in
+    the order they were made even when the clock steps back. Other processes
+    draw their own random tails. A forked child starts afresh, or it would
+    repeat its parent's next ids.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.millis, self.tail = -1, 0
+
+    def next(self) -> tuple[int, int]:
+        now = time.time_ns() // 1_000_000
+        with self.lock:
+            if now > self.millis:
+                self.millis, self.tail = now, secrets.randbits(31)
+            elif self.tail < 0xFFFFFFFF:
+                self.tail += 1
+            else:  # 2^31 ids in one millisecond: borrow the next one
+                self.millis, self.tail = self.millis + 1, secrets.randbits(31)
+            return self.millis, self.tail
+
+
+_ID_CLOCK = _IdClock()
+os.register_at_fork(after_in_child=_ID_CLOCK.reset)
+
+
 def new_id(prefix: str) -> str:
     """Our ids are readable in logs and CRM fields (``ptn_0193a5c2e4f1b07c9d2e``) and sort by creation.
 
     Twenty hex digits as before: the creation time in milliseconds (12) and
-    32 random bits (8), the layout of a UUIDv7's first half. Ids that grow
-    with time insert at the end of every B-tree keyed by them (the record
-    tables, link states, audit, external ids) instead of at a random page:
-    at 600,000 records a random key touches a page that is no longer cached
-    on nearly every insert. Two ids of the same millisecond still differ
-    (2^32 random values); only their relative order within it is arbitrary.
+    32 bits (8), the layout of a UUIDv7's first half. Ids that grow with
+    time insert at the end of every B-tree keyed by them (the record tables,
+    link states, audit, external ids) instead of at a random page: at
+    600,000 records a random key touches a page that is no longer cached on
+    nearly every insert. The 32 bits are random per millisecond and count up
+    within it (``_IdClock``), so ids of one process never repeat.
     """
-    return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
+    millis, tail = _ID_CLOCK.next()
+    return f"{prefix}_{millis:012x}{tail:08x}"
 
 
 class CanonicalRecord(BaseModel):

@@ -430,3 +430,17 @@ def test_naive_datetime_is_refused(store: Store) -> None:
 def test_unknown_entity_is_a_usage_error(store: Store) -> None:
     with pytest.raises(UsageError, match="unknown entity 'widget'"), store.session() as session:
         get_record(session, "widget", "w_1")
+
+
+def test_ids_made_in_one_millisecond_never_repeat_and_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two records given one id are one record to save_records: a fast pull draws many ids per millisecond."""
+    import time
+
+    from prm_sync.model import new_id
+
+    frozen = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: frozen)
+    ids = [new_id("reg") for _ in range(300_000)]  # 32 random bits alone: ~10 repeats expected
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert {len(i) for i in ids} == {len("reg_") + 20}
