@@ -22,6 +22,7 @@ writing beside its successor.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -69,12 +70,46 @@ def slice_scope(system: str, entity: str) -> str:
     return f"{system}/{entity}"
 
 
+def _process_table() -> str:
+    """A token of the process table this process's pid belongs to: its machine's boot and its pid namespace.
+
+    Empty where there is no ``/proc`` to tell (then the host name alone names it, as before).
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return hashlib.sha256(f"{boot} {namespace}".encode()).hexdigest()[:12]
+
+
+def this_host() -> str:
+    """Where this process runs, as a lock names it: ``hostname/token`` (``_process_table``).
+
+    A pid means something only in its own pid namespace of one boot of one
+    machine. Containers that share the host's name (host networking) each
+    have their own pids, and so do two machines given one name: judged by
+    the host name alone, a live holder whose pid number is free here looked
+    killed and its lock was taken over while it still wrote. A lock whose
+    ``host`` is not exactly this one (another table, or a bare host name
+    written by an older release) is judged by its heartbeat only.
+    """
+    token = _process_table()
+    name = socket.gethostname()[:240]
+    return f"{name}/{token}" if token else name
+
+
+def host_name(host: str | None) -> str | None:
+    """The host name part of a lock's ``host``, for people."""
+    return None if host is None else host.split("/", 1)[0]
+
+
 @dataclass(frozen=True)
 class Holder:
     """Who holds a lock: the run, and the process it runs in (for dead-holder detection)."""
 
     run_id: str
-    host: str = field(default_factory=socket.gethostname)
+    host: str = field(default_factory=this_host)
     pid: int = field(default_factory=os.getpid)
 
 
@@ -89,16 +124,17 @@ class RunLock(BaseModel):
     pid: int | None = None
 
     def describe(self) -> str:
-        where = f" on {self.host} pid {self.pid}" if self.host else ""
+        where = f" on {host_name(self.host)} pid {self.pid}" if self.host else ""
         return f"run {self.run_id}{where}, last heartbeat {self.heartbeat_at.isoformat()}"
 
 
 def process_gone(host: str | None, pid: int | None) -> bool:
     """True when ``pid`` on this host no longer runs (or is a zombie nobody reaped yet).
 
-    A lock held from another host is never judged this way: only its heartbeat can expire.
+    A lock held from another host, or from another process table of this
+    one (``this_host``), is never judged this way: only its heartbeat can expire.
     """
-    if not host or pid is None or host != socket.gethostname():
+    if not host or pid is None or host != this_host():
         return False
     try:
         os.kill(pid, 0)
@@ -116,7 +152,7 @@ def process_gone(host: str | None, pid: int | None) -> bool:
 def why_dead(lock: RunLock, stale_after: timedelta, now: datetime) -> str | None:
     """Why ``lock``'s holder counts as dead (a reason for the audit), or None while it may be alive."""
     if process_gone(lock.host, lock.pid):
-        return f"its process {lock.pid} on {lock.host} is gone"
+        return f"its process {lock.pid} on {host_name(lock.host)} is gone"
     if lock.heartbeat_at < now - stale_after:
         return f"its last heartbeat ({lock.heartbeat_at.isoformat()}) is older than {stale_after}"
     return None

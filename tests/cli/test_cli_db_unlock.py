@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
@@ -20,7 +19,7 @@ def dead_pid() -> int:
 def test_db_unlock_frees_dead_holders_keeps_a_live_one_until_forced(make_sync_env) -> None:
     env = make_sync_env(systems=("salesforce",), seed_data=False)
     store = env.runtime.store
-    killed = locks.Holder("run_killed", host=socket.gethostname(), pid=dead_pid())
+    killed = locks.Holder("run_killed", host=locks.this_host(), pid=dead_pid())
     assert locks.acquire_lock(store, "salesforce/partner", "run_killed", holder=killed)
     assert locks.acquire_lock(store, "salesforce/opportunity", "run_alive")  # this process: alive
     with store.session() as session:

@@ -60,7 +60,7 @@ def test_slices_lock_separately_and_a_run_takes_all_of_its_slices_or_none(store:
 def test_a_killed_holder_on_this_host_is_taken_over_at_once_audited_and_its_run_abandoned(
     store: Store, other: Store
 ) -> None:
-    killed = locks.Holder("run_killed", host=socket.gethostname(), pid=dead_pid())
+    killed = locks.Holder("run_killed", host=locks.this_host(), pid=dead_pid())
     assert locks.acquire_lock(store, SF, "run_killed", STALE, holder=killed)  # heartbeat fresh: only the pid tells
     start_run(store, "run_killed")
 
@@ -70,7 +70,7 @@ def test_a_killed_holder_on_this_host_is_taken_over_at_once_audited_and_its_run_
     with store.session() as session:
         dead = runs.get_run(session, "run_killed")
         assert dead is not None and dead.status == "abandoned" and dead.finished_at is not None
-        assert f"process {killed.pid} on {killed.host} is gone" in (dead.error or "")
+        assert f"process {killed.pid} on {socket.gethostname()} is gone" in (dead.error or "")
         entry = query_audit(session, run_id="run_next")[0]
     assert entry.action == "lock.takeover"
     assert "run_killed" in (entry.reason or "") and entry.fields_before["pid"] == killed.pid
@@ -114,7 +114,7 @@ def test_a_run_taken_over_stops_at_its_next_transaction(store: Store, other: Sto
 
 
 def test_unlock_frees_dead_holders_keeps_live_ones_unless_forced_and_audits(store: Store, other: Store) -> None:
-    killed = locks.Holder("run_killed", host=socket.gethostname(), pid=dead_pid())
+    killed = locks.Holder("run_killed", host=locks.this_host(), pid=dead_pid())
     assert locks.acquire_lock(store, SF, "run_killed", STALE, holder=killed)
     start_run(store, "run_killed")
     assert locks.acquire_lock(store, HS, "run_alive", STALE)  # this process: alive
@@ -181,3 +181,22 @@ def test_hosts_whose_clocks_disagree_by_more_than_stale_after_never_take_a_live_
             locks.take_locks(other, [SF], "run_here", STALE, heartbeat=False)
         freed, kept = locks.unlock(other, SF, actor="cli:ops", stale_after=STALE)
         assert freed == [] and [lock.run_id for lock in kept] == ["run_far"]
+
+
+def test_a_holder_in_another_process_table_of_a_host_with_our_name_is_judged_by_its_heartbeat(
+    store: Store, other: Store
+) -> None:
+    """A container with the host's name (host networking) has pids of its own: a number free here proves nothing.
+
+    Its lock row names the bare host name (as a release before this one wrote) or the host name with
+    another process table's token; either way a live run there must keep its lock until its heartbeat expires.
+    """
+    pid = dead_pid()  # free in this process table, maybe a live sync in the other one
+    elsewhere = [socket.gethostname(), f"{socket.gethostname()}/000000000000"]
+    for n, host in enumerate(elsewhere):
+        scope = locks.slice_scope("salesforce", f"entity{n}")
+        assert locks.acquire_lock(store, scope, f"run_container{n}", STALE, holder=locks.Holder(f"run_container{n}", host=host, pid=pid))
+        assert not locks.acquire_lock(other, scope, "run_here", STALE)
+        freed, kept = locks.unlock(other, scope, actor="cli:ops", stale_after=STALE)
+        assert freed == [] and [lock.run_id for lock in kept] == [f"run_container{n}"]
+    assert locks.this_host().startswith(f"{socket.gethostname()}/") and locks.this_host() not in elsewhere

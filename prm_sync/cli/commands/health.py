@@ -23,6 +23,7 @@ from prm_sync.cli.report import notify
 from prm_sync.errors import UsageError
 from prm_sync.health.observers import HealthChange, OrchestratorStatus, observers
 from prm_sync.health.summary import COLOURS, HealthReport, format_age
+from prm_sync.store.locks import host_name
 from prm_sync.sync.stats import identity_line
 
 runs_app = typer.Typer(help="The run history the store keeps: list (default), show ID.", invoke_without_command=True)
@@ -75,7 +76,7 @@ def print_health(report: HealthReport) -> None:
 def print_operations(report: HealthReport, schedules: list[dict[str, Any]], orchestrators: list[OrchestratorStatus]) -> None:
     if report.locks:
         for lock in report.locks:
-            where = f" on {lock.host} pid {lock.pid}" if lock.host else ""
+            where = f" on {host_name(lock.host)} pid {lock.pid}" if lock.host else ""
             console.print(f"lock {lock.scope!r}: held by {lock.run_id}{where} since {when(lock.acquired_at)} "
                           f"(last heartbeat {when(lock.heartbeat_at)})", markup=False, highlight=False)
     else:
