@@ -129,19 +129,36 @@ def _slice_outcome(run: SyncRun, entry: dict[str, Any]) -> str:
     return "succeeded_with_failures" if entry.get("failed") else "succeeded"
 
 
+def _run_quotas(run: SyncRun, when: datetime) -> dict[str, SystemQuota]:
+    """Each system's API use as of the end of ``run``: the highest count any of its slices last read.
+
+    Every slice keeps the count the remote reported at the end of its own
+    step, and a system's first slice is read long before its last push: the
+    highest count (a daily budget only grows) is the latest.
+    """
+    found: dict[str, SystemQuota] = {}
+    for entry in run.stats.get("slices") or []:
+        system, limit = entry.get("system"), entry.get("quota_limit")
+        if not system or not limit:
+            continue
+        used = int(entry.get("quota_used") or 0)
+        if system not in found or used > found[system].used:
+            found[system] = SystemQuota(system=system, used=used, limit=int(limit),
+                                        window=entry.get("quota_window") or "daily",
+                                        pct=round(100 * used / int(limit), 1), as_of=when, over_warning=False)
+    return found
+
+
 def _apply_runs(found: dict[tuple[str, str], SliceHealth], history: list[SyncRun]) -> list[SystemQuota]:
     quotas: dict[str, SystemQuota] = {}
     for run in history:  # newest first
         if run.status == "running":
             continue
         when = run.finished_at or run.started_at
+        for system, quota in _run_quotas(run, when).items():
+            quotas.setdefault(system, quota)
         for entry in run.stats.get("slices") or []:
             health = found.get((entry.get("system"), entry.get("entity")))
-            if entry.get("quota_limit") and entry.get("system") not in quotas:
-                used, limit = int(entry.get("quota_used") or 0), int(entry["quota_limit"])
-                quotas[entry["system"]] = SystemQuota(system=entry["system"], used=used, limit=limit,
-                                                      window=entry.get("quota_window") or "daily",
-                                                      pct=round(100 * used / limit, 1), as_of=when, over_warning=False)
             if health is None:
                 continue
             if health.last_run_id is None:
