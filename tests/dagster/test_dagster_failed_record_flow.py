@@ -1,11 +1,20 @@
-"""A partner Salesforce rejects: in the asset's failures table, failing its check, then fixed by a replay run."""
+"""A partner Salesforce rejects: in the asset's failures table, failing its check, then fixed by a replay run.
+
+The replay refreshes the slice's check and ``prm/failed_records`` in the
+instance by itself; a day later without a run (a stopped schedule),
+``health_job`` turns the slices red.
+"""
 
 from __future__ import annotations
 
-from dagster import AssetKey
+from datetime import timedelta
+
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
+from sqlalchemy import select
 
 from connectors.sandbox.http import FaultConfig
 from prm_sync.store import failures
+from prm_sync.store.orm import SyncRunRow
 
 STRICT_HEALTH = {"resources": {"health": {"config": {"failed_record_max_age_hours": 0}}}}
 
@@ -64,6 +73,12 @@ def test_dagster_rejected_partner_is_reported_blocks_downstream_and_replays(dags
     with dagster_world.store() as store, store.session(readonly=True) as session:
         assert failures.count_open(session) == 0
     assert any(a.get("Name") == rejected for a in salesforce.all_records("Account"))
+    # the replay refreshed the UI itself: the slice's open_failures check and prm/failed_records, no sync needed
+    check_key = AssetCheckKey(AssetKey(["salesforce", "partners"]), "open_failures")
+    latest = dagster_world.instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])[check_key]
+    assert latest.event.dagster_event.event_specific_data.passed  # it failed in the sync run above
+    causes = dagster_world.instance.get_latest_materialization_event(AssetKey(["prm", "failed_records"]))
+    assert causes.asset_materialization.metadata["open_failures"].value == 0
 
     again = dagster_world.defs.resolve_job_def("incremental_sync_job").execute_in_process(
         instance=dagster_world.instance, run_config=STRICT_HEALTH,
@@ -71,6 +86,20 @@ def test_dagster_rejected_partner_is_reported_blocks_downstream_and_replays(dags
     )
     assert again.success
     assert _check(again, "salesforce/partners", "failed_records_fresh").passed
+    assert _check(again, "salesforce/partners", "sync_fresh").passed
+
+    # then the schedule stops: a day without a run, and health_job (which syncs nothing) turns the slices red
+    with dagster_world.store() as store, store.session() as session:
+        for row in session.scalars(select(SyncRunRow)):
+            row.started_at -= timedelta(days=1)
+            row.finished_at = row.finished_at and row.finished_at - timedelta(days=1)
+    stopped = dagster_world.run("health_job")
+    fresh = _check(stopped, "salesforce/partners", "sync_fresh")
+    assert not fresh.passed and fresh.severity == AssetCheckSeverity.ERROR
+    assert "is the schedule stopped or the Dagster daemon down?" in fresh.description
+    healthy = _check(stopped, "prm/sync_health", "sync_healthy")
+    assert not healthy.passed and healthy.severity == AssetCheckSeverity.ERROR and "salesforce/partner stale" in (
+        healthy.description)
 
 
 def test_dagster_replay_dry_run_writes_nothing(dagster_world) -> None:
