@@ -79,9 +79,15 @@ def slice_state(store: Store, config: AppConfig, item: SliceAsset, now: datetime
 
 
 def launchpad_url(location: str, run_config: str) -> str:
-    """replay_job's launchpad in the Dagster UI with ``run_config`` filled in (a relative link)."""
+    """replay_job's launchpad in the Dagster UI with ``run_config`` filled in (a relative link).
+
+    A code location built from ``Definitions`` holds one repository named
+    ``__repository__``, which the UI's paths leave out (``/locations/prm_sync/...``);
+    ``__repository__%40prm_sync`` is read as a location of that name and the
+    page says the job does not exist (the browser test follows this link).
+    """
     query = urllib.parse.urlencode({"config": run_config})
-    return f"/locations/{urllib.parse.quote(f'__repository__@{location}')}/jobs/replay_job/playground/setup?{query}"
+    return f"/locations/{urllib.parse.quote(location, safe='')}/jobs/replay_job/playground/setup?{query}"
 
 
 def _by_code(failures: list[FailedRecord]) -> dict[str, int]:

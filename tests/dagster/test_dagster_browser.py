@@ -198,3 +198,39 @@ def test_dagster_ui_shows_cli_runs_and_failures_not_green(webserver: str, tmp_pa
     assert re.search(r"sync_fresh\s+Succeeded", partners)  # it ran: fresh, only not clean
     shot = _screenshot(partners_url, tmp_path / "profile_partners_png", "salesforce_partners_open_failures")
     assert _warning_pixels(shot, CHECK_LIST) > 20  # the amber warning of open_failures
+
+    # the control: a slice with nothing open draws no red or amber in the same place, so the count above means it
+    healthy_url = f"{webserver}/assets/salesforce/end_customers?view=checks&checkDetail=open_failures"
+    shot = _screenshot(healthy_url, tmp_path / "profile_healthy_png", "salesforce_end_customers_healthy")
+    assert _warning_pixels(shot, CHECK_LIST) == 0
+
+
+def _replay_link(asset: list[str], check: str) -> str:
+    """The launchpad link a check's ``replay`` metadata offers, as the CLI's run reported it to the instance."""
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    key = AssetCheckKey(AssetKey(asset), check)
+    with DagsterInstance.get() as instance:
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+    markdown = latest.event.dagster_event.event_specific_data.metadata["replay"].value
+    found = re.search(r"\]\((/locations/[^)\s]+)\)", markdown)
+    assert found, markdown
+    return found.group(1)
+
+
+@pytest.mark.browser
+def test_dagster_ui_replay_link_opens_the_launchpad_with_the_failure_ids(webserver: str, reported_world,
+                                                                        tmp_path: Path) -> None:
+    """A failure id is picked by following the open_failures check's link: replay_job's launchpad, config filled in."""
+    from prm_sync.store import failures
+
+    with reported_world.store() as store, store.session(readonly=True) as session:
+        [failure_id] = [f.id for f in failures.list_failures(session, status="open", system="salesforce",
+                                                            remote_object="Account")]
+    link = _replay_link(["salesforce", "partners"], "open_failures")
+    launchpad = _rendered_text(f"{webserver}{link}", tmp_path / "profile_launchpad")
+    assert "Launchpad" in launchpad and "replay_job" in launchpad, launchpad[:3000]
+    # the config editor holds the run config the link carried: the op, its config and the failure's id
+    assert re.search(rf"replay_failures\s*:\s*\{{\s*config\s*:\s*\{{\s*ids\s*:\s*\[\s*{failure_id}\s*\]", launchpad), (
+        launchpad[:3000])
+    assert "Errors No errors" in launchpad  # the launchpad checked that config against the job's schema
