@@ -132,6 +132,40 @@ def test_a_hubspot_deal_amount_the_store_cannot_hold_fails_that_deal_alone(
         assert found is not None and found.amount == Decimal("990000.00")
 
 
+# -- Salesforce: an opportunity amount the org keeps and the store cannot ----------------------
+def test_a_salesforce_opportunity_amount_the_store_cannot_hold_fails_that_opportunity_alone(
+    make_sync_env: MakeSyncEnv,
+) -> None:
+    """Opportunity.Amount is Currency(18, 2): 16 digits before the point; the SQLite store keeps 13."""
+    env = make_sync_env(systems=("salesforce",), seed_data=False)
+    sf = _salesforce(env)
+    opportunity = {"StageName": "Qualification", "CloseDate": "2027-01-15"}
+    good = {sf.Opportunity.create({**opportunity, "Name": f"Deal {n}", "Amount": 1000 * n})["id"]: Decimal(1000 * n)
+            for n in range(1, 6)}
+    bad = sf.Opportunity.create({**opportunity, "Name": "Deal huge", "Amount": 99_999_999_999_999})["id"]
+
+    first = env.cli("sync", "--system", "salesforce")
+
+    assert first.exit_code == ExitCode.FAILED_RECORDS, first.output
+    with env.runtime.store.session(readonly=True) as session:
+        for remote_id, amount in good.items():
+            found = records.find_by_external_id(session, "opportunity", "salesforce", remote_id)
+            assert found is not None and found.amount == amount
+        assert records.find_by_external_id(session, "opportunity", "salesforce", bad) is None
+    [failure] = _open_failures(env, "salesforce")
+    assert (failure.record_key, failure.operation, failure.error_fields) == (bad, "read", ["amount"])
+    assert failure.error_code == "VALUE_OUT_OF_RANGE" and "99999999999999" in failure.error_message
+
+    sf.Opportunity.update(bad, {"Amount": 2_500_000})  # the rep corrects it
+    fixed = env.cli("sync", "--system", "salesforce")
+
+    assert fixed.exit_code == ExitCode.OK, fixed.output
+    assert _open_failures(env, "salesforce") == []
+    with env.runtime.store.session(readonly=True) as session:
+        found = records.find_by_external_id(session, "opportunity", "salesforce", bad)
+        assert found is not None and found.amount == Decimal("2500000.00")
+
+
 # -- Salesforce: a poison record among 199 good ones in one Collections call ----------------
 @dataclass(frozen=True)
 class SalesforcePoison:
