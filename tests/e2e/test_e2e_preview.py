@@ -1,8 +1,10 @@
 """A dry run previews what the channel rules would do, and writes nothing anywhere, on SQLite and PostgreSQL.
 
 After a first sync, RevOps lower the silver bar (no certified people
-needed). The dry run shows the rule's decision (registered -> silver, with
-its reason) and the pushes it causes to both CRMs, field by field; the
+needed) and a rep moves a partner to another territory in Salesforce. The
+dry run shows the rule's decision (registered -> silver, with its reason),
+the territory coming in from Salesforce and the pushes both cause, field by
+field; the
 store (every table, cursors included) and both CRMs are exactly as before.
 The real run then makes the same change, read back from the CRMs.
 """
@@ -44,6 +46,11 @@ def test_dry_run_previews_a_tier_promotion_and_writes_nothing(sync_env_any_db, m
                                                          "silver": TierRequirement(certified_people=0)}})
     env.runtime.config = env.runtime.config.model_copy(update={"rules": env.runtime.config.rules.model_copy(
         update={"tiers": lowered})})
+    # and a rep moves a partner to another territory in Salesforce: a change coming in, then going on to HubSpot
+    moved_id = env.data.partners[-1]["id"]
+    account = next(a for a in env.apps["salesforce"].all_records("Account") if a.get("PRM_Id__c") == moved_id)
+    old_territory = account.get("Territory__c")
+    env.apps["salesforce"].update_record("Account", account["Id"], {"Territory__c": "EMEA-North"})
     store_before, crm_before = _store_dump(env), _crm_dump(env)
     calls_before = {s: env.apps[s].total_calls() for s in CRM_OBJECTS}
 
@@ -64,6 +71,15 @@ def test_dry_run_previews_a_tier_promotion_and_writes_nothing(sync_env_any_db, m
         assert change.action == "update"
         assert {(f.field, f.before, f.after) for f in change.changes} >= {("tier", "registered", "silver")}
     assert preview.rule_decisions["tier_changes"] == len(promoted)
+    # the other direction: the territory pulled from Salesforce, field by field, and the push it causes in HubSpot
+    pulled = next(c for c in preview.preview.changes if c.direction == "pull" and c.record_id == moved_id)
+    assert (pulled.system, pulled.entity, pulled.action) == ("salesforce", "partner", "update")
+    assert [(f.field, f.before, f.after) for f in pulled.changes if f.field == "territory"] == [
+        ("territory", old_territory, "EMEA-North")]
+    assert ("territory", old_territory, "EMEA-North") in {
+        (f.field, f.before, f.after) for f in pushed[("hubspot", moved_id)].changes}
+    assert ("salesforce", moved_id) not in pushed or not any(
+        f.field == "territory" for f in pushed[("salesforce", moved_id)].changes)  # not echoed back to where it came from
     # the dry run read the CRMs (both directions) and wrote nothing to them
     assert all(env.apps[s].total_calls() > calls_before[s] for s in CRM_OBJECTS)
 
@@ -73,6 +89,8 @@ def test_dry_run_previews_a_tier_promotion_and_writes_nothing(sync_env_any_db, m
     assert shown.exit_code == 0, shown.output
     assert f"rule partner {partner_id}: partner.tier [tiers.eligibility]" in shown.stdout
     assert f"push salesforce/partner {partner_id}" in shown.stdout and "tier: 'registered' -> 'silver'" in shown.stdout
+    assert f"pull salesforce/partner {moved_id}" in shown.stdout and f"territory: {old_territory!r} -> 'EMEA-North'" in (
+        shown.stdout)
     planned = env.cli("mappings", "plan", "--json", "--record", partner_id)
     assert {(c["direction"], c.get("system")) for c in planned.json()["changes"]} >= {
         ("rule", None), ("push", "salesforce"), ("push", "hubspot")}
@@ -83,3 +101,5 @@ def test_dry_run_previews_a_tier_promotion_and_writes_nothing(sync_env_any_db, m
     account = next(a for a in env.apps["salesforce"].all_records("Account") if a.get("PRM_Id__c") == partner_id)
     company = next(c for c in env.apps["hubspot"].all_records("companies") if c.get("prm_id") == partner_id)
     assert (account["Partner_Tier__c"], company["partner_tier"]) == ("Silver", "silver")
+    moved = next(c for c in env.apps["hubspot"].all_records("companies") if c.get("prm_id") == moved_id)
+    assert moved["territory"] == "EMEA-North"
