@@ -25,6 +25,7 @@ from urllib3 import Retry
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.sandbox.http import SandboxServer
 from connectors.sandbox.hubspot import HubSpotSandbox
+from connectors.sandbox.hubspot.schema import information_group
 from sandbox_fixtures.provision import provision
 
 TOKEN = "hubspot-test-token"
@@ -69,7 +70,8 @@ class RunningHubSpot:
     def add_unique_property(self, object_type: str, name: str = "prm_id") -> None:
         """An admin adds a unique-value property no mapping asks for (properties API, through hubspot-api-client)."""
         self.client().crm.properties.core_api.create(object_type, {
-            "name": name, "label": name, "type": "string", "fieldType": "text", "groupName": "information",
+            "name": name, "label": name, "type": "string", "fieldType": "text",
+            "groupName": information_group(object_type),
             "hasUniqueValue": True,
         })
 

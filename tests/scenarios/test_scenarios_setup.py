@@ -130,9 +130,9 @@ def test_a_run_whose_every_record_is_refused_for_a_missing_property_is_not_succe
     world = _fresh(make_world, systems=("hubspot",))
     properties = world.hubspot.crm.properties.core_api
     properties.create("companies", {"name": "prm_id", "label": "PRM id", "type": "string", "fieldType": "text",
-                                    "groupName": "information", "hasUniqueValue": True})
+                                    "groupName": "companyinformation", "hasUniqueValue": True})
     properties.create("companies", {"name": "is_partner", "label": "Partner", "type": "bool",
-                                    "fieldType": "booleancheckbox", "groupName": "information",
+                                    "fieldType": "booleancheckbox", "groupName": "companyinformation",
                                     "options": [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
                                                 {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]})
     world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators"), Partner(id="ptn_beta", name="Beta GmbH"))
@@ -162,7 +162,7 @@ def test_setup_reports_each_item_it_could_not_create_and_goes_on(make_world: Any
     properties = world.hubspot.crm.properties.core_api
     for n in range(10):  # the portal already spends HubSpot's ten unique-value properties on companies
         properties.create("companies", {"name": f"erp_key_{n}", "label": f"ERP key {n}", "type": "string",
-                                        "fieldType": "text", "groupName": "information", "hasUniqueValue": True})
+                                        "fieldType": "text", "groupName": "companyinformation", "hasUniqueValue": True})
 
     monkeypatch.setenv("COLUMNS", "80")
     done = world.cli("setup")

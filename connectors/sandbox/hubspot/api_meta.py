@@ -20,7 +20,12 @@ from connectors.sandbox.hubspot.associations import (
     AssociationDef,
     AssociationStore,
 )
-from connectors.sandbox.hubspot.schema import PropertyDef, resolve_object_type
+from connectors.sandbox.hubspot.schema import (
+    DEFAULT_GROUPS,
+    PropertyDef,
+    information_group,
+    resolve_object_type,
+)
 from connectors.sandbox.hubspot.store import RecordStore
 from connectors.sandbox.hubspot.wire import HubSpotApiError, now_iso
 
@@ -31,10 +36,15 @@ FIELD_TYPES = ("textarea", "text", "date", "file", "number", "select", "radio", 
 TO_TYPE = r"(?P<to>[A-Za-z0-9_\-]+)"
 
 
-def default_groups(*, bare: bool = False) -> dict[str, dict[str, Any]]:
-    groups = {"information": {"name": "information", "label": "Information", "displayOrder": 0, "archived": False}}
+def default_groups(object_type: str, *, bare: bool = False) -> dict[str, dict[str, Any]]:
+    """A portal's property groups for one object type; not ``bare``, the ``prm_sync`` group setup makes too."""
+    standard = DEFAULT_GROUPS.get(object_type) or ((information_group(object_type), "Information"),)
+    groups = {
+        name: {"name": name, "label": label, "displayOrder": order, "archived": False}
+        for order, (name, label) in enumerate(standard)
+    }
     if not bare:
-        groups["prm_sync"] = {"name": "prm_sync", "label": "PRM sync", "displayOrder": 1, "archived": False}
+        groups["prm_sync"] = {"name": "prm_sync", "label": "PRM sync", "displayOrder": len(groups), "archived": False}
     return groups
 
 
@@ -60,6 +70,7 @@ class MetaRoutes:
         self.route("GET", props, self._list_properties, "properties.list")
         self.route("POST", props, self._create_property, "properties.create")
         self.route("GET", f"{props}/(?P<name>[^/]+)", self._get_property, "properties.get")
+        self.route("DELETE", f"{props}/(?P<name>[^/]+)", self._archive_property, "properties.archive")
         single = f"/crm/v4/objects/{TYPE}/(?P<id>[^/]+)/associations"
         self.route(
             "PUT", f"{single}/default/{TO_TYPE}/(?P<to_id>[^/]+)", self._put_default, "associations.default"
@@ -79,14 +90,25 @@ class MetaRoutes:
         self.route("POST", f"{pair}/batch/archive", self._assoc_batch_archive, "associations.batch.archive")
 
     # -- properties ---------------------------------------------------------------
+    def _defs(self, request: SandboxRequest) -> dict[str, PropertyDef]:
+        """The live properties, or with ``archived=true`` the ones in the recycling bin."""
+        object_type = self.store.defined(request.params["type"]).name
+        if (request.arg("archived") or "").lower() == "true":
+            return self.store.archived_properties[object_type]
+        return self.store.properties[object_type]
+
     def _list_properties(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            defs = self.store.prop_defs(request.params["type"])
-            return SandboxResponse.json(200, {"results": [p.to_wire() for p in defs.values()]})
+            return SandboxResponse.json(200, {"results": [p.to_wire() for p in self._defs(request).values()]})
+
+    def _archive_property(self, request: SandboxRequest) -> SandboxResponse:
+        with self.lock:
+            self.store.archive_property(request.params["type"], request.params["name"])
+        return SandboxResponse.empty(204)
 
     def _get_property(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            prop = self.store.prop_defs(request.params["type"]).get(request.params["name"])
+            prop = self._defs(request).get(request.params["name"])
         if prop is None:
             msg = f"Unable to find property {request.params['name']} for object type {request.params['type']}"
             raise HubSpotApiError(

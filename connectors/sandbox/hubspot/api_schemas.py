@@ -20,6 +20,7 @@ from connectors.sandbox.hubspot.associations import AssociationStore
 from connectors.sandbox.hubspot.schema import (
     OBJECT_TYPES,
     PropertyDef,
+    information_group,
     is_custom,
     iso_ms,
     resolve_object_type,
@@ -85,7 +86,7 @@ class SchemaRoutes:
             if ot.name in self.store.schemas:
                 raise HubSpotApiError(409, "OBJECT_ALREADY_EXISTS", f"Object type {ot.name} already exists")
             stamp = self.store.definition_stamp()
-            group = f"{ot.name.removesuffix('s')}_information"
+            group = information_group(ot.name)
             self.store.schemas[ot.name] = {}  # defined from here on: properties can be added
             self.property_groups[ot.name] = {
                 group: {"name": group, "label": f"{body['labels'].get('singular', ot.name)} information",

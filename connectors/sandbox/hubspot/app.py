@@ -67,7 +67,7 @@ class HubSpotSandbox(ObjectRoutes, MetaRoutes, SchemaRoutes, SandboxApp):
         self.search_engine = SearchEngine(self.store)
         self.assocs = AssociationStore(bare=bare)
         self.property_groups: dict[str, dict[str, dict[str, Any]]] = {
-            ot.name: default_groups(bare=bare) for ot in OBJECT_TYPES
+            ot.name: default_groups(ot.name, bare=bare) for ot in OBJECT_TYPES
         }
         self.ten_second_limit = ten_second_limit
         self.daily_limit = daily_limit

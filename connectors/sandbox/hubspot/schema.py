@@ -44,7 +44,7 @@ class PropertyDef:
     type: str = "string"  # string | number | datetime | date | enumeration | bool
     field_type: str = ""
     label: str = ""
-    group_name: str = "information"
+    group_name: str = ""  # empty: the object type's own information group (see ``default_properties``)
     options: list[str] = field(default_factory=list)
     has_unique_value: bool = False
     read_only: bool = False
@@ -53,6 +53,7 @@ class PropertyDef:
     description: str = ""
     display_order: int = -1
     created_ms: int = 0
+    archived_ms: int | None = None  # set once the property is in the recycling bin
 
     def __post_init__(self) -> None:
         if not self.field_type:
@@ -96,7 +97,8 @@ class PropertyDef:
             "formField": not self.read_only,
             "createdAt": stamp,
             "updatedAt": stamp,
-            "archived": False,
+            "archived": self.archived_ms is not None,
+            **({"archivedAt": iso_ms(self.archived_ms)} if self.archived_ms is not None else {}),
             "modificationMetadata": {
                 "archivable": not self.hubspot_defined,
                 "readOnlyDefinition": self.hubspot_defined,
@@ -112,7 +114,7 @@ class PropertyDef:
             type=str(body.get("type", "string")),
             field_type=str(body.get("fieldType", "")),
             label=str(body.get("label", "")),
-            group_name=str(body.get("groupName", "information")),
+            group_name=str(body.get("groupName", "")),
             options=[str(o["value"]) for o in body.get("options") or []],
             has_unique_value=bool(body.get("hasUniqueValue", False)),
             hubspot_defined=False,
@@ -163,6 +165,41 @@ def resolve_object_type(name: str) -> ObjectType:
             return ot
     msg = f"Unable to infer object type from: {name}"
     raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"objectType": [name]})
+
+
+# A new portal's property groups per object type, as HubSpot creates them (name, label). The first one
+# holds the object's built-in properties: ``companyinformation`` is where a company's name, domain and
+# create date live, and where HubSpot's own examples create properties (``contactinformation``...).
+DEFAULT_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "companies": (
+        ("companyinformation", "Company information"),
+        ("company_activity", "Company activity"),
+        ("conversioninformation", "Conversion information"),
+        ("socialmediainformation", "Social media information"),
+        ("analyticsinformation", "Web analytics history"),
+    ),
+    "contacts": (
+        ("contactinformation", "Contact information"),
+        ("contact_activity", "Contact activity"),
+        ("conversioninformation", "Conversion information"),
+        ("emailinformation", "Email information"),
+        ("socialmediainformation", "Social media information"),
+        ("analyticsinformation", "Web analytics history"),
+        ("sales_properties", "Sales properties"),
+    ),
+    "deals": (
+        ("dealinformation", "Deal information"),
+        ("deal_activity", "Deal activity"),
+        ("dealstages", "Deal stage properties"),
+        ("analyticsinformation", "Deal analytics"),
+    ),
+}
+
+
+def information_group(object_type: str) -> str:
+    """The group of an object type's built-in properties (a custom object's is ``<singular>_information``)."""
+    standard = DEFAULT_GROUPS.get(object_type)
+    return standard[0][0] if standard else f"{object_type.removesuffix('s')}_information"
 
 
 def _common() -> list[PropertyDef]:
@@ -278,10 +315,12 @@ def default_properties(*, bare: bool = False) -> dict[str, dict[str, PropertyDef
         "deals": deals,
         "deal_registrations": registrations,
     }
-    return {
-        name: {p.name: p for p in [*_common(), *props] if not (bare and not p.hubspot_defined)}
-        for name, props in table.items()
-    }
+    out: dict[str, dict[str, PropertyDef]] = {}
+    for name, props in table.items():
+        out[name] = {p.name: p for p in [*_common(), *props] if not (bare and not p.hubspot_defined)}
+        for prop in out[name].values():
+            prop.group_name = prop.group_name or information_group(name)
+    return out
 
 
 def is_custom(ot: ObjectType) -> bool:

@@ -66,6 +66,8 @@ class RecordStore:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.bare = bare
         self.properties: dict[str, dict[str, PropertyDef]] = default_properties(bare=bare)
+        # properties moved to the recycling bin (``DELETE /crm/v3/properties/{type}/{name}``), listed with archived=true
+        self.archived_properties: dict[str, dict[str, PropertyDef]] = {ot.name: {} for ot in OBJECT_TYPES}
         # custom object name -> its ObjectSchema body (``POST /crm/v3/schemas``); a bare portal has none
         self.schemas: dict[str, dict[str, Any]] = {}
         self.tables: dict[str, Table] = {ot.name: Table(ot.name) for ot in OBJECT_TYPES}
@@ -273,6 +275,28 @@ class RecordStore:
         if prop.has_unique_value:
             self.tables[name].unique[prop.name] = {}
 
+    def archive_property(self, object_type: str, prop_name: str) -> None:
+        """Move a custom property to the recycling bin: it no longer reads, writes, searches or counts as unique.
+
+        HubSpot keeps the values of a binned property for a restore; the sandbox has no restore, so the
+        values go with it (a client cannot see the difference: a binned property never comes back in reads).
+        """
+        name = self.defined(object_type).name
+        prop = self.properties[name].get(prop_name)
+        if prop is None:
+            msg = f"Unable to find property {prop_name} for object type {object_type}"
+            raise HubSpotApiError(404, "OBJECT_NOT_FOUND", msg, context={"propertyName": [prop_name]})
+        if prop.hubspot_defined:
+            msg = f"Unable to archive property {prop_name}: it is HubSpot-defined (modificationMetadata.archivable is false)"
+            raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"propertyName": [prop_name]})
+        del self.properties[name][prop_name]
+        prop.archived_ms = self.definition_stamp()
+        self.archived_properties[name][prop_name] = prop
+        table = self.tables[name]
+        table.unique.pop(prop_name, None)
+        for record in table.records.values():
+            record.properties.pop(prop_name, None)
+
     # -- persistence -------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
         return {
@@ -291,6 +315,7 @@ class RecordStore:
         self.bare = bool(state.get("bare", False))
         self.schemas = dict(state.get("schemas") or {})
         self.properties = default_properties(bare=self.bare)
+        self.archived_properties = {ot.name: {} for ot in OBJECT_TYPES}
         for name, props in state.get("custom_properties", {}).items():
             for wire in props:
                 prop = PropertyDef.from_wire(wire, 0)

@@ -91,6 +91,31 @@ PAIRS = [
     Pair("properties of an object type list name, type and fieldType", "GET", "/crm/v3/properties/companies",
          "crm_properties", check=lambda b, ids: any(p["name"] == "name" and p["type"] == "string"
                                                      for p in b["results"])),
+    Pair("a property made in companyinformation, the group HubSpot's example uses, answers 201 in that group",
+         "POST", "/crm/v3/properties/companies", "crm_properties",
+         {"name": "partner_level", "label": "Partner level", "type": "enumeration", "fieldType": "select",
+          "groupName": "companyinformation", "options": [{"label": "Gold", "value": "gold", "displayOrder": 0,
+                                                          "hidden": False}]}, 201,
+         lambda b, ids: b["groupName"] == "companyinformation" and b["hubspotDefined"] is False
+         and b["modificationMetadata"]["archivable"] is True),
+    Pair("a portal's company property groups are HubSpot's defaults", "GET", "/crm/v3/properties/companies/groups",
+         "crm_properties", check=lambda b, ids: {"companyinformation", "company_activity", "socialmediainformation"}
+         <= {g["name"] for g in b["results"]} and "information" not in {g["name"] for g in b["results"]}),
+    Pair("a built-in company property reports companyinformation", "GET", "/crm/v3/properties/companies/domain",
+         "crm_properties", check=lambda b, ids: b["groupName"] == "companyinformation" and b["hubspotDefined"]),
+    Pair("a built-in contact property reports contactinformation", "GET", "/crm/v3/properties/contacts/email",
+         "crm_properties", check=lambda b, ids: b["groupName"] == "contactinformation"),
+    Pair("a built-in deal property reports dealinformation", "GET", "/crm/v3/properties/deals/dealstage",
+         "crm_properties", check=lambda b, ids: b["groupName"] == "dealinformation"),
+    Pair("every built-in company property is in one of the portal's groups", "GET", "/crm/v3/properties/companies",
+         "crm_properties", check=lambda b, ids: {p["groupName"] for p in b["results"] if p["hubspotDefined"]}
+         == {"companyinformation"}),
+    Pair("archiving a custom property moves it to the recycling bin: 204", "DELETE",
+         "/crm/v3/properties/companies/legacy_code", "crm_properties", status=204),
+    Pair("archiving a HubSpot-defined property is refused", "DELETE", "/crm/v3/properties/companies/name",
+         "crm_properties", status=400, check=lambda b, ids: b["category"] == "VALIDATION_ERROR"),
+    Pair("archiving a property that does not exist is 404", "DELETE", "/crm/v3/properties/companies/no_such_thing",
+         "crm_properties", status=404, check=lambda b, ids: b["category"] == "OBJECT_NOT_FOUND"),
     Pair("an archive answers 204", "DELETE", "/crm/v3/objects/companies/{lonely}", "crm_companies", status=204),
     Pair("a body that is not JSON is 400 VALIDATION_ERROR naming line and column", "POST",
          "/crm/v3/objects/companies", "crm_companies", b'{"properties": {"name": oops}}', 400,
@@ -128,6 +153,12 @@ def portal(hubspot_sandbox: Any) -> tuple[requests.Session, str, dict[str, str]]
         "bob": create("contacts", {"email": "bob@acme.example", "firstname": "Bob"}),
         "deal": create("deals", {"dealname": "Acme renewal", "pipeline": "default", "dealstage": "qualifiedtobuy"}),
     }
+    made = session.post(f"{url}/crm/v3/properties/companies", json={
+        "name": "legacy_code", "label": "Legacy code", "type": "string", "fieldType": "text",
+        "groupName": "companyinformation"})
+    assert made.status_code == 201, made.text
+    coded = session.patch(f"{url}/crm/v3/objects/companies/{ids['acme']}", json={"properties": {"legacy_code": "L-1"}})
+    assert coded.status_code == 200, coded.text
     link("contacts", ids["alice"], "companies", ids["acme"])
     link("contacts", ids["alice"], "companies", ids["acme"], 1)  # Alice's primary company
     link("contacts", ids["bob"], "companies", ids["acme"])
@@ -184,3 +215,24 @@ def test_past_500_associated_records_the_rest_pages_through_the_v4_list(hubspot_
     rest = session.get(f"{url}/{page['paging']['next']['link']}").json()
     shown = {r["id"] for r in page["results"]} | {str(r["toObjectId"]) for r in rest["results"]}
     assert shown == set(contacts)
+
+
+def test_an_archived_property_is_gone_from_reads_and_writes_and_listed_as_archived(
+    portal: tuple[requests.Session, str, dict[str, str]],
+) -> None:
+    session, url, ids = portal
+    acme = f"{url}/crm/v3/objects/companies/{ids['acme']}"
+    assert session.get(f"{acme}?properties=legacy_code").json()["properties"]["legacy_code"] == "L-1"
+    assert session.delete(f"{url}/crm/v3/properties/companies/legacy_code").status_code == 204
+    gone = session.get(f"{url}/crm/v3/properties/companies/legacy_code")
+    assert gone.status_code == 404 and gone.json()["category"] == "OBJECT_NOT_FOUND"
+    live = session.get(f"{url}/crm/v3/properties/companies").json()["results"]
+    assert "legacy_code" not in {p["name"] for p in live}
+    binned = session.get(f"{url}/crm/v3/properties/companies?archived=true")
+    assert_matches_spec("crm_properties", "GET", "/crm/v3/properties/companies", 200, binned.content)
+    [archived] = [p for p in binned.json()["results"] if p["name"] == "legacy_code"]
+    assert archived["archived"] is True and archived["archivedAt"]
+    assert session.get(f"{url}/crm/v3/properties/companies/legacy_code?archived=true").json()["archived"] is True
+    assert "legacy_code" not in session.get(f"{acme}?properties=legacy_code").json()["properties"]
+    write = session.patch(acme, json={"properties": {"legacy_code": "L-2"}})
+    assert write.status_code == 400 and "PROPERTY_DOESNT_EXIST" in write.text
