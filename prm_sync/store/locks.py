@@ -43,6 +43,8 @@ from prm_sync.store.db import Store
 from prm_sync.store.orm import RunLockRow
 from prm_sync.store.runs import abandon_runs, running_run_ids
 
+LEGACY_SCOPE = "sync"
+"""The one lock per store of releases before slice locks (migration 0010): it stands for every slice."""
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
 HEARTBEAT_MAX_INTERVAL = timedelta(seconds=60)
 
@@ -426,6 +428,29 @@ class LockSet:
         release_locks(self.store, self.scopes, self.run_id)
 
 
+def _clear_legacy(store: Store, stale_after: timedelta, now: datetime) -> tuple[RunLock, str] | None:
+    """A ``sync`` lock of the previous release: refuse while its run may live, remove it once dead.
+
+    That release renewed no heartbeat, so its row says only when its run
+    began: it counts as alive for ``stale_after`` from then, as it did
+    there. Removed by a compare-and-delete on what was judged, like a takeover.
+    """
+    with store.session() as session:
+        legacy = get_lock(session, LEGACY_SCOPE)
+        if legacy is None:
+            return None
+        reason = why_dead(legacy, stale_after, now)
+        if reason is None:
+            msg = (f"the store is locked by a sync of an earlier prm-sync release ({legacy.describe()}), which locked "
+                   f"every slice; it is taken over once its heartbeat is older than {stale_after} "
+                   f"(`prm-sync db unlock {LEGACY_SCOPE}` frees it by hand)")
+            raise RunInProgress(msg)
+        gone = session.execute(delete(RunLockRow).where(
+            RunLockRow.scope == LEGACY_SCOPE, RunLockRow.run_id == legacy.run_id,
+            RunLockRow.heartbeat_at == legacy.heartbeat_at)).rowcount
+    return (legacy, reason) if gone else None
+
+
 def take_locks(
     store: Store, scopes: Sequence[str], run_id: str, stale_after: timedelta = DEFAULT_STALE_AFTER,
     *, now: datetime | None = None, heartbeat: bool = True,
@@ -441,6 +466,9 @@ def take_locks(
     taken: list[str] = []
     dead: list[tuple[RunLock, str]] = []
     try:
+        legacy = _clear_legacy(store, stale_after, now)
+        if legacy is not None:
+            dead.append(legacy)
         for scope in dict.fromkeys(scopes):
             won, previous, reason = _take(store, scope, holder, stale_after, now)
             if not won:

@@ -282,3 +282,45 @@ def test_0009_keeps_per_record_push_rows_readable_beside_the_batches_written_aft
         assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 1
     assert "push_batch" not in inspect(engine).get_table_names()
     engine.dispose()
+
+
+@pytest.mark.parametrize("age_minutes", [5, 120], ids=["running", "dead"])
+def test_0010_keeps_the_lock_of_a_sync_of_the_previous_release_until_it_is_dead(db_url: str, age_minutes: int) -> None:
+    """A store upgraded under a running sync of the previous release (its one ``sync`` lock, no heartbeat renewed)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from prm_sync.errors import RunInProgress
+    from prm_sync.model import utcnow
+    from prm_sync.store import locks, query_audit, runs
+    from prm_sync.store.orm import RunLockRow, SyncRunRow
+
+    engine = make_engine(db_url)
+    upgrade(engine, "0009")
+    began = utcnow() - timedelta(minutes=age_minutes)
+    with engine.begin() as conn:  # what that release wrote when its run began (its columns only)
+        conn.execute(insert(RunLockRow.__table__).values(scope="sync", run_id="run_old", acquired_at=began,
+                                                         heartbeat_at=began))
+        conn.execute(insert(SyncRunRow.__table__).values(id="run_old", trigger="cli", scope={}, status="running",
+                                                         started_at=began, stats={}))
+    upgrade(engine)
+    engine.dispose()
+    store = Store(make_engine(db_url))
+    stale = timedelta(hours=1)  # the release's lock_stale_after_seconds default
+    try:
+        if age_minutes < 60:
+            with pytest.raises(RunInProgress, match="earlier prm-sync release"):
+                locks.take_locks(store, [locks.slice_scope("hubspot", "partner")], "run_new", stale, heartbeat=False)
+            with store.session() as session:
+                assert [lock.scope for lock in locks.list_locks(session)] == ["sync"]
+                assert runs.get_run(session, "run_old").status == "running"
+        else:
+            held = locks.take_locks(store, [locks.slice_scope("hubspot", "partner")], "run_new", stale, heartbeat=False)
+            held.close()
+            with store.session() as session:
+                assert locks.list_locks(session) == []
+                assert runs.get_run(session, "run_old").status == "abandoned"
+                assert [e.action for e in query_audit(session, run_id="run_new")] == ["lock.takeover"]
+    finally:
+        store.close()

@@ -3,8 +3,12 @@
 The sync now takes one lock per (system, entity) slice instead of one
 ``sync`` lock per store; ``host`` and ``pid`` let another process on the
 same host see that a holder was killed and take its lock over at once
-instead of waiting for the heartbeat to expire. A leftover ``sync`` row of
-the old scheme guards nothing any more and is dropped.
+instead of waiting for the heartbeat to expire. A ``sync`` row of the old
+scheme is kept: it may belong to a sync of the previous release that is
+still running while the store is upgraded under it (the embedded SQLite
+file upgrades itself when any newer command opens it), and
+``prm_sync.store.locks`` treats it as a lock on every slice until its
+holder finishes or its heartbeat is older than ``stale_after``.
 
 Revision ID: 0010
 Revises: 0009
@@ -27,7 +31,6 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("run_lock", sa.Column("host", sa.String(length=255), nullable=True))
     op.add_column("run_lock", sa.Column("pid", sa.Integer(), nullable=True))
-    op.execute("DELETE FROM run_lock WHERE scope = 'sync'")
 
 
 def downgrade() -> None:
