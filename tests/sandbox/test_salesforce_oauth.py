@@ -149,12 +149,17 @@ def test_identity_url_and_userinfo(salesforce_sandbox: Any) -> None:
     other = session.get(body["id"][:-18] + salesforce_sandbox.app.oauth.add_user("x@y.z").user_id, headers=auth,
                         timeout=5)
     anonymous = session.get(body["id"], headers={"Authorization": "Bearer nope"}, timeout=5)
+    missing = session.get(body["id"], timeout=5)
+    elsewhere = session.get(body["id"].replace(salesforce_sandbox.app.oauth.org_id, "00D000000000001EAA"),
+                            headers=auth, timeout=5)
     assert identity.status_code == 200
     who = identity.json()
     assert who["id"] == body["id"] and who["username"] == salesforce_sandbox.app.oauth.integration_user.username
     assert who["urls"]["rest"].endswith("/services/data/v{version}/") and who["active"] is True
     assert userinfo.json()["sub"] == body["id"] and userinfo.json()["preferred_username"] == who["username"]
-    assert (other.status_code, anonymous.status_code) == (403, 401)
+    # the identity service's documented errors, plain text: 403 for the token and the org, 404 for the id
+    refused = [(r.status_code, r.text) for r in (other, anonymous, missing, elsewhere)]
+    assert refused == [(404, "Bad_Id"), (403, "Bad_OAuth_Token"), (403, "Missing_OAuth_Token"), (403, "Wrong_Org")]
 
 
 def test_sessions_expire_after_their_lifetime_and_the_admin_hook_ends_them(salesforce_sandbox: Any) -> None:

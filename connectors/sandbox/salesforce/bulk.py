@@ -133,11 +133,12 @@ class BulkJobs:
         version = request.params["version"]
         job_id = make_id("750", self.store.next_counter())
         now = self.store.stamp()
+        user = self.app.oauth.bearer_user(request, self.app.access_token)  # the job is the session user's
         info: dict[str, Any] = {
             "id": job_id,
             "operation": operation,
             "object": obj,
-            "createdById": "005000000000001AAA",
+            "createdById": user.user_id if user else self.store.api_user_id,
             "createdDate": now,
             "systemModstamp": now,
             "state": "Open" if kind == "ingest" else "UploadComplete",

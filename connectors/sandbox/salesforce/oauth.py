@@ -299,11 +299,16 @@ class OAuthServer:
         return next((u for u in self.users.values() if u.user_id == session.user_id), None)
 
     def identity(self, request: SandboxRequest, static_token: str) -> SandboxResponse:
+        # the identity service's own errors: plain-text codes, 403 for the token or the org, 404 for the id
+        if not (request.header("authorization") or "").startswith("Bearer "):
+            return SandboxResponse.text(403, "Missing_OAuth_Token")
         user = self.bearer_user(request, static_token)
         if user is None:
-            return SandboxResponse.text(401, "Bad_OAuth_Token")
-        if request.params.get("org") != self.org_id or request.params.get("user") != user.user_id:
-            return SandboxResponse.text(403, "Bad_Id")
+            return SandboxResponse.text(403, "Bad_OAuth_Token")
+        if request.params.get("org") != self.org_id:
+            return SandboxResponse.text(403, "Wrong_Org")
+        if request.params.get("user") != user.user_id:
+            return SandboxResponse.text(404, "Bad_Id")
         host = request.header("host") or "localhost"
         return SandboxResponse.json(200, self._identity_body(user, host))
 

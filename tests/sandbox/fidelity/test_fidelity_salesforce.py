@@ -5,7 +5,8 @@ example values where it gives them) and what the guide says comes back:
 status, shape and the fields a client relies on. Requests go out with plain
 ``requests`` (no simple-salesforce, no prm-sync connector), the way curl does
 in the guide. ``{id}`` and ``{other}`` in a path or body are two Accounts the
-test creates first; ``{missing}`` is a well-formed id of no record.
+test creates first; ``{missing}`` is a well-formed id of no record; ``{org}`` and
+``{user}`` are the org's id and the session user's id (the identity URL's path).
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ PAIRS = [
          check=lambda b: {k: b[k] for k in ("sobjects", "query", "composite", "limits", "tooling", "jobs")}
          == {k: f"{V}/{k}" for k in ("sobjects", "query", "composite", "limits", "tooling", "jobs")}
          and "/id/00D" in b["identity"]),
+    Pair("the identity URL answers who the session's user is, with the org's URL templates", "GET",
+         "/id/{org}/{user}",
+         check=lambda b: b["id"].endswith(f"/id/{b['organization_id']}/{b['user_id']}") and b["user_id"].startswith("005")
+         and b["organization_id"].startswith("00D") and b["urls"]["rest"].endswith("/services/data/v{version}/")
+         and b["urls"]["sobjects"].endswith("/services/data/v{version}/sobjects/") and b["active"] is True),
+    Pair("the identity URL without a token is 403 Missing_OAuth_Token, in plain text", "GET", "/id/{org}/{user}",
+         status=403, auth=False, check=lambda b: b == "Missing_OAuth_Token"),
+    Pair("the identity URL of another org is 403 Wrong_Org", "GET", "/id/00D000000000001EAA/{user}", status=403,
+         check=lambda b: b == "Wrong_Org"),
+    Pair("the identity URL of an id that is not the session's user is 404 Bad_Id", "GET",
+         "/id/{org}/005000000000009AAA", status=404, check=lambda b: b == "Bad_Id"),
     Pair("a retired API version is 410 GONE", "GET", "/services/data/v30.0/limits", status=410,
          check=_error("GONE")),
     Pair("a version the org does not serve is NOT_FOUND", "GET", "/services/data/v99.0/limits", status=404,
@@ -75,6 +87,10 @@ PAIRS = [
     Pair("collections retrieve by POST takes ids and fields in the body", "POST", f"{V}/composite/sobjects/Account",
          {"ids": ["{id}", "not-an-id"], "fields": ["Name", "BillingCity"]},
          check=lambda b: b[1] is None and b[0]["Name"] == "Edge Communications" and "BillingCity" in b[0]),
+    Pair("collections retrieve by POST, the guide's example: lower-case field names answer Id and Name", "POST",
+         f"{V}/composite/sobjects/Account", {"ids": ["{id}", "{other}", "{missing}"], "fields": ["id", "name"]},
+         check=lambda b: [r and r["Name"] for r in b] == ["Edge Communications", "Burlington Textiles", None]
+         and all(set(r) == {"attributes", "Id", "Name"} for r in b if r)),
     Pair("collections retrieve with an unknown field is 400 INVALID_FIELD", "GET",
          f"{V}/composite/sobjects/Account?ids={{id}}&fields=Name,Colour__c", status=400, check=_error("INVALID_FIELD")),
     Pair("collections create answers one result per record, in order", "POST", f"{V}/composite/sobjects/",
@@ -101,7 +117,9 @@ def org(salesforce_sandbox: Any) -> tuple[requests.Session, str, dict[str, str]]
     ids = salesforce_sandbox.app.insert_records(
         "Account", [{"Name": "Edge Communications"}, {"Name": "Burlington Textiles"}]
     )
-    return session, salesforce_sandbox.url, {"id": ids[0], "other": ids[1], "missing": MISSING}
+    oauth = salesforce_sandbox.app.oauth
+    return session, salesforce_sandbox.url, {"id": ids[0], "other": ids[1], "missing": MISSING,
+                                             "org": oauth.org_id, "user": oauth.integration_user.user_id}
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:
@@ -119,11 +137,13 @@ def test_documented_exchange(pair: Pair, org: tuple[requests.Session, str, dict[
     response = session.request(pair.method, url + _fill(pair.path, ids), headers=headers,
                                json=_fill(pair.body, ids) if pair.body is not None else None)
     assert response.status_code == pair.status, response.text[:300]
-    body = response.json() if response.content else None
+    json_answer = (response.headers.get("Content-Type") or "").startswith("application/json")
+    body = response.json() if response.content and json_answer else (response.text or None)
     if pair.status == 204:
         assert body is None
     assert pair.check(body), body
-    assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")
+    if pair.path.startswith("/services/data/v"):  # the REST API's answers; the identity service is another
+        assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")
 
 
 @pytest.mark.parametrize(
@@ -146,3 +166,17 @@ def test_xml_which_the_real_api_speaks_is_a_named_501_not_a_json_answer(
     assert response.status_code == 501 and what in response.json()["message"]
     assert salesforce_sandbox.app.unimplemented == [f"{method} {path} ({what})"]
     salesforce_sandbox.app.unimplemented.clear()  # seen and asserted: the strict fixture need not fail
+
+
+def test_the_resource_lists_identity_url_leads_to_the_sessions_user(
+    org: tuple[requests.Session, str, dict[str, str]], salesforce_sandbox: Any,
+) -> None:
+    session, url, ids = org
+    auth = {"Authorization": f"Bearer {salesforce_sandbox.access_token}"}
+    resources = session.get(f"{url}{V}/", headers=auth).json()
+    assert resources["identity"].startswith("https://")  # absolute, unlike the other resources
+    who = session.get(resources["identity"], headers=auth)
+    assert who.status_code == 200, who.text
+    body = who.json()
+    assert (body["id"], body["organization_id"], body["user_id"]) == (resources["identity"], ids["org"], ids["user"])
+    assert body["username"] == salesforce_sandbox.app.oauth.integration_user.username

@@ -72,6 +72,8 @@ def test_chunked_bulk_csv_upload_lands_every_row(salesforce: Client) -> None:
     status, job = salesforce.call("POST", f"{base}/jobs/ingest", {"object": "Account", "operation": "insert",
                                                                    "contentType": "CSV", "lineEnding": "LF"})
     assert status == 200 and job["state"] == "Open"
+    _, resources = salesforce.call("GET", f"{base}/")
+    assert resources["identity"].endswith("/" + job["createdById"])  # the job is the session user's
     status, _ = salesforce.call("PUT", f"{base}/jobs/ingest/{job['id']}/batches", stream=csv.encode(),
                                 content_type="text/csv")
     assert status == 201
