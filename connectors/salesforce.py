@@ -55,7 +55,7 @@ from tenacity import (
 from connectors.base import Cursor, FieldInfo, Quota, RemoteRecord, UpsertRequest, WriteResult, page
 from connectors.isolate import BatchRefused, write_isolating
 from connectors.salesforce_auth import Credentials, SessionToken, SignIn, SignInRefused, StaticToken
-from connectors.salesforce_bulk import bulk_hard_delete, bulk_upsert, typed_csv_rows
+from connectors.salesforce_bulk import BulkJobFailed, bulk_hard_delete, bulk_upsert, typed_csv_rows
 from connectors.salesforce_decisions import Action, Failure, decide
 from connectors.salesforce_soql import soql_datetime, soql_field, soql_quote
 from connectors.salesforce_values import CODE as VALUE_OUT_OF_RANGE
@@ -591,13 +591,18 @@ class SalesforceConnector:
             rows = [{**{k: _to_json(v) for k, v in r.fields.items()}, key_field: r.key} for r in unique]
             try:
                 by_key.update(bulk_upsert(self.sf, object_name, key_field, rows, self.settings.bulk_poll_seconds))
+                unique = []
+            except BulkJobFailed as failed:
+                # a job failed whole (one batch Salesforce could not process): every record is sent again
+                # through Collections, where each gets its own answer; upsert by key makes the resend safe
+                log.warning("salesforce %s: bulk upsert job failed (%s); resending %d records through "
+                            "sObject Collections", object_name, failed, len(unique))
             except SalesforceError as exc:
                 raise self._translate(exc) from None
-        else:
-            for chunk in page(unique, self.batch_size):
-                # a call refused whole for one record's value: halves find it (connectors.isolate)
-                by_key.update(write_isolating(
-                    chunk, lambda part: self._upsert_chunk(object_name, key_field, list(part)), lambda r: r.key))
+        for chunk in page(unique, self.batch_size):
+            # a call refused whole for one record's value: halves find it (connectors.isolate)
+            by_key.update(write_isolating(
+                chunk, lambda part: self._upsert_chunk(object_name, key_field, list(part)), lambda r: r.key))
         return [by_key[r.key].model_copy(update={"key": r.key}) for r in records]
 
     def _out_of_range(

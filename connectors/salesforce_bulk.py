@@ -48,16 +48,25 @@ def _parse_error(text: str) -> tuple[str, str, list[str]]:
     return code.strip() or "UNKNOWN", message.strip(), names
 
 
+class BulkJobFailed(Exception):
+    """An ingest job ended Failed or Aborted as a whole: no record of it has an answer of its own."""
+
+
 def bulk_upsert(sf: Salesforce, object_name: str, key_field: str, rows: list[dict[str, Any]], wait: float) -> dict[str, WriteResult]:
-    """Upsert ``rows`` (each holding ``key_field``) with one or more ingest jobs; results by key."""
+    """Upsert ``rows`` (each holding ``key_field``) with one or more ingest jobs; results by key.
+
+    A job that fails as a whole raises ``BulkJobFailed``: Salesforce moves a
+    job to Failed when one internal batch cannot be processed (a batch past 5
+    minutes, 20 times), leaving the rest unprocessed, so the caller resends
+    the records where each gets its own answer (sObject Collections).
+    """
     bulk = getattr(sf.bulk2, object_name)
     cells = [csv_row(r) for r in rows]
     keys = [str(r[key_field]) for r in rows]
     try:
         jobs = bulk.upsert(records=cells, external_id_field=key_field, wait=wait)
     except SalesforceOperationError as exc:
-        message = str(exc)[:500]
-        return {k: WriteResult(key=k, ok=False, error_code="BULK_JOB_FAILED", error_message=message) for k in keys}
+        raise BulkJobFailed(str(exc)[:500]) from None
     return _job_results(bulk, jobs, key_field, keys)
 
 

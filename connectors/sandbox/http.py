@@ -147,6 +147,11 @@ class FaultConfig(BaseModel):
         description="field -> values the sandbox refuses as a validation rule would (Salesforce: that "
         "record fails; HubSpot: a batch holding it is refused whole)",
     )
+    stalled_bulk_values: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Salesforce Bulk API 2.0: field -> values whose internal batch (10,000 records) never "
+        "finishes; the ingest job moves to Failed, earlier batches processed, that batch and the rest unprocessed",
+    )
     seed: int = 0
 
 

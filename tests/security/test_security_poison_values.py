@@ -326,6 +326,28 @@ def test_bulk_api_rows_fail_alone(make_sync_env: MakeSyncEnv, fields: dict[str, 
     assert env.apps["salesforce"].calls["collections.upsert"] == 0  # it went through a bulk job
 
 
+def test_a_bulk_job_failed_whole_for_one_record_is_resent_so_each_record_gets_its_own_answer(
+    make_sync_env: MakeSyncEnv,
+) -> None:
+    """Salesforce fails a whole ingest job when one of its batches cannot be processed; the rest still land."""
+    env = make_sync_env(systems=("salesforce",), seed_data=False)
+    app = env.apps["salesforce"]
+    app.faults.stalled_bulk_values = {"Customer_Name__c": ["C2"]}  # its batch never finishes: the job fails
+    app.faults.invalid_values = {"Customer_Name__c": ["C2"]}  # and a validation rule refuses it alone
+    connector = env.runtime.connectors(["salesforce"])["salesforce"]
+    connector.settings = connector.settings.model_copy(update={"bulk_threshold": 5})
+    rows = [UpsertRequest(key=f"reg_{n}", fields={"Customer_Name__c": f"C{n}"}) for n in range(8)]
+
+    results = connector.upsert("Deal_Registration__c", "PRM_Id__c", rows)
+
+    assert [r.key for r in results if not r.ok] == ["reg_2"]
+    assert results[2].error_code == "FIELD_CUSTOM_VALIDATION_EXCEPTION" and "Customer_Name__c" in results[2].error_fields
+    landed = _salesforce(env).query_all("SELECT PRM_Id__c FROM Deal_Registration__c")["records"]
+    assert sorted(r["PRM_Id__c"] for r in landed) == [f"reg_{n}" for n in range(8) if n != 2]
+    calls = app.calls
+    assert (calls["bulk.ingest_create"], calls["collections.upsert"]) == (1, 1)  # one job, then one Collections call
+
+
 def test_a_registration_born_in_hubspot_with_an_amount_the_store_cannot_hold_is_not_adopted(
     make_sync_env: MakeSyncEnv,
 ) -> None:

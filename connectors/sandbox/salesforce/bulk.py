@@ -36,6 +36,8 @@ _LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 _OPERATIONS = {"insert", "update", "upsert", "delete", "hardDelete"}
 _CSV = "text/csv; charset=UTF-8"
 DEFAULT_QUERY_PAGE = 50_000
+INTERNAL_BATCH = 10_000  # Salesforce chunks an ingest job's data into batches of 10,000 records
+STALLED_MESSAGE = "InvalidBatch : a batch could not be processed within 5 minutes after 20 retries (sandbox fault)"
 
 
 @dataclass
@@ -277,6 +279,10 @@ class BulkJobs:
                 )
                 job.unprocessed = data
                 return
+        stalled = self._stalled_batch(job.header, data)
+        if stalled is not None:
+            data, job.unprocessed = data[:stalled], data[stalled:]
+            job.final_state, info["errorMessage"] = "Failed", STALLED_MESSAGE
         operation = info["operation"]
         key = info.get("externalIdFieldName")
         counts = (
@@ -293,6 +299,22 @@ class BulkJobs:
                 error = outcome.errors[0]
                 text = f"{error['statusCode']}:{error['message']}:{','.join(error['fields'])} --"
                 job.failures.append([outcome.id or "", text, *raw])
+
+    def _stalled_batch(self, header: list[str], data: list[list[str]]) -> int | None:
+        """Where the first internal batch holding a ``stalled_bulk_values`` value starts, or None.
+
+        Salesforce documents the case, not its text: a batch it cannot process
+        within 5 minutes is retried up to 20 times, then the whole job is moved
+        to Failed and the remaining data is not processed.
+        """
+        stalled = self.app.faults.stalled_bulk_values
+        if not stalled:
+            return None
+        for number, raw in enumerate(data):
+            row = dict(zip(header, raw, strict=False))
+            if any(row.get(name) in values for name, values in stalled.items()):
+                return number - number % INTERNAL_BATCH
+        return None
 
     def _write(
         self, obj: str, operation: str, key: str | None, row: dict[str, str], counts: Counter[str]
