@@ -6,12 +6,15 @@ is logged at WARNING, ``prm/sync_health`` and ``prm/failed_records`` say so; a
 replay whose record fails again is a failed run, not a green one; the
 launchpad refuses an unknown system before launch and an unknown id in its
 own terms. Then a discard made with the CLI (``DAGSTER_HOME`` set) turns the
-check green in the instance without any Dagster run.
+check green in the instance without any Dagster run, and a day without
+runs (schedules stopped, no daemon) turns the slices red through the
+``prm-sync status --report`` watchdog.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
@@ -115,6 +118,33 @@ def test_dagster_failures_visible_replay_truthful_and_cli_changes_reach_the_inst
     dagster = status.json()["orchestrators"][0]
     assert (dagster["name"], dagster["daemon_alive"]) == ("Dagster", False)
     assert {s["state"] for s in status.json()["schedules"]} == {"stopped"}
+
+    # a day later, no schedule and no daemon ran anything: `status --report` from cron (the watchdog) turns the UI red
+    _age_runs(world, timedelta(days=1))
+    watchdog = invoke(["status", "--report"])
+    assert watchdog.exit_code == 0, watchdog.output
+    assert "reported to Dagster" in watchdog.stderr and "daemon NOT running" in watchdog.stdout
+    fresh_key = _check_key("hubspot/partners", "sync_fresh")  # synced clean above (Salesforce's last run, the replay, failed)
+    with DagsterInstance.get() as instance:
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([fresh_key])[fresh_key]
+        evaluation = latest.event.dagster_event.event_specific_data
+        assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
+        assert "is the schedule stopped or the Dagster daemon down?" in evaluation.description
+        health = instance.get_latest_materialization_event(AssetKey(["prm", "sync_health"]))
+        rows = {r.data["slice"]: r.data["status"] for r in health.asset_materialization.metadata["slices"].value.records}
+        assert rows["hubspot/partner"] == "stale" and rows[SLICE.replace("partners", "partner")] == "failed"
+
+
+def _age_runs(world, by: timedelta) -> None:
+    """Move every recorded run back in time, as if nothing had run since (the store's clock is not frozen)."""
+    from sqlalchemy import select
+
+    from prm_sync.store.orm import SyncRunRow
+
+    with world.store() as store, store.session() as session:
+        for row in session.scalars(select(SyncRunRow)):
+            row.started_at -= by
+            row.finished_at = row.finished_at and row.finished_at - by
 
 
 def _open(world):
