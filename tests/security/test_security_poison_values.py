@@ -173,6 +173,7 @@ class SalesforcePoison:
     field: str
     shown: str  # how the value appears in the reason
     amount_precision: int | None = None  # the org's Amount__c precision, when the story narrows it
+    rule: bool = False  # a validation rule in the org refuses the value: it goes on the wire and fails there
 
 
 SALESFORCE_POISON = [
@@ -182,6 +183,8 @@ SALESFORCE_POISON = [
                  id="an expiry past 4000-12-31"),
     pytest.param(SalesforcePoison({"amount": Decimal("123456789.00")}, "Amount__c", "123456789",
                                   amount_precision=10), id="an amount past the org's Currency(8, 2) field"),
+    pytest.param(SalesforcePoison({"customer_name": "Refused Co"}, "Customer_Name__c", "Refused Co", rule=True),
+                 id="a value the org's validation rule refuses, sent in the batch"),
 ]
 
 
@@ -193,6 +196,8 @@ def test_a_poison_registration_among_199_leaves_199_in_salesforce_and_one_failed
     app = env.apps["salesforce"]
     if poison.amount_precision is not None:
         app.store.objects["Deal_Registration__c"].fields["Amount__c"].precision = poison.amount_precision
+    if poison.rule:
+        app.faults.invalid_values = {poison.field: [poison.shown]}
     bad = _registration(77, **poison.values)
     _save(env, PARTNER, *[_registration(n) for n in range(200) if n != 77], bad)
 
@@ -205,7 +210,8 @@ def test_a_poison_registration_among_199_leaves_199_in_salesforce_and_one_failed
     [failure] = _open_failures(env, "salesforce")
     assert (failure.record_key, failure.operation, failure.error_fields) == (bad.id, "upsert", [poison.field])
     assert poison.field in failure.error_message and poison.shown in failure.error_message
-    # the bad value never went on the wire: one Collections call for 199 registrations, one for the partner
+    # one Collections call for the 200 registrations (199 when the bad value is caught before the wire), one for
+    # the partner
     assert app.calls["collections.upsert"] == 2
 
     again = env.cli("sync", "--system", "salesforce")
@@ -214,7 +220,8 @@ def test_a_poison_registration_among_199_leaves_199_in_salesforce_and_one_failed
     [still] = _open_failures(env, "salesforce")
     assert still.id == failure.id and still.attempts == 2
     assert sf.query("SELECT COUNT() FROM Deal_Registration__c")["totalSize"] == 199  # no duplicate
-    assert app.calls["collections.upsert"] == 2  # and no call spent on it again
+    # no call spent on it again, unless only the org can judge it: then one call for that record alone
+    assert app.calls["collections.upsert"] == 2 + poison.rule
 
 
 # -- HubSpot: a batch refused whole for one input is halved until that input stands alone ----
