@@ -28,8 +28,8 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
-# screenshots are kept here (ignored by git; CI uploads the folder): the health view and a failing slice
-# where, in a 1440x1200 screenshot, the asset page draws its status section and the checks list (below the top bar,
+# screenshots are kept in ARTIFACTS (ignored by git; .ci/run lists them after the tests).
+# Where, in a 1440x1200 screenshot, the asset page draws its status section and the checks list (below the top bar,
 # whose "Unsynced" badge is amber whatever the health)
 STATUS_SECTION = (240, 150, 1060, 260)
 CHECK_LIST = (240, 200, 560, 460)
@@ -183,21 +183,23 @@ def _warning_pixels(png: Path, box: tuple[int, int, int, int]) -> int:
 @pytest.mark.browser
 def test_dagster_ui_shows_cli_runs_and_failures_not_green(webserver: str, tmp_path: Path) -> None:
     """The health view and a slice with open failures, reported by a CLI run: visibly not green, screenshots kept."""
+    # screenshots first, so they are kept for a look when an assertion below fails
     health_url = f"{webserver}/assets/prm/sync_health"
+    health_shot = _screenshot(health_url, tmp_path / "profile_health_png", "sync_health")
+    partners_url = f"{webserver}/assets/salesforce/partners?view=checks&checkDetail=open_failures"
+    partners_shot = _screenshot(partners_url, tmp_path / "profile_partners_png", "salesforce_partners_open_failures")
+
     health = _rendered_text(health_url, tmp_path / "profile_health")
     assert "Latest materialization" in health and "run_" in health  # the CLI's run, in Dagster
     assert re.search(r"salesforce/partner failures .*FIELD_CUSTOM_VALIDATION_EXCEPTION", health), health[:3000]
     assert "hubspot/partner never" in health  # never synced: red, not silently absent
-    shot = _screenshot(health_url, tmp_path / "profile_health_png", "sync_health")
-    assert _warning_pixels(shot, STATUS_SECTION) > 20  # the failed sync_healthy check's red badge
+    assert _warning_pixels(health_shot, STATUS_SECTION) > 20  # the failed sync_healthy check's red badge
 
-    partners_url = f"{webserver}/assets/salesforce/partners?view=checks&checkDetail=open_failures"
     partners = _rendered_text(partners_url, tmp_path / "profile_partners")
     assert re.search(r"open_failures\s+Failed", partners), partners[:3000]
     assert "1 open failed record: 1 FIELD_CUSTOM_VALIDATION_EXCEPTION" in partners
     assert re.search(r"sync_fresh\s+Succeeded", partners)  # it ran: fresh, only not clean
-    shot = _screenshot(partners_url, tmp_path / "profile_partners_png", "salesforce_partners_open_failures")
-    assert _warning_pixels(shot, CHECK_LIST) > 20  # the amber warning of open_failures
+    assert _warning_pixels(partners_shot, CHECK_LIST) > 20  # the amber warning of open_failures
 
     # the control: a slice with nothing open draws no red or amber in the same place, so the count above means it
     healthy_url = f"{webserver}/assets/salesforce/end_customers?view=checks&checkDetail=open_failures"
