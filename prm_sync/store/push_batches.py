@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, select
+from sqlalchemy import ColumnElement, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from prm_sync.store import bulk
-from prm_sync.store.orm import PushBatchRecordRow, PushBatchRow, RecordExternalIdRow, SyncStateRow
+from prm_sync.store.orm import (
+    AuditLogRow,
+    PushBatchRecordRow,
+    PushBatchRow,
+    RecordExternalIdRow,
+    SyncStateRow,
+)
 from prm_sync.store.records import chunks
+
+RELINK_ACTION = "push.relink"  # ``prm_sync.sync.merges``: a link moved to the record its remote was merged into
 
 # ``PushBatchRow.entries`` items: positions of their fields
 RECORD_ID, REMOTE_ID, CREATED, BEFORE, AFTER, PAYLOAD = range(6)
@@ -72,14 +80,29 @@ def append_push_batch(
 
 
 def record_ids_for_remote(session: Session, remote_id: str, system: str | None = None) -> set[str]:
-    """The PRM records a remote id belongs or belonged to (link states and the external-id mirror)."""
-    found: set[str] = set()
-    for table in (SyncStateRow.__table__, RecordExternalIdRow.__table__):
-        query = select(table.c.record_id).where(table.c.remote_id == remote_id)
+    """The PRM records a remote id belongs or belonged to.
+
+    A push batch indexes its writes by record, not by remote id, so a
+    remote id is first resolved to records: through the link states and the
+    external-id mirror (what it belongs to now), and through the audit log
+    (what it belonged to: the rows that name it, and a ``relink`` that moved
+    a link away from it when the CRM merged it into another record). Without
+    the last two, ``prm-sync audit`` of a merged-away remote id lost every
+    push written to it, which the per-record rows before migration 0009 kept.
+    """
+    def lookup(table: Any, condition: ColumnElement[bool]) -> set[str]:
+        query = select(table.c.record_id).where(condition, table.c.record_id.is_not(None))
         if system is not None:
             query = query.where(table.c.system == system)
-        found.update(session.scalars(query))
-    return found
+        return set(session.scalars(query.distinct()))
+
+    state, mirror, audit = SyncStateRow.__table__, RecordExternalIdRow.__table__, AuditLogRow.__table__
+    found = lookup(state, state.c.remote_id == remote_id) | lookup(mirror, mirror.c.remote_id == remote_id)
+    if found:  # linked now: a link moved away from a remote id (a merge) never comes back to it
+        return found
+    moved_from = audit.c.fields_before["remote_id"].as_string()
+    return lookup(audit, audit.c.remote_id == remote_id) | lookup(
+        audit, and_(audit.c.action == RELINK_ACTION, moved_from == remote_id))
 
 
 def push_items(

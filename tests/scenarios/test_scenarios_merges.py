@@ -20,7 +20,7 @@ from sandbox_fixtures.salesforce_soap import soap_merge
 
 from connectors.base import Cursor
 from prm_sync.model import Partner, PartnerContact
-from prm_sync.store import review, state
+from prm_sync.store import query_audit, review, state
 
 SYSTEMS = ("salesforce", "hubspot")
 
@@ -81,6 +81,9 @@ def test_a_hubspot_merge_follows_the_new_record_and_never_recreates_the_loser(ma
     company = world.hubspot_by_prm_id("companies", "ptn_keep", ["name", "city"])
     assert company["id"] == merged.id and company["city"] == "Boston"
     assert world.prm.get("partner_contact", "pcn_ann").partner_id == "ptn_keep"
+    with world.env.runtime.store.session(readonly=True) as session:  # what we wrote to the merged-away id is kept
+        written = [(e.action, e.record_id) for e in query_audit(session, remote_id=keep, system="hubspot")]
+    assert ("push.create", "ptn_keep") in written
     keep_account = world.salesforce_by_prm_id("Account", "ptn_keep", "Id")["Id"]
     assert world.salesforce_by_prm_id("Contact", "pcn_ann", "AccountId")["AccountId"] == keep_account
     # Salesforce keeps the duplicate account, marked (on_delete: mark Partner_Status__c)

@@ -206,3 +206,30 @@ def test_conflict_checks_latest_wins(store: Store) -> None:
         assert latest == later
         assert latest is not None and latest.id is not None
         assert latest_conflict_check(session, "reg_2") is None
+
+
+def test_audit_of_a_remote_id_merged_away_still_lists_the_pushes_written_to_it(store: Store) -> None:
+    """After a CRM merge relinks a record from 001A to 001B, `prm-sync audit 001A` still shows what we wrote to 001A."""
+    from prm_sync.audit_view import provenance
+    from prm_sync.store import state
+    from prm_sync.store.push_batches import append_push_batch
+
+    with store.session() as session:
+        append_push_batch(session, run_id="run_1", at=T0, system="salesforce", remote_object="Account",
+                          entity="partner", mapping_version="m1", provenance={"tier": ["Partner_Tier__c", None]},
+                          entries=[["ptn_1", "001A", True, {}, {"tier": "gold"}, {"Partner_Tier__c": "Gold"}],
+                                   ["ptn_2", "001C", True, {}, {"tier": "silver"}, {"Partner_Tier__c": "Silver"}]])
+        # what merges._relink leaves: the link now names the survivor, and an audit row of the move
+        state.set_states(session, [state.SyncState(entity="partner", record_id="ptn_1", system="salesforce",
+                                                   remote_object="Account", remote_id="001B", last_synced_at=T0,
+                                                   last_direction="pull")])
+        append_audit(session, [AuditEntry(at=T0 + timedelta(minutes=1), run_id="run_2", action="push.relink",
+                                          system="salesforce", remote_object="Account", entity="partner",
+                                          record_id="ptn_1", remote_id="001B", fields_before={"remote_id": "001A"},
+                                          fields_after={"remote_id": "001B"}, reason="merged into 001B")])
+    with store.session() as session:
+        [pushed] = query_audit(session, remote_id="001A")
+        assert (pushed.action, pushed.record_id, pushed.remote_id) == ("push.create", "ptn_1", "001A")
+        assert [e.remote_id for e in query_audit(session, remote_id="001A", system="salesforce")] == ["001A"]
+        assert provenance(session, "001A")[0].text.startswith("Salesforce Account.Partner_Tier__c was set to Gold")
+        assert [e.action for e in query_audit(session, remote_id="001B")] == ["push.relink"]
