@@ -22,7 +22,11 @@ Wire choices worth knowing:
   be ``application/json`` (400 otherwise, 3.2; ``multipart/mixed``
   attachments are a JSON 501); ``PUT /statements?statementId=`` stores one
   statement and answers 204 (2.1.1); every Statement Resource answer carries
-  ``X-Experience-API-Consistent-Through`` (2.1.3).
+  ``X-Experience-API-Consistent-Through`` (2.1.3) and every answer, a 405
+  too, ``X-Experience-API-Version`` (3.3). ``format`` (exact, ids,
+  canonical), ``related_activities``, ``related_agents`` and
+  ``attachments=true`` (the multipart answer) follow 2.1.3; their shapes
+  live in ``xapi_shapes.py``.
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from connectors.sandbox.http import DropConnection, SandboxApp, SandboxRequest, SandboxResponse
+from connectors.sandbox.xapi_shapes import multipart, related_activity_ids, related_agents, shape
 
 XAPI_VERSION = "1.0.3"
 VERB_PREFIX = "http://adlnet.gov/expapi/verbs/"
@@ -62,6 +68,13 @@ _ALLOWED_PARAMS = {
     "attachments",
     "ascending",
     "cursor",
+}
+_CHOICES = {
+    "format": ("exact", "ids", "canonical"),
+    "attachments": ("true", "false"),
+    "related_activities": ("true", "false"),
+    "related_agents": ("true", "false"),
+    "ascending": ("true", "false"),
 }
 _AUTHORITY = {"objectType": "Agent", "name": "prm-sync LRS sandbox", "mbox": "mailto:lrs@sandbox.invalid"}
 
@@ -227,7 +240,7 @@ class LmsSandbox(SandboxApp):
     def _error(
         status: int, message: str, headers: dict[str, str] | None = None, *, error: str | None = None
     ) -> SandboxResponse:
-        payload = {"error": error or ("bad_request" if status == 400 else "error"), "message": message}
+        payload = {"error": error or HTTPStatus(status).phrase.lower().replace(" ", "_"), "message": message}
         return SandboxResponse.json(
             status, payload, {"X-Experience-API-Version": XAPI_VERSION, **(headers or {})}
         )
@@ -365,6 +378,7 @@ class LmsSandbox(SandboxApp):
 
     def dispatch(self, request: SandboxRequest) -> SandboxResponse:
         response = super().dispatch(request)
+        response.headers.setdefault("X-Experience-API-Version", XAPI_VERSION)  # 3.3: on every answer
         if request.path == "/xAPI/statements":  # every Statement Resource answer says how fresh reads are
             with self.lock:
                 now = self.now().astimezone(UTC)
@@ -423,15 +437,31 @@ class LmsSandbox(SandboxApp):
         return self._ok(activity or {"objectType": "Activity", "id": activity_id})
 
     def _get_statements(self, request: SandboxRequest) -> SandboxResponse:
+        headers: dict[str, str] = {}
         try:
             query = self._query_from(request)
             with self.lock:
                 if "statementId" in query or "voidedStatementId" in query:
-                    return self._single(query)
-                page, more = self._page(query)
+                    found = self._single(query)
+                    modified = email.utils.format_datetime(parse_timestamp(found["stored"]), usegmt=True)
+                    headers["Last-Modified"] = modified  # 2.1.3.s2.b8
+                    result: Any = self._shaped(found, query, request)
+                else:
+                    page, more = self._page(query)
+                    result = {"statements": [self._shaped(s, query, request) for s in page], "more": more}
         except XapiError as exc:
             return self._error(exc.status, exc.message)
-        return self._ok({"statements": page, "more": more})
+        if query.get("attachments", "false").lower() == "true":  # 2.1.3: the multipart response format
+            body, content_type = multipart(result)
+            return SandboxResponse(
+                200, body, {"Content-Type": content_type, "X-Experience-API-Version": XAPI_VERSION, **headers}
+            )
+        return self._ok(result, headers)
+
+    def _shaped(self, statement: dict[str, Any], query: dict[str, str], request: SandboxRequest) -> dict[str, Any]:
+        """The statement in the asked ``format``; canonical Activities are the ones this LRS knows."""
+        fmt = query.get("format", "exact").lower()
+        return shape(statement, fmt, self.activities.get, request.header("accept-language"))
 
     # -- querying ----------------------------------------------------------------
     def _query_from(self, request: SandboxRequest) -> dict[str, str]:
@@ -450,14 +480,9 @@ class LmsSandbox(SandboxApp):
             if not isinstance(decoded, dict):
                 raise XapiError(400, "malformed cursor")
             return {str(k): str(v) for k, v in decoded.items()}
-        for name, accepted in (
-            ("format", "exact"),
-            ("attachments", "false"),
-            ("related_activities", "false"),
-            ("related_agents", "false"),
-        ):
-            if name in query and query[name].lower() != accepted:
-                msg = f"{name}={query[name]} is not supported by this LRS sandbox (only {accepted})"
+        for name, accepted in _CHOICES.items():
+            if name in query and query[name].lower() not in accepted:
+                msg = f"{name} must be one of {', '.join(accepted)} (got {query[name]!r})"
                 raise XapiError(400, msg)
         if "statementId" in query and "voidedStatementId" in query:
             raise XapiError(400, "statementId and voidedStatementId cannot be combined")
@@ -467,19 +492,16 @@ class LmsSandbox(SandboxApp):
             raise XapiError(400, "statementId cannot be combined with filter parameters")
         return query
 
-    def _single(self, query: dict[str, str]) -> SandboxResponse:
+    def _single(self, query: dict[str, str]) -> dict[str, Any]:
         if "statementId" in query:
             found = self.statements.get(query["statementId"])
             if found is None or found["id"] in self.voided:
-                return self._error(404, f"no statement {query['statementId']}", error="not_found")
+                raise XapiError(404, f"no statement {query['statementId']}")
         else:
             found = self.statements.get(query["voidedStatementId"])
             if found is None or found["id"] not in self.voided:
-                return self._error(
-                    404, f"no voided statement {query['voidedStatementId']}", error="not_found"
-                )
-        modified = email.utils.format_datetime(parse_timestamp(found["stored"]), usegmt=True)
-        return self._ok(copy.deepcopy(found), {"Last-Modified": modified})  # 2.1.3.s2.b8
+                raise XapiError(404, f"no voided statement {query['voidedStatementId']}")
+        return found
 
     def _page(self, query: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
         limit = self._limit(query.get("limit"))
@@ -527,8 +549,14 @@ class LmsSandbox(SandboxApp):
             return False
         if "verb" in query and statement["verb"]["id"] != query["verb"]:
             return False
-        if "activity" in query and statement["object"].get("id") != query["activity"]:
-            return False
+        if "activity" in query:
+            if query.get("related_activities", "false").lower() == "true":
+                if query["activity"] not in set(related_activity_ids(statement)):
+                    return False
+            elif statement["object"].get("objectType", "Activity") != "Activity" or (
+                statement["object"].get("id") != query["activity"]
+            ):
+                return False
         if (
             "registration" in query
             and statement.get("context", {}).get("registration") != query["registration"]
@@ -541,6 +569,10 @@ class LmsSandbox(SandboxApp):
                 raise XapiError(400, "agent must be a JSON Agent object") from None
             if wanted is None:
                 raise XapiError(400, "agent needs an mbox or account")
-            if wanted not in (_agent_key(statement["actor"]), _agent_key(statement["object"])):
+            if query.get("related_agents", "false").lower() == "true":
+                candidates = [_agent_key(a) for a in related_agents(statement)]
+            else:
+                candidates = [_agent_key(statement["actor"]), _agent_key(statement["object"])]
+            if wanted not in candidates:
                 return False
         return True

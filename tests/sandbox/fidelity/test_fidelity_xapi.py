@@ -12,6 +12,7 @@ completed course 1 at T4.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,3 +219,80 @@ def test_more_pages_through_every_statement_exactly_once(lrs: Lrs) -> None:
             break
         url = lrs.url + body["more"]
     assert seen == [lrs.ids[n] for n in ("voiding", "bob_1", "alice_3", "alice_2", "alice_1")]
+
+
+def _rich(email: str, course: str, statement_id: str) -> dict[str, Any]:
+    """A statement with names, language maps, a parent course and an instructor."""
+    return {
+        "id": statement_id,
+        "actor": {"objectType": "Agent", "name": "Frank", "mbox": f"mailto:{email}"},
+        "verb": {"id": VERBS + "completed", "display": {"en-US": "completed", "de-DE": "abgeschlossen"}},
+        "object": {"objectType": "Activity", "id": f"https://lms.example/modules/{course}",
+                   "definition": {"name": {"en-US": "Module", "fr-FR": "Module (fr)"},
+                                  "type": "http://adlnet.gov/expapi/activities/module"}},
+        "context": {"instructor": {"objectType": "Agent", "name": "Grace", "mbox": "mailto:grace@example.com"},
+                    "contextActivities": {"parent": [{"objectType": "Activity",
+                                                      "id": f"https://lms.example/courses/{course}",
+                                                      "definition": {"name": {"en-US": "Course"}}}]}},
+    }
+
+
+def test_format_ids_keeps_only_what_identifies_agents_activities_and_verbs(lrs: Lrs) -> None:
+    statement_id = str(uuid.uuid4())
+    assert lrs.session.post(f"{lrs.url}/xAPI/statements", json=_rich("frank@example.com", "ids", statement_id)).ok
+    got = lrs.get({"statementId": statement_id, "format": "ids"})
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["actor"] == {"objectType": "Agent", "mbox": "mailto:frank@example.com"}
+    assert body["verb"] == {"id": VERBS + "completed"}
+    assert body["object"] == {"objectType": "Activity", "id": "https://lms.example/modules/ids"}
+    assert body["context"]["instructor"] == {"objectType": "Agent", "mbox": "mailto:grace@example.com"}
+    assert body["context"]["contextActivities"]["parent"] == [
+        {"objectType": "Activity", "id": "https://lms.example/courses/ids"}]
+    exact = lrs.get({"statementId": statement_id}).json()  # the default is exact: everything as stored
+    assert exact["actor"]["name"] == "Frank" and exact["verb"]["display"]["de-DE"] == "abgeschlossen"
+
+
+def test_format_canonical_gives_one_language_per_map_by_accept_language(lrs: Lrs) -> None:
+    statement_id = str(uuid.uuid4())
+    assert lrs.session.post(f"{lrs.url}/xAPI/statements", json=_rich("frank@example.com", "canon", statement_id)).ok
+    german = lrs.get({"statementId": statement_id, "format": "canonical"},
+                     headers={"Accept-Language": "de-DE, en;q=0.5"}).json()
+    assert german["verb"]["display"] == {"de-DE": "abgeschlossen"}
+    assert german["object"]["definition"]["name"] == {"en-US": "Module"}  # no German: the next preference
+    assert german["actor"]["name"] == "Frank"  # Agents stay as in exact
+    french = lrs.get({"statementId": statement_id, "format": "canonical"}, headers={"Accept-Language": "fr"}).json()
+    assert french["object"]["definition"]["name"] == {"fr-FR": "Module (fr)"}
+
+
+def test_attachments_true_answers_in_the_multipart_format_with_the_result_first(lrs: Lrs) -> None:
+    answer = lrs.get({"verb": VERBS + "passed", "attachments": "true"})
+    assert answer.status_code == 200 and answer.headers["X-Experience-API-Version"] == "1.0.3"
+    media, _, boundary = answer.headers["Content-Type"].partition("; boundary=")
+    assert media == "multipart/mixed" and boundary
+    parts = answer.content.split(b"--" + boundary.encode())
+    assert parts[0] == b"" and parts[-1].strip() == b"--"
+    head, _, data = parts[1].strip(b"\r\n").partition(b"\r\n\r\n")
+    assert head.lower() == b"content-type: application/json"
+    assert _ids(json.loads(data)) == [lrs.ids["alice_2"]]
+
+
+def test_related_activities_and_related_agents_apply_the_filters_broadly(lrs: Lrs) -> None:
+    statement_id = str(uuid.uuid4())
+    assert lrs.session.post(f"{lrs.url}/xAPI/statements", json=_rich("frank@example.com", "wide", statement_id)).ok
+    course = "https://lms.example/courses/wide"
+    assert _ids(lrs.get({"activity": course}).json()) == []  # the course is only the parent
+    assert _ids(lrs.get({"activity": course, "related_activities": "true"}).json()) == [statement_id]
+    grace = '{"mbox": "mailto:grace@example.com"}'
+    assert _ids(lrs.get({"agent": grace}).json()) == []  # Grace is only the instructor
+    assert statement_id in _ids(lrs.get({"agent": grace, "related_agents": "true"}).json())
+    refused = lrs.get({"related_agents": "sometimes"})
+    assert refused.status_code == 400 and refused.json()["message"]
+
+
+def test_every_answer_carries_the_version_header_even_a_refused_method(lrs: Lrs, lms_sandbox: Any) -> None:
+    for method in ("DELETE", "PATCH"):  # statements are immutable: no such method on the resource
+        answer = lrs.session.request(method, f"{lrs.url}/xAPI/statements")
+        assert answer.status_code == 405 and answer.headers["X-Experience-API-Version"] == "1.0.3"
+    assert lms_sandbox.app.unimplemented == ["DELETE /xAPI/statements", "PATCH /xAPI/statements"]
+    lms_sandbox.app.unimplemented.clear()  # seen and asserted: the strict fixture need not fail
