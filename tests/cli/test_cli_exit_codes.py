@@ -2,8 +2,9 @@
 
 One Salesforce world walks through the cases a scheduler tells apart: 5 for
 a run that left refused records, 0 once they are replayed, 7 when every
-record a run tried was refused, 6 when the API quota stops it, 3 while
-another run holds the lock, 4 for failing mapping tests, 2 for bad input,
+record a run tried was refused, 6 when the API quota stops it or the token
+is revoked, 3 while another run holds the lock, 4 for failing mapping tests
+and for drift reconcile finds, 2 for bad input,
 1 for a bug and 130 for Ctrl-C. The README prints the same table.
 """
 
@@ -73,6 +74,16 @@ def test_each_exit_code_for_its_case(make_sync_env, tmp_path: Path, monkeypatch:
     assert partial.json()["status"] == "partial"
     salesforce.faults = FaultConfig()
 
+    # 6 too: the token is revoked mid-way (refused credentials): partial, the slices say auth
+    token = salesforce.access_token
+    salesforce.access_token = "revoked-by-an-admin"
+    env.reconnect()
+    revoked = env.cli("sync", "--system", "salesforce", "--json")
+    salesforce.access_token = token
+    env.reconnect()
+    assert revoked.exit_code == ExitCode.PARTIAL, revoked.output
+    assert {s["stopped_reason"].split(":")[0] for s in revoked.json()["slices"] if s["stopped_reason"]} == {"auth"}
+
     # 3: another run holds the lock: nothing done, the holder named
     assert locks.acquire_lock(env.runtime.store, locks.slice_scope("salesforce", "partner"), "run_elsewhere")
     try:
@@ -93,6 +104,15 @@ tests:
     expect: {remote: {Partner_Tier__c: Diamond}}
 """)
     assert env.cli("mappings", "test", str(failing)).exit_code == ExitCode.DIFFERENCES
+    # 4 too: reconcile finds drift (a PRM phone Salesforce does not have; the names refused above differ already)
+    untouched = env.data.partners[-1]["id"]
+    assert untouched not in env.cli("reconcile", "--system", "salesforce").stdout
+    with env.runtime.store.session() as session:
+        partner_record = records.get_record(session, "partner", untouched)
+        records.save_record(session, partner_record.model_copy(update={"phone": "+1 555 0142"}))
+    drifted = env.cli("reconcile", "--system", "salesforce", "--json")
+    assert drifted.exit_code == ExitCode.DIFFERENCES, drifted.output
+    assert any(i["record_id"] == untouched and i["kind"] == "field_drift" for i in drifted.json()["samples"])
 
     # 2: bad input, one line
     bad = env.cli("failures", "show", "424242")
