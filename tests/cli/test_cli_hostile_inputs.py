@@ -489,7 +489,7 @@ def _number_parameters() -> list[Any]:
         for name, sub in sorted((getattr(command, "commands", None) or {}).items()):
             walk(sub, [*path, name])
         for param in [] if getattr(command, "commands", None) else command.params:
-            if param.type_descriptor.annotation in (int, float):
+            if param.type_descriptor.annotation in (int, float, list[int], list[float]):  # ids to replay are a list
                 found.append(pytest.param(path, param, id=" ".join([*path, param.opts[0]])))
 
     walk(typer.main.get_command(app), [])

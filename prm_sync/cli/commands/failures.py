@@ -217,7 +217,7 @@ def _report_replay(runtime: Any, report: Any, dry_run: bool) -> None:
 
 @failures_app.command("replay")
 def failures_replay(
-    ids: list[int] = typer.Argument(None, help="Failure ids to replay."),
+    ids: list[int] = typer.Argument(None, min=1, max=MAX_ID, help="Failure ids to replay."),
     all_open: bool = typer.Option(False, "--all", help="Every open failure (narrowed by the filters)."),
     system: str | None = typer.Option(None, "--system", help="Only this system."),
     remote_object: str | None = typer.Option(None, "--object", help="Only this remote object."),
