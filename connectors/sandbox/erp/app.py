@@ -87,6 +87,8 @@ class ErpSandbox(SandboxApp):
         self.clock: datetime | None = None  # set to freeze write_date; None = wall clock
         self.orm = Orm(self.now)
         self.route("POST", r"/jsonrpc", self._jsonrpc, "erp.jsonrpc")
+        for method in ("GET", "PUT", "PATCH", "DELETE"):  # Odoo's route takes every method: the body decides
+            self.route(method, r"/jsonrpc", self._jsonrpc, "erp.jsonrpc")
 
     # -- SandboxApp hooks ------------------------------------------------------------
     def authenticate(self, request: SandboxRequest) -> SandboxResponse | None:

@@ -141,3 +141,12 @@ def test_http_layer_refusal(body: bytes, content_type: str, expected: str, odoo:
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("text/html")
     assert expected in response.text
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_another_method_without_a_json_body_is_the_same_werkzeug_400(method: str, odoo: tuple[str, dict[str, Any]]) -> None:
+    """``/jsonrpc`` is declared with no method list: a request of any method is typed by its body."""
+    url, _ = odoo
+    response = requests.request(method, url)
+    assert response.status_code == 400 and response.headers["Content-Type"].startswith("text/html")
+    assert "but &#39;/jsonrpc&#39; is type=&#39;json&#39;." in response.text
