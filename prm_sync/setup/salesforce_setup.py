@@ -8,14 +8,21 @@ tooling/sobjects/CustomField`` with ``{"FullName", "Metadata"}``; lookups
 come after the objects they point at.
 
 A field created through the API is invisible to every user until
-field-level security grants it, so setup then makes sure of a permission
-set (``systems.salesforce.permission_set``, created if missing), that it is
+field-level security grants it, and a custom object unreachable until an
+object permission does, so setup then makes sure of a permission set
+(``systems.salesforce.permission_set``, created if missing), that it is
 assigned to the integration user (``PermissionSetAssignment``; the user is
-the session's identity URL), and that it grants read and edit on every
-mapped custom field (``FieldPermissions``, one sObject Collections call per
-object). A field that exists but is hidden from the user plans as a create;
-Salesforce answers ``DUPLICATE_DEVELOPER_NAME`` and the grant that follows
-makes it visible.
+the session's identity URL), that it grants every permission on each mapped
+custom object (``ObjectPermissions``: read, create, edit, delete, and view all
+and modify all, because registrations belong to partner users and reps and
+the sync reads, updates and archives them whatever the sharing rules say),
+and read and edit on every mapped custom field (``FieldPermissions``, one
+sObject Collections call per object).
+
+What exists is told from what is hidden by the Tooling API, which lists
+every custom object and field whoever may see them (``SELECT ... FROM
+CustomObject`` / ``CustomField``): an object or field that exists but that
+the user cannot see is planned as a grant of access, never as a create.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ if TYPE_CHECKING:
     from connectors.salesforce import SalesforceConnector
 
 PERMISSION_SET = "PRM_Sync_Integration"
+# every object permission, granted together on each mapped custom object (see the module docstring)
+OBJECT_PERMISSIONS = ("PermissionsRead", "PermissionsCreate", "PermissionsEdit", "PermissionsDelete",
+                      "PermissionsViewAllRecords", "PermissionsModifyAllRecords")
 
 
 def _refusal(exc: SalesforceError) -> SetupItemError:
@@ -54,6 +64,8 @@ class SalesforceSetup:
         self.permission_set = permission_set
         self._permission_set_id: str | None = None
         self._grants: dict[str, list[dict[str, Any]]] = {}  # object -> FieldPermissions rows to create or update
+        self._object_grants: dict[str, dict[str, Any]] = {}  # object -> the ObjectPermissions row to create or update
+        self._hidden: dict[str, set[str]] = {}  # object -> what exists but the user cannot see ('' the object itself)
 
     # -- reading ------------------------------------------------------------------------------
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -78,33 +90,67 @@ class SalesforceSetup:
     def _query(self, soql: str) -> list[dict[str, Any]]:
         return list(self._call(self.sf.query_all, soql).get("records", []))
 
+    def _tooling_query(self, soql: str) -> list[dict[str, Any]]:
+        return list((self._call(self.sf.toolingexecute, "query/", params={"q": soql}) or {}).get("records", []))
+
+    def _in_org(self, object_names: set[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
+        """Every custom object (name -> ``01I`` id) and the custom fields of ``object_names``, hidden or not."""
+        objects: dict[str, str] = {}
+        for row in self._tooling_query("SELECT Id, DeveloperName, NamespacePrefix FROM CustomObject"):
+            prefix = f"{row['NamespacePrefix']}__" if row.get("NamespacePrefix") else ""
+            objects[f"{prefix}{row['DeveloperName']}__c"] = str(row["Id"])
+        tables = {objects.get(name, name): name for name in object_names if name in objects or not name.endswith("__c")}
+        fields: dict[str, set[str]] = {name: set() for name in tables.values()}
+        if tables:
+            listed = ", ".join(soql_literal(t) for t in sorted(tables))
+            for row in self._tooling_query("SELECT DeveloperName, NamespacePrefix, TableEnumOrId FROM CustomField "
+                                           f"WHERE TableEnumOrId IN ({listed})"):
+                owner = tables.get(str(row.get("TableEnumOrId")))
+                if owner is None:  # ids come back in their 18-character form
+                    owner = next((n for t, n in tables.items() if t[:15] == str(row.get("TableEnumOrId"))[:15]), None)
+                if owner is not None:
+                    prefix = f"{row['NamespacePrefix']}__" if row.get("NamespacePrefix") else ""
+                    fields[owner].add(f"{prefix}{row['DeveloperName']}__c")
+        return objects, fields
+
     # -- planning -----------------------------------------------------------------------------
     def plan(self, wants: list[Want]) -> list[SetupItem]:
         if not wants:
             return []
         self.connector.forget_describe()
-        objects = self._objects()
+        visible = self._objects()
+        custom_objects, custom_fields = self._in_org({w.object for w in wants})
+        exists = visible | set(custom_objects)
         items: list[SetupItem] = []
+        self._hidden = {}  # object -> names that exist but the integration user cannot see ('' for the object)
         fields: dict[str, set[str]] = {}
         for want in wants:
             if want.kind == "object":
-                if want.object not in objects:
+                if want.object not in exists:
                     items.append(item_for(want))
+                elif want.object not in visible:
+                    self._hidden.setdefault(want.object, set()).add("")
                 continue
-            if want.object not in objects:
+            if want.object not in exists:
                 items.append(item_for(want, needs=f"salesforce:{want.object}"))
                 continue
             if want.object not in fields:
-                fields[want.object] = {f.name for f in self.connector.describe(want.object)}
-            if want.name not in fields[want.object]:
-                target = (want.body.get("Metadata") or {}).get("referenceTo")
-                needs = f"salesforce:{target}" if target and target not in objects else None
-                items.append(item_for(want, needs=needs))
-        items.extend(self._plan_access([w for w in wants if w.kind == "field"]))
+                seen = {f.name for f in self.connector.describe(want.object)} if want.object in visible else set()
+                fields[want.object] = seen
+            if want.name in fields[want.object]:
+                continue
+            if want.name in custom_fields.get(want.object, set()):
+                self._hidden.setdefault(want.object, set()).add(want.name)
+                continue
+            target = (want.body.get("Metadata") or {}).get("referenceTo")
+            needs = f"salesforce:{target}" if target and target not in exists else None
+            items.append(item_for(want, needs=needs))
+        created = {i.object for i in items if i.kind == "object"}
+        items.extend(self._plan_access(wants, created))
         return items
 
-    def _plan_access(self, field_wants: list[Want]) -> list[SetupItem]:
-        """The permission set, its assignment to the integration user, and missing read/edit grants per object."""
+    def _plan_access(self, wants: list[Want], created: set[str]) -> list[SetupItem]:
+        """The permission set, its assignment, then missing object permissions and field grants, per object."""
         items: list[SetupItem] = []
         found = self._query(f"SELECT Id FROM PermissionSet WHERE Name = {soql_literal(self.permission_set)}")
         self._permission_set_id = str(found[0]["Id"]) if found else None
@@ -122,6 +168,36 @@ class SalesforceSetup:
             if not assigned:
                 items.append(SetupItem(system="salesforce", kind="permission set", object=self.permission_set,
                                        name="", action="assign", summary="assign it to the integration user"))
+        items.extend(self._plan_object_access([w for w in wants if w.kind == "object"], created, needs))
+        items.extend(self._plan_field_access([w for w in wants if w.kind == "field"], needs))
+        return items
+
+    def _plan_object_access(self, object_wants: list[Want], created: set[str], needs: str | None) -> list[SetupItem]:
+        rows: dict[str, dict[str, Any]] = {}
+        if self._permission_set_id is not None and object_wants:
+            flags = ", ".join(OBJECT_PERMISSIONS)
+            rows = {str(r["SobjectType"]).lower(): r for r in self._query(
+                f"SELECT Id, SobjectType, {flags} FROM ObjectPermissions WHERE ParentId = "
+                f"{soql_literal(self._permission_set_id)}")}
+        self._object_grants = {}
+        items: list[SetupItem] = []
+        for want in object_wants:
+            row = rows.get(want.object.lower())
+            if row is not None and all(row.get(flag) for flag in OBJECT_PERMISSIONS):
+                continue
+            grant: dict[str, Any] = {"SobjectType": want.object, **dict.fromkeys(OBJECT_PERMISSIONS, True)}
+            if row is not None:
+                grant["Id"] = row["Id"]
+            self._object_grants[want.object] = grant
+            summary = "read, create, edit, delete, view all, modify all"
+            if "" in self._hidden.get(want.object, set()):
+                summary = f"already in the org, hidden from the integration user: grant {summary}"
+            items.append(SetupItem(system="salesforce", kind="object access", object=want.object, name="",
+                                   action="grant", summary=summary,
+                                   needs=f"salesforce:{want.object}" if want.object in created else needs))
+        return items
+
+    def _plan_field_access(self, field_wants: list[Want], needs: str | None) -> list[SetupItem]:
         granted: dict[str, dict[str, Any]] = {}
         if self._permission_set_id is not None:
             rows = self._query(
@@ -140,16 +216,23 @@ class SalesforceSetup:
             if row is not None:
                 grant["Id"] = row["Id"]
             self._grants.setdefault(want.object, []).append(grant)
+        items: list[SetupItem] = []
         for object_name, grants in self._grants.items():
-            names = ", ".join(g["Field"].split(".", 1)[1] for g in grants)
+            names = [g["Field"].split(".", 1)[1] for g in grants]
+            hidden = [n for n in names if n in self._hidden.get(object_name, set())]
+            summary = f"read/edit: {', '.join(names)}"
+            if hidden:
+                summary += f" ({', '.join(hidden)} already in the org, hidden from the integration user until now)"
             items.append(SetupItem(system="salesforce", kind="access", object=object_name, name="", action="grant",
-                                   summary=f"read/edit: {names}", needs=needs))
+                                   summary=summary, needs=needs))
         return items
 
     # -- applying -----------------------------------------------------------------------------
     def apply(self, item: SetupItem, want: Want | None) -> None:
         if item.kind == "permission set":
             self._apply_permission_set(item)
+        elif item.kind == "object access":
+            self._apply_object_grant(item.object)
         elif item.kind == "access":
             self._apply_grants(item.object)
         else:
@@ -171,6 +254,19 @@ class SalesforceSetup:
         assert self._permission_set_id is not None
         self._call(self.sf.PermissionSetAssignment.create,
                    {"AssigneeId": self._user_id(), "PermissionSetId": self._permission_set_id})
+
+    def _apply_object_grant(self, object_name: str) -> None:
+        """One ObjectPermissions row of our permission set for ``object_name``, created or completed."""
+        if self._permission_set_id is None:
+            msg = f"no permission set {self.permission_set} to grant access through"
+            raise SetupItemError(msg)
+        grant = dict(self._object_grants[object_name])
+        row_id = grant.pop("Id", None)
+        if row_id is None:
+            self._call(self.sf.ObjectPermissions.create, {"ParentId": self._permission_set_id, **grant})
+        else:
+            grant.pop("SobjectType")
+            self._call(self.sf.ObjectPermissions.update, row_id, grant)
 
     def _apply_grants(self, object_name: str) -> None:
         """One sObject Collections call for new rows and one for rows that lacked edit; per-row errors named."""

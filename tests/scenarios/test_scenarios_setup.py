@@ -181,11 +181,51 @@ def test_a_field_an_admin_made_by_hand_is_invisible_until_setup_grants_it(make_w
         "FullName": "Account.Territory__c", "Metadata": {"label": "Territory", "type": "Text", "length": 80}})
     assert "Territory__c" not in _account_fields(world)  # no field-level security for the integration user yet
 
+    plan = json.loads(world.cli("setup", "--dry-run", "--json").stdout)["items"]
+    assert not [i for i in plan if i["name"] == "Territory__c"]  # it exists: no create is planned for it
+    [account] = [i for i in plan if (i["kind"], i["object"]) == ("access", "Account")]
+    assert account["action"] == "grant" and "Territory__c" in account["summary"]
     done = world.cli("setup")
     assert done.exit_code == 0, done.output
     words = " ".join(done.stdout.split())
-    assert "Account.Territory__c" in words and "already in the org" in words
+    assert "Territory__c already in the org, hidden from the integration user" in words
     assert {"Territory__c", "PRM_Id__c", "Partner_Tier__c"} <= _account_fields(world)
     grants = world.salesforce_records("SELECT Field, PermissionsRead, PermissionsEdit FROM FieldPermissions")
     assert {"Field": "Account.Territory__c", "PermissionsRead": True, "PermissionsEdit": True} in grants
+    assert "nothing to create" in world.cli("setup").stdout
+
+
+def test_an_object_an_admin_made_by_hand_is_unreachable_until_setup_grants_object_permissions(
+    make_world: Any,
+) -> None:
+    """A custom object made in Setup (or deployed) is out of the integration user's reach without an object permission.
+
+    The global describe does not list it and SOQL says the type is not supported;
+    setup finds it through the Tooling API, plans a grant instead of a create,
+    and the permission set then holds every object permission on it.
+    """
+    world = _fresh(make_world, systems=("salesforce",))
+    world.salesforce.toolingexecute("sobjects/CustomObject/", method="POST", data={
+        "FullName": "Deal_Registration__c", "Metadata": {
+            "label": "Deal Registration", "pluralLabel": "Deal Registrations", "sharingModel": "ReadWrite",
+            "deploymentStatus": "Deployed", "nameField": {"label": "Name", "type": "Text"}}})
+    assert "Deal_Registration__c" not in {o["name"] for o in world.salesforce.describe()["sobjects"]}
+
+    plan = json.loads(world.cli("setup", "--dry-run", "--json").stdout)["items"]
+    assert not [i for i in plan if (i["kind"], i["object"]) == ("object", "Deal_Registration__c")]
+    [access] = [i for i in plan if i["kind"] == "object access"]
+    assert (access["object"], access["action"]) == ("Deal_Registration__c", "grant")
+    assert "already in the org" in access["summary"]
+
+    done = world.cli("setup")
+    assert done.exit_code == 0, done.output
+    assert "Customer_Name__c" in {f["name"] for f in world.salesforce.Deal_Registration__c.describe()["fields"]}
+    [row] = world.salesforce_records(
+        "SELECT SobjectType, PermissionsRead, PermissionsCreate, PermissionsEdit, PermissionsDelete, "
+        "PermissionsViewAllRecords, PermissionsModifyAllRecords FROM ObjectPermissions")
+    assert row == {"SobjectType": "Deal_Registration__c", **dict.fromkeys(
+        ["PermissionsRead", "PermissionsCreate", "PermissionsEdit", "PermissionsDelete",
+         "PermissionsViewAllRecords", "PermissionsModifyAllRecords"], True)}
+    world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators", domain="alpha.example"))
+    world.sync(systems=["salesforce"])  # partners, then registrations: the object is readable and writable now
     assert "nothing to create" in world.cli("setup").stdout

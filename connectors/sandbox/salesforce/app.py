@@ -37,7 +37,7 @@ from connectors.sandbox.http import (
     SandboxResponse,
     json_error_position,
 )
-from connectors.sandbox.salesforce import bulk, composite, discovery, oauth, soap
+from connectors.sandbox.salesforce import bulk, composite, discovery, oauth, soap, tooling
 from connectors.sandbox.salesforce.query import BoundQuery, bind
 from connectors.sandbox.salesforce.soql import SoqlError, parse
 from connectors.sandbox.salesforce.store import MultipleMatches, OrgStore, RecordNotFound, WriteOutcome
@@ -115,6 +115,7 @@ class SalesforceSandbox(SandboxApp):
         self.sf_route("GET", r"query/?", lambda r: self._query(r, "query"), "query")
         self.sf_route("GET", r"queryAll/?", lambda r: self._query(r, "queryAll"), "query_all")
         composite.register(self)
+        tooling.register(self)
         soap.register(self)
         self.bulk_jobs = bulk.register(self)
         self.sf_route("GET", r"sobjects/(?P<obj>\w+)/describe/?", self._describe, "describe")
@@ -336,7 +337,7 @@ class SalesforceSandbox(SandboxApp):
     def _describe_global(self, request: SandboxRequest) -> SandboxResponse:
         version = request.params["version"]
         with self.lock:
-            sobjects = [o.summary(version) for o in self.store.objects.values()]
+            sobjects = [o.summary(version) for o in self.store.objects.values() if not o.hidden]
         return SandboxResponse.json(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects})
 
     def _describe(self, request: SandboxRequest) -> SandboxResponse:
@@ -346,7 +347,7 @@ class SalesforceSandbox(SandboxApp):
 
     def object_or_404(self, name: str) -> Any:
         try:
-            return self.store.object(name)
+            return self.store.api_object(name)
         except RequestError:
             raise RequestError("NOT_FOUND", "The requested resource does not exist", status=404) from None
 
@@ -367,7 +368,7 @@ class SalesforceSandbox(SandboxApp):
         parsed = parse(text)
         with self.lock:
             try:
-                obj = self.store.object(parsed.object)
+                obj = self.store.api_object(parsed.object)
             except RequestError:
                 msg = (
                     f"sObject type '{parsed.object}' is not supported. If you are attempting to use a custom "

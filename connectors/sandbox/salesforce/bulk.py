@@ -226,7 +226,7 @@ class BulkJobs:
             raise RequestError("INVALIDJOB", "InvalidJob : contentType must be CSV")
         with self.app.lock:
             try:
-                obj = self.store.object(str(body.get("object", "")))
+                obj = self.store.api_object(str(body.get("object", "")))
             except RequestError:
                 raise RequestError(
                     "INVALIDJOB", f"InvalidJob : Unable to find object: {body.get('object')}"
@@ -372,7 +372,7 @@ class BulkJobs:
                 "INVALIDJOB", "InvalidJob : Aggregate queries are not supported by Bulk API 2.0"
             )
         with self.app.lock:
-            obj = self.store.object(parsed.object)
+            obj = self.store.api_object(parsed.object)
             bound = bind(parsed, obj, self.store.parents())
             rows = [
                 r

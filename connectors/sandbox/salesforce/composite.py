@@ -123,7 +123,7 @@ class _Collections:
     def upsert(self, request: SandboxRequest) -> SandboxResponse:
         all_or_none, records = self._body(request)
         with self.app.lock:
-            obj = self.store.object(request.params["obj"])
+            obj = self.store.api_object(request.params["obj"])
             key = self.store.external_field(obj, request.params["field"])
         for record in records:
             if self._type_of(record).lower() != obj.name.lower():
@@ -199,7 +199,7 @@ class _Collections:
             except RequestError as exc:
                 exc.status = 400
                 raise
-            object_id = self.store.next_metadata_id("01I")
+            object_id = self.store.metadata_id(self.store.object(str(body.get("FullName", ""))).name, "01I")
         return SandboxResponse.json(
             201, {"id": object_id, "success": True, "errors": [], "warnings": [], "infos": []}
         )
@@ -218,7 +218,7 @@ class _Collections:
             except RequestError as exc:
                 exc.status = 400
                 raise
-            field_id = self.store.next_metadata_id("00N")
+            field_id = self.store.metadata_id(f"{self.store.object(object_name).name}.{fdef.name}", "00N")
         return SandboxResponse.json(
             201, {"id": field_id, "success": True, "errors": [], "warnings": [], "infos": []}
         )

@@ -23,9 +23,20 @@ KEY_PREFIXES: dict[str, str] = {
     "PermissionSet": "0PS",
     "PermissionSetAssignment": "0Pa",
     "FieldPermissions": "01k",
+    "ObjectPermissions": "110",
 }
-# the objects whose records decide field-level security
-SECURITY_OBJECTS = frozenset({"PermissionSet", "PermissionSetAssignment", "FieldPermissions"})
+# the objects whose records decide object and field-level security
+SECURITY_OBJECTS = frozenset({"PermissionSet", "PermissionSetAssignment", "FieldPermissions", "ObjectPermissions"})
+# ObjectPermissions flags and what each requires on the same row (the object reference's dependencies)
+OBJECT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "PermissionsRead": (),
+    "PermissionsCreate": ("PermissionsRead",),
+    "PermissionsEdit": ("PermissionsRead",),
+    "PermissionsDelete": ("PermissionsRead", "PermissionsEdit"),
+    "PermissionsViewAllRecords": ("PermissionsRead",),
+    "PermissionsModifyAllRecords": ("PermissionsRead", "PermissionsDelete", "PermissionsEdit",
+                                    "PermissionsViewAllRecords"),
+}
 
 STRING_TYPES = {"string", "textarea", "email", "url", "phone", "picklist", "multipicklist", "combobox"}
 NUMBER_TYPES = {"double", "currency", "percent", "int"}
@@ -131,6 +142,13 @@ class ObjectDef:
     key_prefix: str
     fields: dict[str, FieldDef] = field(default_factory=dict)
     custom: bool = False
+    # created through the Tooling API: the API user reaches it only through ObjectPermissions
+    # (absent from the global describe and every API call without read, writes need create/edit/delete)
+    secured: bool = False
+    hidden: bool = False
+    can_create: bool = True
+    can_edit: bool = True
+    can_delete: bool = True
 
     def __post_init__(self) -> None:
         self._lower: dict[str, str] = {name.lower(): name for name in self.fields}
@@ -176,9 +194,9 @@ class ObjectDef:
             "labelPlural": self.label + "s",
             "keyPrefix": self.key_prefix,
             "custom": self.custom,
-            "createable": True,
-            "updateable": True,
-            "deletable": True,
+            "createable": self.can_create,
+            "updateable": self.can_edit,
+            "deletable": self.can_delete,
             "queryable": True,
             "replicateable": True,
             "urls": {
@@ -401,8 +419,13 @@ def default_objects(*, bare: bool = False) -> dict[str, ObjectDef]:
         FieldDef("PermissionsRead", "boolean"),
         FieldDef("PermissionsEdit", "boolean"),
     ])
+    object_permissions = _obj("ObjectPermissions", "Object Permissions", [
+        _ref("ParentId", "PermissionSet", required=True),
+        _text("SobjectType", 40, required=True),
+        *(FieldDef(name, "boolean") for name in OBJECT_PERMISSIONS),
+    ])
     objects = [account, contact, lead, opportunity, opportunity_partner, deal_registration, permission_set, assignment,
-               field_permissions]
+               field_permissions, object_permissions]
     if bare:
         objects = [o for o in objects if not o.custom]
         for o in objects:
@@ -431,10 +454,30 @@ def object_from_metadata(full_name: str, metadata: dict[str, Any], key_prefix: s
     text_name = name_field.get("type") == "Text"
     name = _text("Name", 80, label=str(name_field.get("label") or "Name"), createable=text_name, updateable=text_name)
     fields = [*_system_fields(False), name]
-    return ObjectDef(full_name, label, key_prefix, {f.name: f for f in fields}, custom=True)
+    return ObjectDef(full_name, label, key_prefix, {f.name: f for f in fields}, custom=True, secured=True,
+                     hidden=True, can_create=False, can_edit=False, can_delete=False)
 
 
 _DEVELOPER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
+
+
+def metadata_of(fdef: FieldDef) -> dict[str, Any]:
+    """A field's Tooling ``CustomField.Metadata``, as ``GET tooling/sobjects/CustomField/{id}`` answers it."""
+    kinds = {v: k for k, v in METADATA_TYPES.items() if k not in ("LongTextArea",)}
+    kind = "LongTextArea" if fdef.type == "textarea" and fdef.length > 255 else kinds.get(fdef.type, "Text")
+    out: dict[str, Any] = {"label": fdef.label or fdef.name.removesuffix("__c").replace("_", " "), "type": kind,
+                           "required": fdef.required, "externalId": fdef.external_id, "unique": fdef.unique}
+    if fdef.type in STRING_TYPES - {"picklist", "multipicklist"}:
+        out["length"] = fdef.length
+    if fdef.type in NUMBER_TYPES:
+        out["precision"], out["scale"] = fdef.precision, fdef.scale
+    if fdef.picklist:
+        out["valueSet"] = {"restricted": True, "valueSetDefinition": {"sorted": False, "value": [
+            {"fullName": v, "label": v, "default": False} for v in fdef.picklist]}}
+    if fdef.reference_to:
+        out["referenceTo"] = fdef.reference_to[0]
+        out["relationshipName"] = (fdef.relationship_name or "").removesuffix("__r")
+    return out
 
 
 def field_from_metadata(full_name: str, metadata: dict[str, Any]) -> tuple[str, FieldDef]:

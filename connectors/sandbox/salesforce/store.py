@@ -25,6 +25,7 @@ from connectors.sandbox.salesforce.ids import make_id, normalise_id
 from connectors.sandbox.salesforce.query import Parents
 from connectors.sandbox.salesforce.schema import (
     CUSTOM_PREFIXES,
+    OBJECT_PERMISSIONS,
     SECURITY_OBJECTS,
     FieldDef,
     ObjectDef,
@@ -86,6 +87,7 @@ class OrgStore:
         self.records: dict[str, dict[str, Record]] = {name: {} for name in self.objects}
         self.deleted_at: dict[str, str] = {}  # id -> deletion stamp
         self.custom_fields: list[tuple[str, FieldDef]] = []
+        self.metadata_ids: dict[str, str] = {}  # "Account.Tier__c" / "Thing__c" -> its Tooling record id
         self.clock: Callable[[], datetime] | None = None
         self.custom_rule: Callable[[str, Any], bool] = lambda name, value: False
         self._counter = 0
@@ -101,6 +103,20 @@ class OrgStore:
                 return obj
         msg = f"sObject type '{name}' is not supported."
         raise RequestError("INVALID_TYPE", msg, status=404)
+
+    def api_object(self, name: str) -> ObjectDef:
+        """The object as the API user sees it: one they may not read does not exist for them."""
+        obj = self.object(name)
+        if obj.hidden:
+            msg = f"sObject type '{name}' is not supported."
+            raise RequestError("INVALID_TYPE", msg, status=404)
+        return obj
+
+    def metadata_id(self, full_name: str, prefix: str) -> str:
+        """The Tooling record id of a custom object (``01I``) or field (``00N``), the same every time asked."""
+        if full_name not in self.metadata_ids:
+            self.metadata_ids[full_name] = self.next_metadata_id(prefix)
+        return self.metadata_ids[full_name]
 
     def add_object(self, full_name: str, metadata: dict[str, Any]) -> ObjectDef:
         """A Tooling ``CustomObject`` create: the object with its Id, stamps and Name field."""
@@ -134,13 +150,17 @@ class OrgStore:
         self.apply_field_security()
 
     def apply_field_security(self) -> None:
-        """Field-level security for the API user, from the org's permission records.
+        """Object and field-level security for the API user, from the org's permission records.
 
         A field created through the Tooling API is ``secured``: the API user
         reads it only when a ``FieldPermissions`` row with ``PermissionsRead``
         belongs to a permission set assigned to them (``PermissionSetAssignment``),
         and writes it only with ``PermissionsEdit`` too. An unreadable field is
-        absent from describe, SOQL and writes, as in a real org.
+        absent from describe, SOQL and writes, as in a real org. A custom object
+        created through the Tooling API is secured the same way by
+        ``ObjectPermissions`` rows: without read it is absent from the global
+        describe and every API call; create, edit and delete each need their flag
+        (modify all implies edit and delete, view all implies read).
         """
         def live(name: str) -> list[Record]:
             return [r for r in self.records.get(name, {}).values() if not r.get("IsDeleted")]
@@ -158,6 +178,47 @@ class OrgStore:
                     read, edit = grants.get(f"{obj.name}.{fdef.name}".lower(), (False, False))
                     fdef.hidden = not read
                     fdef.createable = fdef.updateable = read and edit
+        allowed: dict[str, set[str]] = {}
+        for row in live("ObjectPermissions"):
+            if row.get("ParentId") in assigned:
+                flags = allowed.setdefault(str(row.get("SobjectType") or "").lower(), set())
+                flags.update(name for name in OBJECT_PERMISSIONS if row.get(name))
+        for obj in self.objects.values():
+            if obj.secured:
+                flags = allowed.get(obj.name.lower(), set())
+                modify_all = "PermissionsModifyAllRecords" in flags
+                obj.hidden = not flags & {"PermissionsRead", "PermissionsViewAllRecords", "PermissionsModifyAllRecords"}
+                obj.can_create = not obj.hidden and "PermissionsCreate" in flags
+                obj.can_edit = not obj.hidden and ("PermissionsEdit" in flags or modify_all)
+                obj.can_delete = not obj.hidden and ("PermissionsDelete" in flags or modify_all)
+
+    def _object_access_errors(self, obj: ObjectDef, operation: str) -> list[dict[str, Any]]:
+        """A secured object the API user may not create, edit or delete records of (object permissions)."""
+        allowed = {"create": obj.can_create, "edit": obj.can_edit, "delete": obj.can_delete}[operation]
+        if obj.secured and not allowed:
+            msg = f"insufficient access rights on object: {operation} {obj.name}"
+            return [record_error("INSUFFICIENT_ACCESS_OR_READONLY", msg, [])]
+        return []
+
+    def _permission_row_errors(self, obj: ObjectDef, row: Record) -> list[dict[str, Any]]:
+        """ObjectPermissions rows: a known object, at least one flag, and each flag's dependencies on the row."""
+        if obj.name != "ObjectPermissions":
+            return []
+        target = str(row.get("SobjectType") or "")
+        if not any(o.lower() == target.lower() for o in self.objects):
+            msg = f"SObject Type Name: bad value for restricted picklist field: {target}"
+            return [record_error("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", msg, ["SobjectType"])]
+        enabled = {name for name in OBJECT_PERMISSIONS if row.get(name)}
+        if not enabled:
+            msg = "An object permission needs at least one permission enabled; delete it to remove all access"
+            return [record_error("FIELD_INTEGRITY_EXCEPTION", msg, [])]
+        missing = [
+            f"Permission {name.removeprefix('Permissions')} depends on permission(s): "
+            + ", ".join(n.removeprefix("Permissions") for n in needs if n not in enabled)
+            for name, needs in OBJECT_PERMISSIONS.items()
+            if name in enabled and any(n not in enabled for n in needs)
+        ]
+        return [record_error("FIELD_INTEGRITY_EXCEPTION", "; ".join(missing), [])] if missing else []
 
     # -- lookups (validation.Lookups) ---------------------------------------------
     def parents(self) -> Parents:
@@ -301,7 +362,8 @@ class OrgStore:
             msg = "Id: cannot specify Id in an insert call"
             return WriteOutcome(None, False, [record_error("INVALID_FIELD_FOR_INSERT_UPDATE", msg, ["Id"])])
         values, errors = self.validator(obj).clean(payload, creating=True, source=source)
-        errors = errors or self._unique_errors(obj, values, None)
+        errors = self._object_access_errors(obj, "create") or errors or self._unique_errors(obj, values, None)
+        errors = errors or self._permission_row_errors(obj, values)
         if errors:
             return WriteOutcome(None, False, errors)
         return WriteOutcome(self._insert(obj, values), True, [], True)
@@ -355,7 +417,8 @@ class OrgStore:
         if record.get("IsDeleted"):
             return WriteOutcome(full, False, [record_error("ENTITY_IS_DELETED", "entity is deleted", [])])
         values, errors = self.validator(obj).clean(payload, creating=False, source=source)
-        errors = errors or self._unique_errors(obj, values, full)
+        errors = self._object_access_errors(obj, "edit") or errors or self._unique_errors(obj, values, full)
+        errors = errors or self._permission_row_errors(obj, {**record, **values})
         if errors:
             return WriteOutcome(full, False, errors)
         self._apply(obj, record, values)
@@ -391,7 +454,8 @@ class OrgStore:
         values, errors = self.validator(obj).clean(
             {**body, fdef.name: key_value}, creating=True, source=source
         )
-        errors = errors or self._unique_errors(obj, values, None)
+        errors = self._object_access_errors(obj, "create") or errors or self._unique_errors(obj, values, None)
+        errors = errors or self._permission_row_errors(obj, values)
         if errors:
             return WriteOutcome(None, False, errors, False)
         return WriteOutcome(self._insert(obj, values), True, [], True)
@@ -417,6 +481,9 @@ class OrgStore:
             )
         if record.get("IsDeleted"):
             return WriteOutcome(full, False, [record_error("ENTITY_IS_DELETED", "entity is deleted", [])])
+        denied = self._object_access_errors(self.objects[target], "delete")
+        if denied:
+            return WriteOutcome(full, False, denied)
         self._soft_delete(target, record, None)
         return WriteOutcome(full, True, [])
 
@@ -505,6 +572,8 @@ class OrgStore:
             "deleted_at": dict(self.deleted_at),
             "custom_fields": [{"object": o, **dataclasses.asdict(f)} for o, f in self.custom_fields],
             "custom_objects": list(self.custom_objects),
+            "metadata_ids": dict(self.metadata_ids),
+            "metadata_counter": getattr(self, "_metadata_counter", 0),
             "bare": self.bare,
         }
 
@@ -529,6 +598,8 @@ class OrgStore:
             self.records[name] = {r["Id"]: dict(r) for r in rows}
         self.deleted_at = dict(state.get("deleted_at", {}))
         self._counter = int(state.get("counter", 0))
+        self.metadata_ids = dict(state.get("metadata_ids", {}))
+        self._metadata_counter = int(state.get("metadata_counter", 0))
         self._last_stamp = str(state.get("last_stamp", ""))
         self._rebuild_indexes()
         self.apply_field_security()

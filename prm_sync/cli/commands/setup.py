@@ -66,7 +66,9 @@ def setup(
             return
         cols = [Col("system", priority=3), Col("kind", priority=2), Col("name"), Col("action"),
                 Col("detail", wrap=True, min_width=20)]
-        print_fitted(f"setup plan: {len(plan.items)} items to create", cols, _rows(plan, applied=False))
+        grants = sum(1 for i in plan.items if i.action == "grant")
+        what = f"{len(plan.items) - grants} to create, {grants} to grant" if grants else f"{len(plan.items)} to create"
+        print_fitted(f"setup plan: {len(plan.items)} items ({what})", cols, _rows(plan, applied=False))
 
     plan = run_setup(mappings, connectors, dry_run=dry_run, permission_set=permission_set, before_apply=show)
     if dry_run or plan.empty:
