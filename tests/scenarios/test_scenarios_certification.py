@@ -114,3 +114,29 @@ def test_the_certification_gate_credits_the_partners_learners(make_world: Any, s
     assert "no active certification for security" in bolt["Conflict_Reason__c"]
     assert world.hubspot_by_prm_id("p_deal_registrations", "reg_acme", ["status"])["status"] == "submitted"
     world.assert_settled()
+
+
+def test_a_learner_added_as_a_contact_in_salesforce_credits_the_partner_with_what_they_already_passed(
+    make_world: Any,
+) -> None:
+    """The contact appears where reps work: on the partner's account in Salesforce, with the learner's email."""
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_bolt", name="Bolt Systems"))
+    world.lrs.completion("sam.sample@bolt.example", "security-certified", product_line="security",
+                         when=datetime.now(UTC) - timedelta(days=2))
+    report = world.sync()
+    assert report.unmatched == {"lms_learners": 1}
+    assert tiers_in_crms(world, "ptn_bolt") == ("Registered", "registered")
+
+    bolt = world.salesforce_by_prm_id("Account", "ptn_bolt", "Id")["Id"]
+    world.salesforce.Contact.create({"AccountId": bolt, "FirstName": "Sam", "LastName": "Sample",
+                                     "Email": "Sam.Sample@Bolt.example"})  # a rep lists Sam on Bolt's account
+    report = world.sync()
+
+    [sam] = world.prm.all("partner_contact")
+    assert (sam.partner_id, sam.email) == ("ptn_bolt", "sam.sample@bolt.example")  # adopted from Salesforce
+    assert report.rule_decisions["learners_linked"] == 1 and not report.unmatched
+    assert tiers_in_crms(world, "ptn_bolt") == ("Silver", "silver")
+    assert world.hubspot_by_prm_id("contacts", sam.id, ["email"])["email"] == "sam.sample@bolt.example"
+    assert world.cli("learners", "unmatched", "--json").json()["total"] == 0
+    world.assert_settled()

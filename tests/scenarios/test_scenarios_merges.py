@@ -19,13 +19,17 @@ from hubspot.crm.companies import PublicMergeInput
 from sandbox_fixtures.salesforce_soap import soap_merge
 
 from connectors.base import Cursor
-from prm_sync.model import Partner, PartnerContact
+from prm_sync.model import DealRegistration, Partner, PartnerContact
 from prm_sync.store import query_audit, review, state
 
 SYSTEMS = ("salesforce", "hubspot")
 
 
-def _two_duplicates(world: Any) -> None:
+def _two_duplicates(world: Any, *, registration: bool = False) -> None:
+    if registration:  # the duplicate registered a deal before anyone noticed it was a duplicate
+        world.prm.save(DealRegistration(id="reg_dupe", partner_id="ptn_dupe", customer_name="Initech",
+                                        customer_domain="initech.example", product_lines=["platform"],
+                                        submitted_at=datetime.now(UTC) - timedelta(days=1)))
     world.prm.save(
         Partner(id="ptn_keep", name="Adatum Partners", domain="adatum.example", phone="+1 555 0100"),
         Partner(id="ptn_dupe", name="Adatum Partners Inc.", domain="adatum.example", city="Boston"),
@@ -36,7 +40,7 @@ def _two_duplicates(world: Any) -> None:
 
 def test_a_salesforce_merge_of_duplicate_partners_makes_one_partner_in_both_crms(make_world: Any) -> None:
     world = make_world(systems=SYSTEMS)
-    _two_duplicates(world)
+    _two_duplicates(world, registration=True)
     keep = world.salesforce_by_prm_id("Account", "ptn_keep", "Id")["Id"]
     dupe = world.salesforce_by_prm_id("Account", "ptn_dupe", "Id")["Id"]
     dupe_company = world.hubspot_by_prm_id("companies", "ptn_dupe", ["name"])["id"]
@@ -55,6 +59,11 @@ def test_a_salesforce_merge_of_duplicate_partners_makes_one_partner_in_both_crms
     contact = world.salesforce_by_prm_id("Contact", "pcn_ann", "AccountId")
     assert contact["AccountId"] == keep
     assert world.salesforce_records("SELECT Id FROM Account WHERE IsPartner = true") == [{"Id": keep}]
+    # the duplicate's registration is the survivor's, in the PRM and in both CRMs
+    assert world.prm.get("deal_registration", "reg_dupe").partner_id == "ptn_keep"
+    assert world.salesforce_by_prm_id("Deal_Registration__c", "reg_dupe", "Partner__c")["Partner__c"] == keep
+    assert world.hubspot_by_prm_id("p_deal_registrations", "reg_dupe", ["partner_prm_id"])["partner_prm_id"] == (
+        "ptn_keep")
     # HubSpot: the duplicate company is archived (on_delete: archive), the contact is on the survivor's company
     keep_company = world.hubspot_by_prm_id("companies", "ptn_keep", ["name"])["id"]
     hs_contact = world.hubspot_by_prm_id("contacts", "pcn_ann", ["email"])["id"]
@@ -67,7 +76,7 @@ def test_a_salesforce_merge_of_duplicate_partners_makes_one_partner_in_both_crms
 
 def test_a_hubspot_merge_follows_the_new_record_and_never_recreates_the_loser(make_world: Any) -> None:
     world = make_world(systems=SYSTEMS)
-    _two_duplicates(world)
+    _two_duplicates(world, registration=True)
     keep = world.hubspot_by_prm_id("companies", "ptn_keep", ["name"])["id"]
     dupe = world.hubspot_by_prm_id("companies", "ptn_dupe", ["name"])["id"]
     dupe_account = world.salesforce_by_prm_id("Account", "ptn_dupe", "Id")["Id"]
@@ -86,6 +95,10 @@ def test_a_hubspot_merge_follows_the_new_record_and_never_recreates_the_loser(ma
     assert ("push.create", "ptn_keep") in written
     keep_account = world.salesforce_by_prm_id("Account", "ptn_keep", "Id")["Id"]
     assert world.salesforce_by_prm_id("Contact", "pcn_ann", "AccountId")["AccountId"] == keep_account
+    assert world.prm.get("deal_registration", "reg_dupe").partner_id == "ptn_keep"
+    assert world.salesforce_by_prm_id("Deal_Registration__c", "reg_dupe", "Partner__c")["Partner__c"] == keep_account
+    assert world.hubspot_by_prm_id("p_deal_registrations", "reg_dupe", ["partner_prm_id"])["partner_prm_id"] == (
+        "ptn_keep")
     # Salesforce keeps the duplicate account, marked (on_delete: mark Partner_Status__c)
     [gone] = world.salesforce_records(f"SELECT Partner_Status__c FROM Account WHERE Id = '{dupe_account}'")
     assert gone["Partner_Status__c"] == "Terminated"
