@@ -150,6 +150,51 @@ def print_mapping(title: str, values: Mapping[str, Any]) -> None:
     print_table(title, ["field", "value"], values.items())
 
 
+def command_lines(step: str, width: int, indent: str = "  ") -> list[str]:
+    """A next command as ``$ ...`` lines that fit ``width`` and still paste as one command.
+
+    The console would break a long command at a space, and a shell runs the
+    two halves as two commands; here it is broken with ``\\`` continuations
+    (a flag kept with its value), and a trailing ``# comment`` that does not
+    fit goes on a line of its own above it.
+    """
+    import shlex
+
+    command, _, comment = step.partition("  # ")
+    lexer = shlex.shlex(command.strip(), posix=False)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    tokens = list(lexer)
+    words: list[str] = []
+    for token in tokens:
+        if words and words[-1].startswith("--") and " " not in words[-1] and not token.startswith("-"):
+            words[-1] += " " + token  # --error-code INVALID_FIELD stays together
+        else:
+            words.append(token)
+    first, rest = f"{indent}$ ", f"{indent}    "
+    lines: list[str] = []
+    current = first
+    for word in words:
+        candidate = word if current in (first, rest) else " " + word
+        if current not in (first, rest) and len(current) + len(candidate) + 2 > width:
+            lines.append(current + " \\")
+            current = rest + word
+        else:
+            current += candidate
+    lines.append(current)
+    if comment:
+        if len(lines) == 1 and len(lines[0]) + len(comment) + 5 <= width:
+            lines[0] += f"   # {comment}"
+        else:
+            lines.insert(0, f"{indent}# {comment}")
+    return lines
+
+
+def print_command(step: str, indent: str = "  ") -> None:
+    """``command_lines`` on the console, never re-wrapped by it."""
+    for line in command_lines(step, console.width, indent):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 MAX_PROBLEMS_SHOWN = 100  # a bare org fails validate --remote with ~60; a broken CSV with a million
 
 

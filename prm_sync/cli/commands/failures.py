@@ -19,7 +19,16 @@ import typer
 from prm_sync.cli.app import app
 from prm_sync.cli.commands.admin import actor, parse_since
 from prm_sync.cli.context import MAX_ID, MAX_LIMIT, state
-from prm_sync.cli.output import Col, console, print_fitted, print_json, print_mapping, styled, when
+from prm_sync.cli.output import (
+    Col,
+    console,
+    print_command,
+    print_fitted,
+    print_json,
+    print_mapping,
+    styled,
+    when,
+)
 from prm_sync.cli.report import notify
 from prm_sync.errors import PrmSyncError, UsageError
 from prm_sync.exit_codes import for_run_status
@@ -75,7 +84,7 @@ def print_groups(groups: list[FailureGroup], total: int) -> None:
         example = f"   example: failure {g.example.id}, record {g.example.record}"
         console.print(example + (f": {g.example.url}" if g.example.url else ""), markup=False, highlight=False)
         for step in g.next_steps:
-            console.print(f"   $ {step}", markup=False, highlight=False)
+            print_command(step, "   ")
 
 
 @failures_app.callback()
@@ -192,7 +201,7 @@ def failures_show(
     console.print(f"  {found.error_message}", markup=False, highlight=False, soft_wrap=False)
     console.print(f"fix: {group.guidance}", markup=False, highlight=False)
     for step in group.next_steps:
-        console.print(f"  $ {step}", markup=False, highlight=False)
+        print_command(step)
     if payload:
         print_mapping("payload when it failed", payload)
 
