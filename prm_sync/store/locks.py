@@ -393,6 +393,22 @@ class LockSet:
             self.lost.set()
             self._raise_lost()
 
+    def check(self) -> None:
+        """Raise ``LockLost`` unless every lock is still this run's: read just before a remote write.
+
+        The fence guards commits; a write to a CRM happens before its commit
+        (and, pipelined, before the previous batch's commit), so without this
+        a run taken over would send one more batch beside its successor.
+        """
+        if self.lost.is_set():
+            self._raise_lost()
+        with self.store.session(readonly=True) as session:
+            mine = session.scalar(select(func.count()).select_from(RunLockRow).where(
+                RunLockRow.scope.in_(self.scopes), RunLockRow.run_id == self.run_id))
+        if mine != len(self.scopes):
+            self.lost.set()
+            self._raise_lost()
+
     def _raise_lost(self) -> None:
         msg = (f"run {self.run_id} lost its lock on {', '.join(self.scopes)} to another run (it was presumed dead); "
                "it stopped before writing more")

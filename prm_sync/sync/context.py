@@ -107,6 +107,7 @@ class RunContext:
     on_progress: Callable[[int, int | None], None] | None = None  # set by the engine for the step running
     preview: Preview | None = None  # a dry run's per-record changes (``prm_sync.sync.preview``)
     fence: Callable[[Session, list[str] | None], None] | None = None  # ``LockSet.fence`` of a run that writes
+    guard: Callable[[], None] | None = None  # ``LockSet.check``: called before each write to a remote system
     _dry_session: Session | None = None
     _dry_stack: ExitStack | None = None
 
@@ -114,6 +115,11 @@ class RunContext:
         """Records handled so far in the current step (and how many it will handle, when known)."""
         if self.on_progress is not None:
             self.on_progress(done, total)
+
+    def before_remote_write(self) -> None:
+        """Stop (``LockLost``) before writing to a CRM if another run took this run's locks over."""
+        if self.guard is not None:
+            self.guard()
 
     def checkpoint(self, name: str) -> None:
         """Crash-injection point for the reliability tests; a no-op in production."""

@@ -251,6 +251,7 @@ def push_slice(
 
         def send(batch: list[PlannedWrite]) -> Future[list[WriteResult]]:
             ctx.checkpoint("push.before_write")
+            ctx.before_remote_write()  # pipelined, this batch goes out before the previous one's fenced commit
             requests = [UpsertRequest(key=w.key, fields=w.payload) for w in batch]
             key_field = REMOTE_ID_FIELD[sl.system] if batch[0].by_remote_id else sl.key_field
             return remote.submit(connector.upsert, sl.remote_object, key_field, requests)

@@ -374,7 +374,7 @@ def open_run(
     """
     stale_after = timedelta(seconds=ctx.config.sync.lock_stale_after_seconds)
     held = locks.take_locks(ctx.store, scopes, report.run_id, stale_after)
-    ctx.fence = held.fence
+    ctx.fence, ctx.guard = held.fence, held.check
     try:
         if before is not None:
             with ctx.store.session() as session:

@@ -73,6 +73,7 @@ def retire(ctx: RunContext, sl: Slice, stats: SliceStats, items: list[Retirement
         stats.deleted += sum(1 for r in items if r.action != "detach")
         return
     connector = ctx.connectors[sl.system]
+    ctx.before_remote_write()
     results: dict[str, WriteResult] = {}
     for permanent in (False, True):
         ids = [str(r.state.remote_id) for r in items if r.action == ("delete" if permanent else "archive")]

@@ -21,11 +21,11 @@ BOTH = ("salesforce", "hubspot")
 SMALL = 3
 
 
-def small_batches(env: Any, *, pipelined: bool) -> None:
+def small_batches(env: Any, *, pipelined: bool, systems: tuple[str, ...] = BOTH) -> None:
     sync = env.runtime.config.sync.model_copy(update={"page_size": SMALL, "pipeline_writes": pipelined})
     env.runtime.config = env.runtime.config.model_copy(update={"sync": sync})
     env.reconnect()
-    for connector in env.runtime.connectors(list(BOTH)).values():
+    for connector in env.runtime.connectors(list(systems)).values():
         connector.batch_size = SMALL  # an instance attribute shadows the class's API maximum
 
 
@@ -159,3 +159,34 @@ def test_unpipelined_calls_run_inline_and_keep_their_errors() -> None:
     assert here.result() == threading.current_thread().name
     with pytest.raises(RuntimeError, match="refused"):
         failed.result()
+
+
+def test_a_run_whose_locks_were_taken_over_sends_no_further_batch(make_sync_env, converged) -> None:
+    """A run presumed dead and taken over (its heartbeat stalled) must not write one more batch beside its successor.
+
+    The fence stops its next commit, but with pipelining the next batch was sent before that commit: a
+    stale write the successor's link states know nothing of, read back later as an edit made in the CRM.
+    """
+    from sqlalchemy import update
+
+    from prm_sync.errors import LockLost
+    from prm_sync.store.orm import RunLockRow
+
+    env = make_sync_env(systems=("salesforce",))
+    small_batches(env, pipelined=True, systems=("salesforce",))
+    taken: list[str] = []
+
+    def successor_takes_over(checkpoint: str) -> None:
+        if checkpoint == "push.after_remote_write" and not taken:  # the first batch is in Salesforce
+            with env.runtime.store.session() as session:
+                session.execute(update(RunLockRow).values(run_id="run_successor"))
+            taken.append(checkpoint)
+
+    with pytest.raises(LockLost):
+        env.run(crash_hook=successor_takes_over)
+    written = [r for r in env.apps["salesforce"].all_records("Account") if r.get("PRM_Id__c")]
+    assert len(env.data.partners) > SMALL and len(written) == SMALL  # the first batch only
+    with env.runtime.store.session() as session:  # the successor finished (its own run is not part of this test)
+        session.execute(RunLockRow.__table__.delete())
+    assert env.run().status == "succeeded"
+    converged(env)
