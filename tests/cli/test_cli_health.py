@@ -28,6 +28,14 @@ def _fits(text: str, width: int) -> None:
     assert "…" not in text, f"a cell was cut instead of wrapped or dropped:\n{text}"
 
 
+def _not_cut(text: str, words: set[str]) -> None:
+    """Each of ``words`` the output holds is on one line: wrapped between words, never inside one."""
+    squashed, tokens = "".join(text.split()), text.split()
+    for word in words:
+        if word in squashed:
+            assert any(word in token for token in tokens), f"{word!r} is cut across lines:\n{text}"
+
+
 def _commands(text: str) -> list[str]:
     """The ``$ ...`` commands as a shell reads them when pasted: ``\\`` continuations joined, nothing else."""
     joined = re.sub(r" \\\n\s*", " ", text)
@@ -64,6 +72,7 @@ def test_status_runs_and_failures_fit_80_and_120_columns_then_fix_and_replay(
 def _tables_fit(env, monkeypatch: pytest.MonkeyPatch) -> None:
     outputs: dict[int, dict[str, str]] = {}
     runs = env.cli("runs", "--json").json()
+    codes = {f["error_code"] for f in env.cli("failures", "list", "--json").json()}
     for width in WIDTHS:
         monkeypatch.setenv("COLUMNS", str(width))
         outputs[width] = {}
@@ -72,6 +81,7 @@ def _tables_fit(env, monkeypatch: pytest.MonkeyPatch) -> None:
             done = env.cli(*args)
             assert done.exit_code == 0, done.output
             _fits(done.stdout, width)
+            _not_cut(done.stdout, codes | {r["id"] for r in runs})
             outputs[width][name] = done.stdout
     narrow, wide = outputs[80], outputs[120]
 

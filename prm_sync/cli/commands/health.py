@@ -18,7 +18,16 @@ from rich.text import Text
 
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
-from prm_sync.cli.output import Col, console, print_fitted, print_json, styled, when
+from prm_sync.cli.output import (
+    Col,
+    console,
+    fit_columns,
+    natural_widths,
+    print_fitted,
+    print_json,
+    styled,
+    when,
+)
 from prm_sync.cli.report import notify
 from prm_sync.errors import UsageError
 from prm_sync.health.observers import HealthChange, OrchestratorStatus, observers
@@ -49,19 +58,33 @@ def print_health(report: HealthReport) -> None:
     console.print(Text.assemble("sync health: ", _health_word(report.status),
                                 f" ({len(report.slices)} slices: {counts}; stale after "
                                 f"{report.freshness_minutes:.0f} min without a good run)"), highlight=False)
-    rows = []
-    for s in report.slices:
-        cause = "; ".join(f"{c.count}x {c.error_code}: {c.problem}" for c in s.causes[:2]) or "; ".join(
-            r for r in s.reasons if "open failed" not in r)
-        rows.append((f"{s.system}/{s.entity}", _health_word(s.status), format_age(s.age_minutes), s.read, s.written,
-                     Text(str(s.open_failures), style="bold red") if s.open_failures else 0, cause,
-                     f"{s.quota_pct:.0f}%" if s.quota_pct is not None else "-",
-                     s.unmatched if s.unmatched is not None else "-", s.last_run_id or "-"))
-    print_fitted(None, [Col("slice"), Col("status"), Col("last good", justify="right"),
-                        Col("read", priority=4, justify="right"), Col("written", priority=3, justify="right"),
-                        Col("open", priority=1, justify="right"), Col("cause / reason", wrap=True, min_width=22),
-                        Col("quota", priority=2, justify="right"), Col("unmatched", priority=5, justify="right"),
-                        Col("last run", priority=6)], rows)
+    longest_code = max((len(c.error_code) for s in report.slices for c in s.causes[:2]), default=0)
+
+    def rows(with_code: bool) -> list[tuple[Any, ...]]:
+        found = []
+        for s in report.slices:
+            cause = "; ".join(f"{c.count}x {c.error_code + ': ' if with_code else ''}{c.problem}" for c in s.causes[:2])
+            found.append((f"{s.system}/{s.entity}", _health_word(s.status), format_age(s.age_minutes), s.read,
+                          s.written, Text(str(s.open_failures), style="bold red") if s.open_failures else 0,
+                          cause or "; ".join(r for r in s.reasons if "open failed" not in r),
+                          f"{s.quota_pct:.0f}%" if s.quota_pct is not None else "-",
+                          s.unmatched if s.unmatched is not None else "-", s.last_run_id or "-"))
+        return found
+
+    # the cause column is wide enough for a whole error code (``FIELD_CUSTOM_VALIDATION_EXCEPTION``) before optional
+    # columns are kept; on a terminal too narrow for that the code is left out (``prm-sync failures`` shows it),
+    # rather than cut in the middle of the word
+    cols = [Col("slice"), Col("status"), Col("last good", justify="right"),
+            Col("read", priority=4, justify="right"), Col("written", priority=3, justify="right"),
+            Col("open", priority=1, justify="right"),
+            Col("cause / reason", wrap=True, min_width=max(22, min(longest_code + 5, 40))),
+            Col("quota", priority=2, justify="right"), Col("unmatched", priority=5, justify="right"),
+            Col("last run", priority=6)]
+    coded = rows(with_code=True)
+    keep = fit_columns(cols, coded, console.width)
+    natural = natural_widths(cols, coded)
+    room = console.width - sum(natural[i] for i in keep if not cols[i].wrap) - 3 * (len(keep) - 1)
+    print_fitted(None, cols, coded if room >= longest_code + 5 else rows(with_code=False))
     for quota in report.quotas:
         style = "bold red" if quota.over_warning else ""
         console.print(Text.assemble(f"{quota.system} API: ", Text(f"{quota.pct:.1f}%", style=style),
