@@ -74,8 +74,9 @@ class HubSpotSetup:
                 pending_groups.append(want)  # only needed when a property of this object is created
                 continue
             if want.object not in props:
-                props[want.object] = {f.name for f in self.connector.describe(want.object)}
+                props[want.object] = {f.name: f.picklist_values for f in self.connector.describe(want.object)}
             if want.name in props[want.object]:
+                items.extend(self._plan_options(want, props[want.object][want.name]))
                 continue
             group = next((g for g in pending_groups if g.object == want.object), None)
             if group is not None:
@@ -88,10 +89,39 @@ class HubSpotSetup:
             items.append(item_for(want))
         return items
 
+    @staticmethod
+    def _plan_options(want: Want, existing: list[str]) -> list[SetupItem]:
+        """A dropdown or checkboxes property the mapping writes values to that it lacks: add those options."""
+        if want.body.get("type") != "enumeration":
+            return []
+        have = {v.lower() for v in existing}
+        missing = [str(o["value"]) for o in want.body.get("options", []) if str(o["value"]).lower() not in have]
+        if not missing:
+            return []
+        item = item_for(want, action="add options")
+        item.summary = f"add options: {', '.join(missing)}"
+        return [item]
+
+    def _apply_options(self, item: SetupItem, want: Want) -> None:
+        """``PATCH`` the property with its options plus ours: the list sent replaces the property's options."""
+        call = self.connector.call
+        current = call(f"read property {item.label}", self._properties.get_by_name, want.object, want.name,
+                       on_4xx="record")
+        options = [{"label": o.label, "value": o.value, "displayOrder": o.display_order, "hidden": bool(o.hidden)}
+                   for o in current.options or []]
+        have = {str(o["value"]).lower() for o in options}
+        for option in want.body.get("options", []):
+            if str(option["value"]).lower() not in have:
+                options.append({**option, "displayOrder": len(options)})
+        call(f"add options to {item.label}", self._properties.update, want.object, want.name,
+             {"options": options}, on_4xx="record")
+
     def apply(self, item: SetupItem, want: Want) -> None:
         call = self.connector.call
         what = f"create {item.kind} {item.label}"
-        if item.kind == "schema":
+        if item.action == "add options":
+            self._apply_options(item, want)
+        elif item.kind == "schema":
             call(what, self._schemas.create, want.body, on_4xx="record")
         elif item.kind == "group":
             call(what, self._groups.create, want.object, want.body, on_4xx="record")

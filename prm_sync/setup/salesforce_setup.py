@@ -27,6 +27,7 @@ the user cannot see is planned as a grant of access, never as a create.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from simple_salesforce.exceptions import SalesforceError
@@ -66,6 +67,7 @@ class SalesforceSetup:
         self._grants: dict[str, list[dict[str, Any]]] = {}  # object -> FieldPermissions rows to create or update
         self._object_grants: dict[str, dict[str, Any]] = {}  # object -> the ObjectPermissions row to create or update
         self._hidden: dict[str, set[str]] = {}  # object -> what exists but the user cannot see ('' the object itself)
+        self._custom_objects: dict[str, str] = {}  # custom object name -> its CustomObject (01I) id
 
     # -- reading ------------------------------------------------------------------------------
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -123,7 +125,8 @@ class SalesforceSetup:
         exists = visible | set(custom_objects)
         items: list[SetupItem] = []
         self._hidden = {}  # object -> names that exist but the integration user cannot see ('' for the object)
-        fields: dict[str, set[str]] = {}
+        self._custom_objects = custom_objects
+        fields: dict[str, dict[str, Any]] = {}
         for want in wants:
             if want.kind == "object":
                 if want.object not in exists:
@@ -135,12 +138,15 @@ class SalesforceSetup:
                 items.append(item_for(want, needs=f"salesforce:{want.object}"))
                 continue
             if want.object not in fields:
-                seen = {f.name for f in self.connector.describe(want.object)} if want.object in visible else set()
-                fields[want.object] = seen
+                seen = self.connector.describe(want.object) if want.object in visible else []
+                fields[want.object] = {f.name: f for f in seen}
             if want.name in fields[want.object]:
+                shown = fields[want.object][want.name].picklist_values
+                items.extend(self._plan_values(want, lambda shown=shown: shown))
                 continue
             if want.name in custom_fields.get(want.object, set()):
                 self._hidden.setdefault(want.object, set()).add(want.name)
+                items.extend(self._plan_values(want, lambda want=want: self._picklist_of_hidden(want)))
                 continue
             target = (want.body.get("Metadata") or {}).get("referenceTo")
             needs = f"salesforce:{target}" if target and target not in exists else None
@@ -148,6 +154,63 @@ class SalesforceSetup:
         created = {i.object for i in items if i.kind == "object"}
         items.extend(self._plan_access(wants, created))
         return items
+
+    @staticmethod
+    def _wanted_values(want: Want) -> list[str]:
+        value_set = (want.body.get("Metadata") or {}).get("valueSet") or {}
+        return [str(v["fullName"]) for v in (value_set.get("valueSetDefinition") or {}).get("value", [])]
+
+    def _plan_values(self, want: Want, existing: Callable[[], list[str]]) -> list[SetupItem]:
+        """A picklist the mapping writes values to that it lacks: add them (never remove or reorder any)."""
+        wanted = self._wanted_values(want)
+        if not wanted:
+            return []
+        have = {v.lower() for v in existing()}
+        missing = [v for v in wanted if v.lower() not in have]
+        if not missing:
+            return []
+        item = item_for(want, action="add values")
+        item.summary = f"add picklist values: {', '.join(missing)}"
+        return [item]
+
+    def _field_id(self, want: Want) -> str:
+        """The Tooling ``CustomField`` id of a mapped field (its object by name, or a custom one by ``01I`` id)."""
+        table = self._custom_objects.get(want.object, want.object)
+        rows = self._tooling_query(
+            "SELECT Id FROM CustomField WHERE TableEnumOrId = "
+            f"{soql_literal(table)} AND DeveloperName = {soql_literal(want.name.removesuffix('__c'))}")
+        if not rows:
+            msg = f"the Tooling API lists no field {want.object}.{want.name}"
+            raise SetupItemError(msg)
+        return str(rows[0]["Id"])
+
+    def _field_metadata(self, field_id: str) -> dict[str, Any]:
+        return dict((self._call(self.sf.toolingexecute, f"sobjects/CustomField/{field_id}") or {}).get("Metadata") or {})
+
+    def _picklist_of_hidden(self, want: Want) -> list[str]:
+        """The values of a picklist the user cannot describe yet, from its metadata."""
+        if not self._wanted_values(want):
+            return []
+        meta = self._field_metadata(self._field_id(want))
+        values = ((meta.get("valueSet") or {}).get("valueSetDefinition") or {}).get("value", [])
+        return [str(v.get("fullName")) for v in values]
+
+    def _apply_values(self, want: Want) -> None:
+        """Add the mapping's missing values to an existing picklist: the whole metadata goes back, values appended.
+
+        The Tooling API replaces a field's metadata with what is sent, so the existing
+        values (and every other setting) are read first and sent again unchanged.
+        """
+        field_id = self._field_id(want)
+        meta = self._field_metadata(field_id)
+        definition = (meta.setdefault("valueSet", {}) or {}).setdefault("valueSetDefinition", {})
+        values = list(definition.get("value") or [])
+        have = {str(v.get("fullName", "")).lower() for v in values}
+        values += [{"fullName": v, "label": v, "default": False}
+                   for v in self._wanted_values(want) if v.lower() not in have]
+        definition["value"] = values
+        self._call(self.sf.toolingexecute, f"sobjects/CustomField/{field_id}", method="PATCH",
+                   data={"FullName": f"{want.object}.{want.name}", "Metadata": meta})
 
     def _plan_access(self, wants: list[Want], created: set[str]) -> list[SetupItem]:
         """The permission set, its assignment, then missing object permissions and field grants, per object."""
@@ -235,6 +298,9 @@ class SalesforceSetup:
             self._apply_object_grant(item.object)
         elif item.kind == "access":
             self._apply_grants(item.object)
+        elif item.action == "add values":
+            assert want is not None
+            self._apply_values(want)
         else:
             assert want is not None
             resource = {"object": "CustomObject", "field": "CustomField"}[item.kind]

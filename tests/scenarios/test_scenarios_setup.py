@@ -229,3 +229,60 @@ def test_an_object_an_admin_made_by_hand_is_unreachable_until_setup_grants_objec
     world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators", domain="alpha.example"))
     world.sync(systems=["salesforce"])  # partners, then registrations: the object is readable and writable now
     assert "nothing to create" in world.cli("setup").stdout
+
+
+def _tier_values(world: Any) -> list[str]:
+    tier = next(f for f in world.salesforce.Account.describe()["fields"] if f["name"] == "Partner_Tier__c")
+    return [v["value"] for v in tier["picklistValues"]]
+
+
+def test_setup_adds_the_values_a_mapping_writes_to_picklists_that_exist(make_world: Any) -> None:
+    """An org and a portal that already have the tier field, with fewer values than the mapping writes.
+
+    Setup adds the missing values (the org's own stay, in their order), whether the
+    integration user can see the field yet or not; a Platinum partner then syncs to both.
+    """
+    world = _fresh(make_world)
+    tooling = world.salesforce.toolingexecute
+    tooling("sobjects/CustomField/", method="POST", data={"FullName": "Account.Partner_Tier__c", "Metadata": {
+        "label": "Partner tier", "type": "Picklist", "valueSet": {"restricted": True, "valueSetDefinition": {
+            "sorted": False, "value": [{"fullName": v, "label": v, "default": False}
+                                       for v in ("Legacy", "Registered", "Silver", "Gold")]}}}})
+    world.hubspot.crm.properties.core_api.create("companies", {
+        "name": "partner_tier", "label": "Partner tier", "type": "enumeration", "fieldType": "select",
+        "groupName": "companyinformation", "options": [
+            {"label": label, "value": label.lower(), "displayOrder": i, "hidden": False}
+            for i, label in enumerate(("Legacy", "Registered", "Silver"))]})
+
+    plan = {(i["system"], i["object"], i["name"]): i
+            for i in json.loads(world.cli("setup", "--dry-run", "--json").stdout)["items"]}
+    assert plan[("salesforce", "Account", "Partner_Tier__c")]["action"] == "add values"
+    assert plan[("salesforce", "Account", "Partner_Tier__c")]["summary"] == "add picklist values: Platinum"
+    assert plan[("hubspot", "companies", "partner_tier")]["action"] == "add options"
+    assert plan[("hubspot", "companies", "partner_tier")]["summary"] == "add options: gold, platinum"
+
+    done = world.cli("setup")
+    assert done.exit_code == 0, done.output
+    assert _tier_values(world) == ["Legacy", "Registered", "Silver", "Gold", "Platinum"]
+    tier = world.hubspot.crm.properties.core_api.get_by_name("companies", "partner_tier")
+    assert [o.value for o in tier.options] == ["legacy", "registered", "silver", "gold", "platinum"]
+    assert "nothing to create" in world.cli("setup").stdout
+
+    # an admin later trims the org's picklist: the next setup reads the visible field and puts the value back
+    [field] = tooling("query/", params={"q": "SELECT Id FROM CustomField WHERE TableEnumOrId = 'Account' "
+                                              "AND DeveloperName = 'Partner_Tier'"})["records"]
+    current = tooling(f"sobjects/CustomField/{field['Id']}")
+    values = current["Metadata"]["valueSet"]["valueSetDefinition"]["value"]
+    current["Metadata"]["valueSet"]["valueSetDefinition"]["value"] = [v for v in values if v["fullName"] != "Gold"]
+    tooling(f"sobjects/CustomField/{field['Id']}", method="PATCH",
+            data={"FullName": "Account.Partner_Tier__c", "Metadata": current["Metadata"]})
+    assert "Gold" not in _tier_values(world)
+    again = json.loads(world.cli("setup", "--json").stdout)
+    assert [(i["object"], i["name"], i["action"], i["outcome"]) for i in again["items"]] == [
+        ("Account", "Partner_Tier__c", "add values", "created")]
+    assert _tier_values(world) == ["Legacy", "Registered", "Silver", "Platinum", "Gold"]
+
+    world.prm.save(Partner(id="ptn_top", name="Top Partner", tier="platinum", domain="top.example"))
+    world.sync(systems=["salesforce", "hubspot"], entities=["partner"])
+    assert world.salesforce_by_prm_id("Account", "ptn_top", "Partner_Tier__c")["Partner_Tier__c"] == "Platinum"
+    assert world.hubspot_by_prm_id("companies", "ptn_top", ["partner_tier"])["partner_tier"] == "platinum"

@@ -71,6 +71,7 @@ class MetaRoutes:
         self.route("POST", props, self._create_property, "properties.create")
         self.route("GET", f"{props}/(?P<name>[^/]+)", self._get_property, "properties.get")
         self.route("DELETE", f"{props}/(?P<name>[^/]+)", self._archive_property, "properties.archive")
+        self.route("PATCH", f"{props}/(?P<name>[^/]+)", self._update_property, "properties.update")
         single = f"/crm/v4/objects/{TYPE}/(?P<id>[^/]+)/associations"
         self.route(
             "PUT", f"{single}/default/{TO_TYPE}/(?P<to_id>[^/]+)", self._put_default, "associations.default"
@@ -139,6 +140,47 @@ class MetaRoutes:
                 raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"hasUniqueValue": ["true"]})
             self.store.add_property(object_type, prop)
         return SandboxResponse.json(201, prop.to_wire())
+
+    def _update_property(self, request: SandboxRequest) -> SandboxResponse:
+        """``PATCH`` a property (``PropertyUpdate``): what the body names changes; ``options`` replaces the list.
+
+        The sandbox keeps a property's type: a body that changes ``type`` or ``fieldType`` is refused
+        rather than converted. Options need a label and a value each, values unique, and only
+        enumeration (and bool) properties have options.
+        """
+        body = request.json() or {}
+        if not isinstance(body, dict):
+            raise HubSpotApiError(400, "VALIDATION_ERROR", "The body must be a PropertyUpdate object")
+        with self.lock:
+            object_type = self.store.defined(request.params["type"]).name
+            prop = self.store.properties[object_type].get(request.params["name"])
+            if prop is None:
+                msg = f"Unable to find property {request.params['name']} for object type {request.params['type']}"
+                raise HubSpotApiError(404, "OBJECT_NOT_FOUND", msg, context={"propertyName": [request.params["name"]]})
+            for key, current in (("type", prop.type), ("fieldType", prop.field_type)):
+                if key in body and body[key] != current:
+                    msg = f"The sandbox does not convert {prop.name} from {key} {current} to {body[key]}"
+                    raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={key: [str(body[key])]})
+            if "groupName" in body and body["groupName"] not in self.property_groups[object_type]:
+                msg = f"Property group {body['groupName']} does not exist"
+                raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"groupName": [str(body["groupName"])]})
+            options = body.get("options")
+            if options is not None:
+                if prop.type not in ("enumeration", "bool"):
+                    msg = f"Property {prop.name} of type {prop.type} cannot have options"
+                    raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"options": [prop.name]})
+                values = [str(o.get("value", "")) for o in options if isinstance(o, dict)]
+                if len(values) != len(options) or any(not v or not o.get("label") for v, o in zip(values, options, strict=True)):
+                    raise HubSpotApiError(400, "VALIDATION_ERROR", "Each option needs a label and a value")
+                if len(set(values)) != len(values):
+                    raise HubSpotApiError(400, "VALIDATION_ERROR", f"Options of {prop.name} repeat a value")
+                prop.options = values
+            for key, attribute in (("label", "label"), ("description", "description"), ("groupName", "group_name")):
+                if key in body:
+                    setattr(prop, attribute, str(body[key]))
+            if "displayOrder" in body:
+                prop.display_order = int(body["displayOrder"])
+            return SandboxResponse.json(200, prop.to_wire())
 
     def _list_groups(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
