@@ -524,7 +524,9 @@ class SalesforceSandbox(SandboxApp):
                 raise RequestError("INVALID_REPLICATION_DATE", f"{name}: invalid date {raw}") from None
         if bounds[0] > bounds[1]:
             raise RequestError("INVALID_REPLICATION_DATE", "start must be before end")
-        return bounds[0], bounds[1]
+        # what the answer covers ends now at the latest: a client that starts its next window at
+        # latestDateCovered must not skip the changes made between now and a future end
+        return bounds[0], min(bounds[1], self.store.stamp())
 
     def _deleted(self, request: SandboxRequest) -> SandboxResponse:
         start, end = self._window(request)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -32,6 +34,11 @@ class Pair:
     status: int = 200
     check: Callable[[Any], bool] = lambda body: True
     auth: bool = True
+
+
+def _iso(moment: datetime) -> str:
+    """Salesforce's datetime rendering (``2013-05-08T21:20:00.000+0000``)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def _error(code: str) -> Callable[[Any], bool]:
@@ -98,6 +105,17 @@ PAIRS = [
                                           {"attributes": {"type": "Account"}, "BillingCity": "Paris"}]},
          check=lambda b: b[0]["success"] is True and b[1]["success"] is False
          and b[1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"),
+    Pair("updated records in a window are ids and latestDateCovered, which never passes now", "GET",
+         f"{V}/sobjects/Account/updated/?start={{hour_ago}}&end={{tomorrow}}",
+         check=lambda b: set(b) == {"ids", "latestDateCovered"} and len(b["ids"]) == 2
+         and b["latestDateCovered"] < _iso(datetime.now(UTC) + timedelta(minutes=1))),
+    Pair("deleted records in a window carry id and deletedDate", "GET",
+         f"{V}/sobjects/Account/deleted/?start={{hour_ago}}&end={{tomorrow}}",
+         check=lambda b: set(b) == {"deletedRecords", "earliestDateAvailable", "latestDateCovered"}
+         and [set(r) for r in b["deletedRecords"]] == [{"id", "deletedDate"}]
+         and b["latestDateCovered"] < _iso(datetime.now(UTC) + timedelta(minutes=1))),
+    Pair("a replication window without end is 400 MISSING_ARGUMENT", "GET",
+         f"{V}/sobjects/Account/updated/?start={{hour_ago}}", status=400, check=_error("MISSING_ARGUMENT")),
     Pair("describe global lists the org's objects with their URLs", "GET", f"{V}/sobjects/",
          check=lambda b: b["encoding"] == "UTF-8" and any(o["name"] == "Account"
                                                           and o["urls"]["sobject"] == f"{V}/sobjects/Account"
@@ -115,11 +133,15 @@ def org(salesforce_sandbox: Any) -> tuple[requests.Session, str, dict[str, str]]
     session.verify = salesforce_sandbox.ca_bundle
     session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the sandbox CA
     ids = salesforce_sandbox.app.insert_records(
-        "Account", [{"Name": "Edge Communications"}, {"Name": "Burlington Textiles"}]
+        "Account", [{"Name": "Edge Communications"}, {"Name": "Burlington Textiles"}, {"Name": "Gone Inc"}]
     )
+    auth = {"Authorization": f"Bearer {salesforce_sandbox.access_token}"}
+    assert session.delete(f"{salesforce_sandbox.url}{V}/sobjects/Account/{ids[2]}", headers=auth).status_code == 204
+    now = datetime.now(UTC)
+    window = {"hour_ago": quote(_iso(now - timedelta(hours=1))), "tomorrow": quote(_iso(now + timedelta(days=1)))}
     oauth = salesforce_sandbox.app.oauth
     return session, salesforce_sandbox.url, {"id": ids[0], "other": ids[1], "missing": MISSING,
-                                             "org": oauth.org_id, "user": oauth.integration_user.user_id}
+                                             "org": oauth.org_id, "user": oauth.integration_user.user_id, **window}
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:
