@@ -24,6 +24,7 @@ starts with ``moot:``, and a ``failure.moot`` audit entry says why).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ from prm_sync.store.types import jsonable
 from prm_sync.sync import repo
 from prm_sync.sync.context import RunContext
 from prm_sync.sync.engine import ENTITY_ORDER, SyncScope
+from prm_sync.sync.progress import ProgressCallback, ProgressEvent
 from prm_sync.sync.pull import apply_page
 from prm_sync.sync.push import plan_push
 from prm_sync.sync.slice import Slice
@@ -136,9 +138,14 @@ def _matches(failure: FailedRecord, selection: ReplaySelection) -> bool:
 
 
 def replay_failures(
-    runtime: Runtime, selection: ReplaySelection, *, dry_run: bool = False, actor: str = "cli"
+    runtime: Runtime, selection: ReplaySelection, *, dry_run: bool = False, actor: str = "cli",
+    progress: ProgressCallback | None = None,
 ) -> ReplayReport:
-    """Replay the selected failures; returns one item per failure with its outcome."""
+    """Replay the selected failures; returns one item per failure with its outcome.
+
+    ``progress`` hears one step per group of failures (a slice's pushes or
+    reads), with the records of the group counted as the engine writes them.
+    """
     open_failures, closed = select_failures(runtime, selection)
     report = ReplayReport(dry_run=dry_run, actor=actor)
     for failure in closed:
@@ -150,7 +157,10 @@ def replay_failures(
     # parents first: a contact or registration that failed because its partner did needs the partner there
     rank = {entity: i for i, entity in enumerate(ENTITY_ORDER)}
     ordered = sorted(groups.items(), key=lambda kv: (rank.get(kv[0][2] or "", len(rank)), kv[0][3] != "read"))
-    for (system, remote_object, entity, kind), group in ordered:
+    for step, ((system, remote_object, entity, kind), group) in enumerate(ordered, start=1):
+        if progress is not None:
+            progress(ProgressEvent(phase=f"replay {kind}", system=system, entity=entity or remote_object, step=step,
+                                   steps=len(ordered), total=len(group)))
         sl = slice_for(runtime, system, remote_object, entity)
         if kind == "other" or sl is None:
             why = (f"{group[0].operation} failures are not replayable" if kind == "other"
@@ -158,7 +168,7 @@ def replay_failures(
             report.items.extend(_item(f, "skipped", reason=why) for f in group)
             continue
         if kind == "push":
-            items, run_id = _replay_push(runtime, sl, group, dry_run=dry_run)
+            items, run_id = _replay_push(runtime, sl, group, dry_run=dry_run, progress=_within(progress, step, len(ordered)))
         else:
             items, run_id = _replay_reads(runtime, sl, group, dry_run=dry_run)
         report.items.extend(items)
@@ -219,8 +229,20 @@ def _judge(before: FailedRecord, after: FailedRecord | None, stopped: str | None
     return _item(before, "skipped", reason="nothing to write: the record is unchanged, deleted remotely or gone")
 
 
+def _within(progress: ProgressCallback | None, step: int, steps: int) -> ProgressCallback | None:
+    """The engine's events of one group's run, told as that group's step of the whole replay."""
+    if progress is None:
+        return None
+
+    def told(event: ProgressEvent) -> None:
+        if event.phase == "push":  # the group's records: its pulls and rules carry no count of them
+            progress(replace(event, phase="replay push", step=step, steps=steps))
+
+    return told
+
+
 def _replay_push(
-    runtime: Runtime, sl: Slice, group: list[FailedRecord], *, dry_run: bool
+    runtime: Runtime, sl: Slice, group: list[FailedRecord], *, dry_run: bool, progress: ProgressCallback | None = None
 ) -> tuple[list[ReplayItem], str | None]:
     ids = {f.record_key for f in group}
     with runtime.store.session(readonly=True) as session:
@@ -234,7 +256,7 @@ def _replay_push(
     engine = runtime.engine([sl.system])
     report = engine.run(
         SyncScope(systems=[sl.system], entities=[sl.entity], record_ids={sl.entity: {f.record_key for f in live}}),
-        trigger="replay",
+        trigger="replay", progress=progress,
     )
     stats = report.slice(sl.system, sl.entity)
     after = _after(runtime, live)

@@ -38,5 +38,6 @@ def run_progress(title: str = "sync") -> Iterator[ProgressCallback]:
             progress.update(run, total=event.steps, completed=event.step - 1,
                             description=f"{title}: step {event.step} of {event.steps}")
             progress.update(step, description=f"  {event.label}", completed=event.done, total=event.total, visible=True)
+            progress.refresh()  # events come per page or batch: each one is drawn, not only what a timer tick catches
 
         yield on_event

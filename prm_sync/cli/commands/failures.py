@@ -29,6 +29,7 @@ from prm_sync.cli.output import (
     styled,
     when,
 )
+from prm_sync.cli.progress import run_progress
 from prm_sync.cli.report import notify
 from prm_sync.errors import PrmSyncError, UsageError
 from prm_sync.exit_codes import for_run_status
@@ -244,7 +245,11 @@ def failures_replay(
         raise UsageError(msg)
     runtime = _runtime()
     try:
-        report = replay_failures(runtime, selection, dry_run=dry_run, actor=actor())
+        if json_output:
+            report = replay_failures(runtime, selection, dry_run=dry_run, actor=actor())
+        else:
+            with run_progress("replay (dry run)" if dry_run else "replay") as on_event:
+                report = replay_failures(runtime, selection, dry_run=dry_run, actor=actor(), progress=on_event)
         _report_replay(runtime, report, dry_run)
     finally:
         runtime.close()
