@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, delete, func, select
 from sqlalchemy.orm import Session
 
 from prm_sync.errors import PrmSyncError, UsageError
@@ -85,6 +85,26 @@ def check_storable_values(entity: str, get: Callable[[str], Any], dialect_name: 
         problem = money.fit(value, dialect_name)[1]
         if problem is not None:
             raise UnstorableValue(entity, name, value, problem)
+    if dialect_name == "postgresql":
+        # PostgreSQL text cannot hold U+0000 (psycopg refuses the whole statement): a CRM text holding one
+        # would fail every record saved beside it, and every lookup by that value, run after run
+        for name in _text_columns(entity):
+            value = get(name)
+            if isinstance(value, str) and "\x00" in value:
+                raise UnstorableValue(entity, name, value.replace("\x00", "\\x00"),
+                                      "PostgreSQL text cannot hold the NUL character (\\x00)")
+
+
+def _text_columns(entity: str) -> list[str]:
+    cached = _TEXT_COLUMNS.get(entity)
+    if cached is None:
+        cached = _TEXT_COLUMNS[entity] = [
+            c.key for c in row_class(entity).__table__.columns if isinstance(c.type, String)
+        ]
+    return cached
+
+
+_TEXT_COLUMNS: dict[str, list[str]] = {}
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

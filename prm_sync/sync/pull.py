@@ -256,7 +256,7 @@ def _apply_one(
     found = mapped if mapped is not None else _map(ctx, sl, remote)
     values, pulled, remote_norm = found.values, found.pulled, found.remote_norm
     # a value the store cannot keep fails the record now, before it is adopted, merged or counted
-    records.check_storable_values(sl.entity, pulled.get, session.get_bind().dialect.name)
+    records.check_storable_values(sl.entity, values.get, session.get_bind().dialect.name)
     claim = False
     if state is not None:
         record_id = state.record_id

@@ -378,3 +378,39 @@ def test_a_registration_born_in_hubspot_with_an_amount_the_store_cannot_hold_is_
     [failure] = _open_failures(env, "hubspot")
     assert (failure.record_key, failure.error_fields) == (bad, ["amount"])
     assert (env.apps["hubspot"].get_record("p_deal_registrations", bad) or {}).get("prm_id") in (None, "")
+
+
+def test_a_crm_text_holding_a_nul_character_never_stops_a_run_on_either_store(
+    make_sync_env: MakeSyncEnv, store: Store
+) -> None:
+    """PostgreSQL text cannot hold U+0000 (psycopg refuses the statement, and with it the whole page).
+
+    HubSpot keeps it; on PostgreSQL that record fails alone naming the field,
+    on SQLite (which keeps it) it lands as written. Either way the rest land.
+    """
+    env = make_sync_env(systems=("hubspot",), seed_data=False, store=store)
+    hubspot = _hubspot(env)
+    deals, companies = hubspot.crm.deals.basic_api, hubspot.crm.companies.basic_api
+    stage = {"amount": "10", "dealstage": "appointmentscheduled"}
+    good_deal = deals.create({"properties": {"dealname": "Good deal", **stage}}).id
+    bad_deal = deals.create({"properties": {"dealname": "Bad \x00 deal", **stage}}).id
+    good_partner = companies.create({"properties": {"name": "Fine Partners", "is_partner": "true",
+                                                    "domain": "fine.example"}}).id
+    bad_partner = companies.create({"properties": {"name": "Nul\x00 Partners", "is_partner": "true",
+                                                   "domain": "nul.example"}}).id
+
+    report = env.run(systems=["hubspot"])
+
+    on_postgres = store.engine.dialect.name == "postgresql"
+    assert report.status == ("succeeded_with_failures" if on_postgres else "succeeded"), report
+    with env.runtime.store.session(readonly=True) as session:
+        for entity, good, bad, name in (("opportunity", good_deal, bad_deal, "Bad \x00 deal"),
+                                        ("partner", good_partner, bad_partner, "Nul\x00 Partners")):
+            assert records.find_by_external_id(session, entity, "hubspot", good) is not None
+            landed = records.find_by_external_id(session, entity, "hubspot", bad)
+            assert (landed is None) if on_postgres else (landed is not None and landed.name == name)
+    failed = {f.record_key: f for f in _open_failures(env, "hubspot")}
+    assert set(failed) == ({bad_deal, bad_partner} if on_postgres else set())
+    for failure in failed.values():
+        assert failure.error_code == "VALUE_OUT_OF_RANGE" and failure.error_fields == ["name"]
+        assert "\\x00" in failure.error_message and "NUL" in failure.error_message
