@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import typer
+from rich.padding import Padding
 from rich.text import Text
 
 from prm_sync.cli.app import app
@@ -277,7 +278,7 @@ def runs_show(
                                 f" ({run.trigger}; {_scope(run)}; started {when(run.started_at)}, took {_duration(run)}; "
                                 f"mappings {run.mapping_version or '-'})"), highlight=False)
     if run.error:
-        console.print(f"  {run.error}", markup=False, highlight=False)
+        console.print(Padding(Text(run.error), (0, 0, 0, 2)), highlight=False)  # wrapped lines keep the indent
     slices = run.stats.get("slices") or []
     print_fitted(None, [Col("system"), Col("entity"), Col("read", justify="right"), Col("created", justify="right"),
                         Col("updated", justify="right"), Col("unchanged", priority=3, justify="right"),
