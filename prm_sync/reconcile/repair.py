@@ -194,14 +194,22 @@ def apply_repair(runtime: Any, plan: RepairPlan, systems: list[str], run_id: str
     entities = None if plan.merges else sorted(set(plan.push) | {entity for _, _, entity in plan.reread})
     engine = runtime.engine(systems)
     scopes = engine.lock_scopes(SyncScope(systems=systems, entities=entities))
-    with runtime.store.session() as session:
-        busy = locks.live_holders(session, scopes, timedelta(seconds=stale_after_seconds))
-        if busy:
-            msg = f"a sync run ({busy[0].describe()}) is in progress on {busy[0].scope}; repair once it has finished"
-            raise RunInProgress(msg)
-        summary.states_reset = _forget(session, plan, run_id)
-        for system, remote_object, entity in sorted(plan.reread):
-            state.reset_cursors(session, system=system, remote_object=remote_object, entity=entity)
+    # the slices are the repair's while it edits their link states and cursors: a sync that started
+    # after a mere check would write beside the edit (PostgreSQL does not serialise the two transactions)
+    try:
+        held = locks.take_locks(runtime.store, scopes, run_id, timedelta(seconds=stale_after_seconds),
+                                heartbeat=False)
+    except RunInProgress as exc:
+        msg = f"a sync run is in progress ({exc}); repair once it has finished"
+        raise RunInProgress(msg) from None
+    try:
+        with runtime.store.session() as session:
+            held.fence(session)
+            summary.states_reset = _forget(session, plan, run_id)
+            for system, remote_object, entity in sorted(plan.reread):
+                state.reset_cursors(session, system=system, remote_object=remote_object, entity=entity)
+    finally:
+        held.close()
     # a normal run over the affected entities, not a record_ids run: a value re-read from one
     # system must still reach the others, and the push only writes records that differ from
     # their agreed state (the ones reset above, plus anything else already pending)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sandbox_fixtures.cluster import MakeSyncEnv
 
 from prm_sync.reconcile import run_reconcile
 from prm_sync.store import records
+from prm_sync.store.db import Store
 
 
 def test_cli_reconcile_reports_json_exit_codes_and_repairs(make_sync_env: MakeSyncEnv) -> None:
@@ -55,3 +59,48 @@ def test_a_delete_the_engine_recorded_is_information_not_an_issue(make_sync_env:
     after = run_reconcile(env.runtime)
     assert after.clean, after.samples
     assert after.count("salesforce", "deal_registration", "remote_deleted") == 1
+
+
+def test_repair_holds_the_slice_locks_while_it_edits_link_states(
+    make_sync_env: MakeSyncEnv, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync that starts after repair's check must not run while repair resets its link states and cursors.
+
+    On SQLite the repair's write transaction keeps every other writer out anyway (the sync cannot even
+    try); on PostgreSQL only the slice lock does.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy.exc import OperationalError
+
+    from prm_sync.reconcile import repair
+    from prm_sync.store import locks
+    from prm_sync.store.db import make_engine
+
+    env = make_sync_env(systems=("hubspot",), store=store)
+    env.run()
+    partner_id = env.data.partners[0]["id"]
+    with env.runtime.store.session() as session:
+        partner = records.get_record(session, "partner", partner_id)
+        records.save_record(session, partner.model_copy(update={"phone": "+1 555 0100"}))
+    # another process, starting a sync right then (on SQLite it would wait for the write lock: not for long)
+    other = Store(make_engine(env.runtime.store.engine.url, busy_timeout_ms=200))
+    started: list[bool] = []
+    forget = repair._forget
+
+    def a_sync_starts_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        try:
+            started.append(locks.acquire_lock(other, locks.slice_scope("hubspot", "partner"), "run_meanwhile",
+                                              timedelta(hours=1)))
+        except OperationalError:  # SQLite: the database is locked by the repair's transaction
+            started.append(False)
+        return forget(*args, **kwargs)
+
+    monkeypatch.setattr(repair, "_forget", a_sync_starts_meanwhile)
+    try:
+        report = run_reconcile(env.runtime, ["hubspot"], repair=True)
+    finally:
+        other.close()
+    assert started == [False]  # the slice was the repair's while it edited
+    assert report.repair is not None and report.repair.pushed == {"hubspot/partner": 1}
+    assert report.repair.status == "succeeded"
