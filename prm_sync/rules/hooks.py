@@ -28,7 +28,7 @@ from prm_sync.rules.crm_moves import apply_crm_moves
 from prm_sync.rules.learners import count_unmatched_learners, resolve_learners
 from prm_sync.rules.lifecycle import apply_certification_gate, expire_due
 from prm_sync.rules.linking import link_registrations
-from prm_sync.rules.payouts import compute_payouts, period_of, settle_invoices
+from prm_sync.rules.payouts import compute_payouts, link_invoices_to_new_deals, period_of, settle_invoices
 from prm_sync.store.orm import (
     ClosureRow,
     ConflictCheckRow,
@@ -109,10 +109,12 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
         if link.action != "no_match":
             counts[link.action] += 1
 
+    attributions_changed = False
     for opp_id in _opportunities_to_attribute(session, pulled.get("opportunity", set())):
         outcome = attribute_opportunity(session, opp_id, rules, now, run_id=run_id)
         if outcome.action in {"attributed", "reversed", "lost"}:
             counts[outcome.action] += 1
+            attributions_changed |= outcome.action != "lost"
 
     linked = set(session.scalars(select(DealRegistrationRow.opportunity_id).where(
         DealRegistrationRow.id.in_(to_check | set(expired)), DealRegistrationRow.opportunity_id.is_not(None))))
@@ -125,8 +127,13 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
         counts["tier_changes"] += decision.new_tier != decision.current
 
     invoices = _touched_invoices(session, pulled)
+    relinked = link_invoices_to_new_deals(session, pulled.get("opportunity", set()), now, run_id=run_id)
+    counts["invoices_linked"] += len(relinked)
+    invoices |= relinked
     counts["invoices_settled"] += settle_invoices(session, invoices, now, run_id=run_id)
-    if _paid_opportunities_changed(session, invoices):
+    # a deal the ERP already collected on can be marked won (or lost) in its CRM later, or synced after
+    # the ERP: its attribution changes what is earned, so the payouts are recomputed then too
+    if attributions_changed or _paid_opportunities_changed(session, invoices):
         counts["payouts"] += len(compute_payouts(session, period_of(now), now, run_id=run_id))
     return +counts
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from prm_sync.errors import UsageError
 from prm_sync.model import Attribution, Invoice, InvoiceKind, Payout, PayoutKind, PayoutStatus
 from prm_sync.rules.recording import record_decision
-from prm_sync.store.orm import AttributionRow, InvoiceRow, PaymentRow, PayoutRow
+from prm_sync.store.orm import AttributionRow, InvoiceRow, PaymentRow, PayoutRow, RecordExternalIdRow
 from prm_sync.store.records import chunks, get_record, save_record, to_record
 
 CENT = Decimal("0.01")
@@ -83,6 +83,37 @@ def paid_ratio(session: Session, opportunity_id: str, until: datetime) -> Decima
             credited += abs(row.amount)
     collectible = max(ZERO, total - credited)
     return max(ZERO, min(paid, collectible)) / total
+
+
+def link_invoices_to_new_deals(session: Session, opportunity_ids: set[str], now: datetime, *,
+                               run_id: str | None = None) -> set[str]:
+    """Invoices that named one of these deals by its CRM id before the deal reached the PRM now point at it.
+
+    Finance can invoice a deal (``x_opportunity_ref``: its Salesforce or HubSpot
+    id) before the sync has pulled it: the invoice is stored with that id, which
+    names no PRM opportunity, and is not read again unless it changes in the ERP.
+    Without this its payments would never count towards the partner's
+    commission. Returns the invoices re-pointed.
+    """
+    refs: dict[str, str] = {}
+    for part in chunks(sorted(opportunity_ids)):
+        refs.update(session.execute(select(RecordExternalIdRow.remote_id, RecordExternalIdRow.record_id).where(
+            RecordExternalIdRow.entity == "opportunity", RecordExternalIdRow.record_id.in_(part))).tuples().all())
+    changed: set[str] = set()
+    for part in chunks(sorted(refs)):
+        for row in session.scalars(select(InvoiceRow).where(InvoiceRow.opportunity_id.in_(part))).all():
+            invoice = to_record(row)
+            if not isinstance(invoice, Invoice) or invoice.opportunity_id is None:
+                continue
+            deal = refs[invoice.opportunity_id]
+            save_record(session, invoice.model_copy(update={"opportunity_id": deal, "updated_at": now}))
+            record_decision(session, action="invoice.opportunity", entity=Invoice.entity, record_id=invoice.id,
+                            rule="payouts.accrual", now=now, run_id=run_id,
+                            reason=f"{invoice.number} named the deal by its CRM id {invoice.opportunity_id}, "
+                                   "which reached the PRM after the invoice",
+                            before={"opportunity_id": invoice.opportunity_id}, after={"opportunity_id": deal})
+            changed.add(invoice.id)
+    return changed
 
 
 def settle_invoices(session: Session, invoice_ids: set[str], now: datetime, *, run_id: str | None = None) -> int:

@@ -13,12 +13,14 @@ through simple-salesforce, Odoo through its JSON-RPC API.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from connectors.base import Cursor
 from prm_sync.model import DealRegistration, Partner
 from prm_sync.rules.payouts import period_of
+from prm_sync.store import state
 
 SYSTEMS = ("salesforce", "erp")
 REGISTRATION = "Id, Status__c, Conflict_Decision__c, Conflict_Reason__c, Opportunity__c"
@@ -104,11 +106,9 @@ def test_registration_to_paid_commission_and_a_clawback(make_world: Any, store: 
     world.assert_settled()
 
 
-def test_a_hubspot_deal_from_registration_to_a_paid_commission(make_world: Any) -> None:
-    """The same story where the deal lives in HubSpot: finance's invoice carries the HubSpot deal id."""
-    world = make_world(systems=("hubspot", "erp"))
+def _gamma_registered_and_approved(world: Any) -> tuple[datetime, str]:
+    """Gamma registers Initech and the channel manager approves it; Initech is a company in HubSpot."""
     now = world.clock.set(datetime.now(UTC).replace(microsecond=0))
-    today = now.date()
     world.prm.save(
         Partner(id="ptn_gamma", name="Gamma Partners"),
         DealRegistration(id="reg_gamma", partner_id="ptn_gamma", customer_name="Initech",
@@ -118,17 +118,36 @@ def test_a_hubspot_deal_from_registration_to_a_paid_commission(make_world: Any) 
     world.sync()
     approved = world.cli("registrations", "approve", "reg_gamma", "--reason", "customer confirmed")
     assert approved.exit_code == 0, approved.output
-
-    # a rep opens the deal in HubSpot on the customer's company (the primary association, as HubSpot's UI makes it)
-    hubspot = world.hubspot
-    customer = hubspot.crm.companies.basic_api.create(
+    customer = world.hubspot.crm.companies.basic_api.create(
         {"properties": {"name": "Initech", "domain": "initech.example", "country": "US"}}).id
-    deal = hubspot.crm.deals.basic_api.create({
-        "properties": {"dealname": "Initech - Security", "dealstage": "qualifiedtobuy", "pipeline": "default",
-                       "amount": "40000", "closedate": f"{today + timedelta(days=45)}T00:00:00Z"},
+    return now, customer
+
+
+def _hubspot_deal(world: Any, customer: str, stage: str, close: date) -> str:
+    """A rep opens the deal on the customer's company (the primary association, as HubSpot's UI makes it)."""
+    return str(world.hubspot.crm.deals.basic_api.create({
+        "properties": {"dealname": "Initech - Security", "dealstage": stage, "pipeline": "default",
+                       "amount": "40000", "closedate": f"{close}T00:00:00Z"},
         "associations": [{"to": {"id": customer},
-                          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}]}]}).id
+                          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}]}]}).id)
+
+
+def _gammas_bill(world: Any, now: datetime) -> dict[str, Any]:
+    odoo = world.odoo
+    [bill] = odoo.read("account.move", [["move_type", "=", "in_invoice"]], ["partner_id", "amount_total", "ref"])
+    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
+    assert (bill["partner_id"][0], bill["amount_total"], bill["ref"]) == (vendor, 4000.0, period_of(now))
+    return bill
+
+
+def test_a_hubspot_deal_from_registration_to_a_paid_commission(make_world: Any, store: Any) -> None:
+    """The same story where the deal lives in HubSpot: finance's invoice carries the HubSpot deal id."""
+    world = make_world(systems=("hubspot", "erp"), store=store)
+    now, customer = _gamma_registered_and_approved(world)
+    today = now.date()
+    deal = _hubspot_deal(world, customer, "qualifiedtobuy", today + timedelta(days=45))
     world.sync()
+    hubspot = world.hubspot
     properties = ["registered_partner_id", "registration_status", "protection_expires", "attribution_summary"]
     shown = hubspot.crm.deals.basic_api.get_by_id(deal, properties=properties).properties
     assert (shown["registered_partner_id"], shown["registration_status"]) == ("ptn_gamma", "approved")
@@ -147,11 +166,63 @@ def test_a_hubspot_deal_from_registration_to_a_paid_commission(make_world: Any) 
     world.sync()
     [stored_invoice] = world.prm.all("invoice")
     assert stored_invoice.opportunity_id == world.prm.find("opportunity", "hubspot", deal).id
-    [bill] = odoo.read("account.move", [["move_type", "=", "in_invoice"]], ["partner_id", "amount_total", "ref"])
-    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
-    assert (bill["partner_id"][0], bill["amount_total"], bill["ref"]) == (vendor, 4000.0, period_of(now))
+    bill = _gammas_bill(world, now)
     odoo.pay_bill(bill["id"], today)
     world.sync()
     [payout] = world.prm.all("payout")
     assert payout.status == "paid"
+    world.assert_settled()
+
+
+def test_cash_collected_before_the_rep_marks_the_deal_won_still_earns_the_commission(
+    make_world: Any, store: Any
+) -> None:
+    """Finance is ahead of the CRM: the invoice is paid, and the ERP synced, before the deal is Closed Won."""
+    world = make_world(systems=("hubspot", "erp"), store=store)
+    now, customer = _gamma_registered_and_approved(world)
+    deal = _hubspot_deal(world, customer, "contractsent", now.date() + timedelta(days=10))
+    world.sync()
+    odoo = world.odoo
+    invoice = odoo.invoice(deal, 40000.0, now.date(), customer="Initech")
+    odoo.register_payment(invoice, 40000.0, now.date())
+    world.sync(systems=["erp"])  # the ERP's own schedule: paid, but the deal is not won yet, so nothing is earned
+    assert odoo.read("account.move", [["move_type", "=", "in_invoice"]], ["id"]) == []
+
+    world.hubspot.crm.deals.basic_api.update(deal, {"properties": {"dealstage": "closedwon"}})  # the rep catches up
+    report = world.sync()
+
+    assert report.rule_decisions["attributed"] == 1
+    _gammas_bill(world, now)
+    world.assert_settled()
+
+
+def test_an_invoice_naming_a_deal_the_prm_has_not_seen_yet_earns_once_the_deal_arrives(
+    make_world: Any, store: Any
+) -> None:
+    """The quote, the invoice and the payment all happen before the deal is first synced from HubSpot."""
+    world = make_world(systems=("hubspot", "erp"), store=store)
+    now, customer = _gamma_registered_and_approved(world)
+    world.sync()
+    deal = _hubspot_deal(world, customer, "closedwon", now.date())
+    odoo = world.odoo
+    invoice = odoo.invoice(deal, 40000.0, now.date(), customer="Initech")
+    odoo.register_payment(invoice, 40000.0, now.date())
+    world.sync(systems=["erp"])  # the invoice is stored naming a deal id the PRM does not know yet
+    [stored] = world.prm.all("invoice")
+    assert stored.opportunity_id == deal
+    # and the ERP's reads move on: the invoice is not read again unless finance changes it (its cursor is
+    # past it by more than the overlap the next read looks back over, as if the deal arrived a day later)
+    past = datetime.now(UTC) + timedelta(seconds=world.env.runtime.config.sync.overlap_seconds + 60)
+    with world.env.runtime.store.session() as session:
+        for remote_object, entity in (("account.move", "invoice"), ("account.payment", "payment")):
+            state.set_cursor(session, "erp", remote_object, entity, Cursor(modstamp=past))
+
+    report = world.sync()  # the deal arrives: won, attributed, and the invoice now points at it
+
+    assert report.rule_decisions["invoices_linked"] == 1
+    [stored] = world.prm.all("invoice")
+    assert stored.opportunity_id == world.prm.find("opportunity", "hubspot", deal).id
+    _gammas_bill(world, now)
+    audit = world.cli("audit", stored.id, "--json").json()
+    assert any(e["action"] == "invoice.opportunity" for e in audit), audit
     world.assert_settled()
