@@ -46,7 +46,10 @@ from prm_sync.store.runs import abandon_runs, running_run_ids
 LEGACY_SCOPE = "sync"
 """The one lock per store of releases before slice locks (migration 0010): it stands for every slice."""
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
-HEARTBEAT_MAX_INTERVAL = timedelta(seconds=60)
+SHORTEST_STALE_AFTER = timedelta(seconds=60)  # ``sync.lock_stale_after_seconds`` accepts no less
+HEARTBEAT_MAX_INTERVAL = SHORTEST_STALE_AFTER / 4
+"""Beats come at least this often whatever the holder's own ``stale_after``: a contender judges a lock by its
+own configuration, and one configured with the shortest allowed value must still see four beats per window."""
 
 
 def database_now(session: Session) -> datetime:
@@ -347,7 +350,7 @@ def abandon_dead_runs(store: Store, stale_after: timedelta, *, now: datetime | N
 
 
 def heartbeat_interval(stale_after: timedelta) -> float:
-    """Seconds between heartbeats: four chances before a lock looks stale, and at least once a minute."""
+    """Seconds between heartbeats: four chances before a lock looks stale to any process (``HEARTBEAT_MAX_INTERVAL``)."""
     return max(0.5, min(stale_after / 4, HEARTBEAT_MAX_INTERVAL).total_seconds())
 
 

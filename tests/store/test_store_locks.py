@@ -200,3 +200,21 @@ def test_a_holder_in_another_process_table_of_a_host_with_our_name_is_judged_by_
         freed, kept = locks.unlock(other, scope, actor="cli:ops", stale_after=STALE)
         assert freed == [] and [lock.run_id for lock in kept] == [f"run_container{n}"]
     assert locks.this_host().startswith(f"{socket.gethostname()}/") and locks.this_host() not in elsewhere
+
+
+def test_a_holder_configured_with_a_long_stale_after_still_looks_alive_to_the_shortest_one(store: Store, other: Store) -> None:
+    """Processes judge a lock by their own lock_stale_after_seconds (60 s at the least): beats must come often enough."""
+    from prm_sync.config.settings import SyncConfig
+
+    shortest = timedelta(seconds=SyncConfig.model_fields["lock_stale_after_seconds"].metadata[0].ge)
+    assert shortest == locks.SHORTEST_STALE_AFTER
+    for holder_setting in (shortest, STALE, timedelta(hours=1), timedelta(days=1)):
+        beat = timedelta(seconds=locks.heartbeat_interval(holder_setting))
+        assert 4 * beat <= shortest, holder_setting
+    held = locks.take_locks(store, [SF], "run_long_setting", timedelta(hours=1), heartbeat=False)
+    try:  # seen by the shortest setting after one beat was missed (a slow database): still alive
+        beat = timedelta(seconds=locks.heartbeat_interval(timedelta(hours=1)))
+        assert locks.heartbeat(store, SF, "run_long_setting")
+        assert not locks.acquire_lock(other, SF, "run_short_setting", shortest, now=locks.store_now(other) + 2 * beat)
+    finally:
+        held.close()
