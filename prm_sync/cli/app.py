@@ -9,9 +9,11 @@ input or configuration), anything else prints a one-line internal error
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.markup import escape
@@ -77,18 +79,38 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
+    except UnicodeEncodeError as exc:
+        undecodable = next((a for a in sys.argv[1:] if _undecodable(a)), None)
+        if undecodable is None or debug:
+            _internal_error(exc, debug)
+        error_line(f"argument {os.fsencode(undecodable)!r} is not UTF-8 text: ids, names and values given on the "
+                   "command line must be (check the terminal's locale)")
+        sys.exit(ExitCode.BAD_INPUT)
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        else:
-            err_console.print(
-                f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} (run with --debug for the traceback)",
-                highlight=False,
-                markup=True,
-                soft_wrap=True,
-            )
-        sys.exit(ExitCode.INTERNAL_ERROR)
+        _internal_error(exc, debug)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _undecodable(arg: str) -> bool:
+    """Bytes that were not UTF-8 reach ``sys.argv`` as lone surrogates (PEP 383); no database or API takes them."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _internal_error(exc: Exception, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exc()
+    else:
+        err_console.print(
+            f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} (run with --debug for the traceback)",
+            highlight=False,
+            markup=True,
+            soft_wrap=True,
+        )
+    sys.exit(ExitCode.INTERNAL_ERROR)
 
 
 def _usage_line(exc: click.ClickException) -> str:

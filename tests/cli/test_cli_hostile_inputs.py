@@ -214,6 +214,19 @@ def fix_amount_past_the_store(project: Path) -> list[str]:
     return ["failures", "fix", str(failure.id), "--set", "amount=1e30"]
 
 
+NOT_UTF8 = b"\xff\xfeacme".decode("utf-8", "surrogateescape")  # how Python hands over argv bytes that are not UTF-8
+
+
+def audit_id_not_utf8(project: Path) -> list[str]:
+    assert invoke(["db", "upgrade"]).exit_code == 0
+    return ["audit", NOT_UTF8]
+
+
+def failures_object_not_utf8(project: Path) -> list[str]:
+    assert invoke(["db", "upgrade"]).exit_code == 0
+    return ["failures", "list", "--object", NOT_UTF8]
+
+
 def limit_huge(project: Path) -> list[str]:
     return ["failures", "list", "--limit", "9" * 30]
 
@@ -362,6 +375,8 @@ CASES: dict[str, Case] = {
     "csv-300mb-sparse-file": Case(csv_sparse_300mb, "larger than"),
     "import-amount-past-the-store": Case(import_amount_past_the_store, "regs.csv:3: deal_registration.amount"),
     "failures-fix-amount-past-the-store": Case(fix_amount_past_the_store, "cannot be stored"),
+    "audit-id-not-utf-8": Case(audit_id_not_utf8, "not UTF-8 text"),
+    "failures-object-not-utf-8": Case(failures_object_not_utf8, "not UTF-8 text"),
     "limit-30-digits": Case(limit_huge, "--limit"),
     "failure-id-30-digits": Case(failure_id_huge, "failure"),
     "since-99999999999d": Case(since_huge, "--since"),
