@@ -133,7 +133,12 @@ def make_engine(
         # one shared connection, or every checkout would see its own empty database
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a folder must be, /proc, no permission: the URL is wrong
+            msg = f"cannot open the database at {render_url(parsed)}: cannot create {folder}: {exc.strerror or exc}"
+            raise StoreUnavailable(msg) from None
     engine = create_engine(parsed, **kwargs)
 
     @event.listens_for(engine, "connect")

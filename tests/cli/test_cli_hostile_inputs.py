@@ -435,6 +435,23 @@ def test_postgres_down_is_one_clear_line(project: Path, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize(
+    ("url", "expect"),
+    [
+        pytest.param("sqlite:////etc/passwd/prm.sqlite", "cannot create /etc/passwd", id="sqlite-under-a-file"),
+        pytest.param("sqlite:////proc/self/nope/prm.sqlite", "cannot create", id="sqlite-under-proc"),
+        pytest.param("sqlite:///{project}/adir", "unable to open", id="sqlite-a-directory"),
+        pytest.param("garbage", "not a valid", id="not-a-url"),
+        pytest.param("mysql://x@127.0.0.1/db", "unsupported database backend", id="unsupported-backend"),
+    ],
+)
+def test_a_bad_database_url_is_one_clear_line(url: str, expect: str, project: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "adir").mkdir()
+    monkeypatch.setenv("PRM_SYNC_DATABASE_URL", url.replace("{project}", str(project)))
+    _assert_one_clear_line(invoke(["db", "current"]), Case(lambda _p: [], expect))
+
+
+@pytest.mark.parametrize(
     "command",
     [
         pytest.param(["webhooks", "serve", "--port", "{port}"], id="webhooks-serve-port-in-use"),
