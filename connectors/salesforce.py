@@ -458,6 +458,23 @@ class SalesforceConnector:
     def _field_names(self, object_name: str) -> set[str]:
         return {f.name for f in self.describe(object_name)}
 
+    def _require_fields(self, object_name: str, names: list[str]) -> None:
+        """Every field a query or write names must be in the describe; say which are not, all at once.
+
+        Salesforce names only the first unknown column it meets ("No such column
+        'Partner_Tier__c'", or the upsert's external id field), so a new org would
+        be fixed one field per run; the describe the connector holds anyway lists
+        them all. Relationship paths (``Account.Name``) are left to the API.
+        """
+        known = {n.lower() for n in self._field_names(object_name)}
+        missing = [n for n in dict.fromkeys(names) if "." not in n and n.lower() not in known]
+        if missing:
+            them = "it" if len(missing) == 1 else "them"
+            msg = (f"the Salesforce org has no field {', '.join(missing)} on {object_name}, or the integration user "
+                   f"cannot see {them}")
+            raise ConfigError([Problem(msg, hint=f"create {them}, and grant the integration user access, with "
+                                       "`prm-sync setup` (`prm-sync validate --remote` lists everything missing)")])
+
     # -- reads ----------------------------------------------------------------------
     def _select(self, object_name: str, fields: list[str]) -> list[str]:
         names = self._field_names(object_name)
@@ -468,6 +485,7 @@ class SalesforceConnector:
             soql_field(name)
             if name not in wanted:
                 wanted.append(name)
+        self._require_fields(object_name, fields)
         return wanted
 
     def _record(self, raw: dict[str, Any]) -> RemoteRecord:
@@ -586,7 +604,20 @@ class SalesforceConnector:
         for request in records:
             latest.pop(request.key, None)
             latest[request.key] = request
-        by_key, unique = self._out_of_range(object_name, list(latest.values()))
+        try:
+            return self._upsert_unique(object_name, key_field, records, list(latest.values()))
+        except ConfigError:
+            # the org refused the call as a whole (the external id field is missing, say): name every
+            # missing field it writes, not only the one Salesforce named; nested relationship values
+            # ({"Partner__r": {...}}) name a relationship, not a field
+            written = (k for r in latest.values() for k, v in r.fields.items() if not isinstance(v, dict))
+            self._require_fields(object_name, [key_field, *written])
+            raise
+
+    def _upsert_unique(
+        self, object_name: str, key_field: str, records: list[UpsertRequest], latest: list[UpsertRequest]
+    ) -> list[WriteResult]:
+        by_key, unique = self._out_of_range(object_name, latest)
         if len(unique) > self.settings.bulk_threshold:
             rows = [{**{k: _to_json(v) for k, v in r.fields.items()}, key_field: r.key} for r in unique]
             try:

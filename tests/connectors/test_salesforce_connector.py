@@ -106,6 +106,22 @@ def test_a_call_refused_whole_for_one_record_is_halved_until_that_record_fails_a
     assert [a["Name"] for a in salesforce_sandbox.app.all_records("Account")] == ["a"]
 
 
+def test_fields_the_org_lacks_are_named_all_at_once_for_a_read_and_a_write(salesforce_sandbox):
+    """Salesforce names the first unknown column (or the missing external id) only; the connector names them all."""
+    connector = _connector(salesforce_sandbox)
+    with pytest.raises(ConfigError) as read:
+        list(connector.read_all("Lead", ["LastName", "Partner_Tier__c", "Territory__c"]))
+    with pytest.raises(ConfigError) as write:
+        connector.upsert("Lead", "PRM_Id__c", [
+            UpsertRequest(key="l1", fields={"LastName": "Lee", "Partner_Tier__c": "Gold"}),
+            UpsertRequest(key="l2", fields={"LastName": "Ng", "Domain__c": "ng.example"}),
+        ])
+    for caught, missing in ((read, "Partner_Tier__c, Territory__c"), (write, "PRM_Id__c, Partner_Tier__c, Domain__c")):
+        line = str(caught.value)
+        assert f"no field {missing} on Lead" in line and "prm-sync setup" in line, line
+    assert salesforce_sandbox.app.all_records("Lead") == []
+
+
 def test_lost_confirmation_is_retried_without_a_duplicate(salesforce_sandbox):
     app = salesforce_sandbox.app
     app.faults.drop_after_write = 1

@@ -116,12 +116,16 @@ def test_a_first_sync_without_setup_fails_naming_the_field_and_the_command(make_
     assert runs and all(r["status"] != "succeeded" for r in runs)
 
 
-def test_missing_fields_stop_the_salesforce_sync_naming_one_and_setup(make_world: Any) -> None:
+def test_missing_fields_stop_the_salesforce_sync_naming_every_one_and_setup(make_world: Any) -> None:
+    """Salesforce's own answer names the first unknown column only; the sync names all of them in one line."""
     world = _fresh(make_world, systems=("salesforce",))
     world.prm.save(Partner(id="ptn_alpha", name="Alpha Integrators"))
     ran = world.cli("sync", "--system", "salesforce", "--entity", "partner")
     assert ran.exit_code == 2, ran.output
-    assert ("Partner_Tier__c" in ran.output or "PRM_Id__c" in ran.output) and "prm-sync setup" in ran.output
+    words = " ".join(ran.output.split())
+    missing = ["PRM_Id__c", "Partner_Tier__c", "Partner_Status__c", "Partner_Type__c", "Domain__c"]
+    assert all(name in words for name in missing), ran.output
+    assert "on Account" in words and "prm-sync setup" in words
     assert world.salesforce_records("SELECT Id FROM Account") == []
 
 
