@@ -53,8 +53,14 @@ def _planned(directory: Path) -> list[tuple[Path, Path | None]]:
 def init_project(directory: Path) -> InitResult:
     """Write the files, or refuse (writing nothing) when any of them exists."""
     from prm_sync.config import load_config
+    from prm_sync.config.loader import system_path_problem
 
     directory = directory.resolve()
+    problem = system_path_problem(directory, "folder")
+    if problem is None and directory.exists() and not directory.is_dir():
+        problem = f"{directory} is a file, not a folder"
+    if problem is not None:
+        raise ConfigError([Problem(problem, hint="choose a folder of your own: prm-sync init NEW_DIR")])
     planned = _planned(directory)
     planned = [(t, src) for t, src in planned if src is not None or not t.exists()]  # keep a .gitignore
     existing = [target for target, _ in planned if target.exists()]
@@ -67,11 +73,15 @@ def init_project(directory: Path) -> InitResult:
         )])
     result = InitResult(directory=directory)
     for target, source in planned:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source is None:
-            target.write_text(GITIGNORE)
-        else:
-            shutil.copyfile(source, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source is None:
+                target.write_text(GITIGNORE)
+            else:
+                shutil.copyfile(source, target)
+        except OSError as exc:  # no permission, a full disk: say which file, and what was written before it
+            written = f" (written before it: {len(result.written)} files)" if result.written else ""
+            raise ConfigError([Problem(f"cannot write {target}: {exc.strerror or exc}{written}")]) from None
         result.written.append(target)
     result.secret_envs = load_config(directory / "config" / "prm_sync.yaml").systems.secret_envs()
     return result

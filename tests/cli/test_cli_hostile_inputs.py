@@ -227,6 +227,18 @@ def failures_object_not_utf8(project: Path) -> list[str]:
     return ["failures", "list", "--object", NOT_UTF8]
 
 
+def init_into_a_file(project: Path) -> list[str]:
+    return ["init", str(_write(project, "notes.txt", "not a folder\n"))]
+
+
+def init_into_a_system_folder(project: Path) -> list[str]:
+    return ["init", "/proc/prm-sync"]
+
+
+def reports_out_as_table(project: Path) -> list[str]:
+    return ["reports", "--out", str(project / "report.csv")]
+
+
 def limit_huge(project: Path) -> list[str]:
     return ["failures", "list", "--limit", "9" * 30]
 
@@ -377,6 +389,9 @@ CASES: dict[str, Case] = {
     "failures-fix-amount-past-the-store": Case(fix_amount_past_the_store, "cannot be stored"),
     "audit-id-not-utf-8": Case(audit_id_not_utf8, "not UTF-8 text"),
     "failures-object-not-utf-8": Case(failures_object_not_utf8, "not UTF-8 text"),
+    "init-into-a-file": Case(init_into_a_file, "not a folder"),
+    "init-into-a-system-folder": Case(init_into_a_system_folder, "system folder"),
+    "reports-out-without-a-file-format": Case(reports_out_as_table, "--format csv"),
     "limit-30-digits": Case(limit_huge, "--limit"),
     "failure-id-30-digits": Case(failure_id_huge, "failure"),
     "since-99999999999d": Case(since_huge, "--since"),

@@ -105,6 +105,9 @@ def reports(
     if fmt == "parquet" and out is None:
         msg = "--format parquet needs --out PATH"
         raise UsageError(msg)
+    if fmt == "table" and out is not None:  # a table is for the terminal: --out alone used to write nothing, silently
+        msg = "--out writes csv or parquet: add --format csv or --format parquet"
+        raise UsageError(msg)
     store = open_store(state.config())
     try:
         if fmt == "parquet":
