@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from connectors.base import Cursor, RemoteRecord
 from prm_sync.errors import PrmSyncError
 from prm_sync.mapping.merge import resolve_rule
+from prm_sync.mapping.values import is_blank
 from prm_sync.model import ENTITIES, CanonicalRecord, new_id
 from prm_sync.store import identity as identity_store
 from prm_sync.store import records
@@ -341,6 +342,14 @@ def _merge(
         if flow is None or flow.direction == "from_remote" or not prm_changed:
             updates[name] = pulled[name]
             decisions[name] = "from_remote"
+            continue
+        if state is None and is_blank(prm_value) != is_blank(remote_value):
+            # never agreed (a record adopted or linked by its natural key): a blank on one side is no
+            # edit, so the value fills it, whatever the rule; a rep's bare new account must not wipe
+            # the partner's phone, nor the PRM's blank the phone the rep typed
+            if is_blank(prm_value):
+                updates[name] = pulled[name]
+            decisions[name] = f"fill_blank:{'remote' if is_blank(prm_value) else 'prm'}"
             continue
         stats.conflicts += 1
         prm_at = repo.field_changed_at(session, record, name) if flow.rule == "newest" else None

@@ -201,3 +201,43 @@ def test_under_report_a_new_account_waits_for_a_person_who_gives_it_the_prm_id(m
                 if (s["system"], s["entity"]) == ("salesforce", "partner")]
     assert health["unmatched"] == 0
     world.assert_settled()
+
+
+def test_a_bare_account_linked_to_a_known_partner_fills_blanks_and_never_wipes_them(make_world: Any) -> None:
+    """A rep types only the name and domain of a partner the PRM knows (phone, city): nothing the PRM knew is lost,
+    and what the rep typed that the PRM lacked (the website) reaches the PRM and HubSpot."""
+    world = make_world(systems=SYSTEMS)
+    world.prm.save(Partner(id="ptn_fabrikam", name="Fabrikam", domain="fabrikam.example", phone="+1 555 0100",
+                           city="Boston"))
+    world.sync(systems=["hubspot"])  # the partner is in HubSpot; Salesforce is connected later
+    account_id = _partner_account(world, "Fabrikam Inc.", "fabrikam.example", Website="https://fabrikam.example/partners")
+
+    world.sync()
+
+    partner = world.prm.get("partner", "ptn_fabrikam")
+    assert (partner.phone, partner.city, partner.website) == ("+1 555 0100", "Boston", "https://fabrikam.example/partners")
+    [account] = world.salesforce_records(f"SELECT PRM_Id__c, Phone, BillingCity FROM Account WHERE Id = '{account_id}'")
+    assert account == {"PRM_Id__c": "ptn_fabrikam", "Phone": "+1 555 0100", "BillingCity": "Boston"}
+    company = world.hubspot_by_prm_id("companies", "ptn_fabrikam", ["phone", "city", "website"])
+    assert (company["phone"], company["city"], company["website"]) == (
+        "+1 555 0100", "Boston", "https://fabrikam.example/partners")
+    world.assert_settled()
+
+
+def test_a_partner_born_in_both_crms_keeps_what_each_rep_typed(make_world: Any) -> None:
+    world = make_world(systems=SYSTEMS)
+    account_id = _partner_account(world, "Northwind Partners", "northwind.example", Phone="+1 555 0100")
+    company = world.hubspot.crm.companies.basic_api.create(
+        {"properties": {"name": "Northwind Partners", "domain": "northwind.example", "is_partner": "true",
+                        "city": "Boston"}}).id
+
+    world.sync()
+
+    [partner] = world.prm.all("partner")  # one partner, linked to both records
+    assert partner.external_ids == {"salesforce": account_id, "hubspot": company}
+    assert (partner.phone, partner.city) == ("+1 555 0100", "Boston")
+    [account] = world.salesforce_records(f"SELECT Phone, BillingCity FROM Account WHERE Id = '{account_id}'")
+    assert account == {"Phone": "+1 555 0100", "BillingCity": "Boston"}
+    shown = world.hubspot_by_prm_id("companies", partner.id, ["phone", "city"])
+    assert (shown["phone"], shown["city"]) == ("+1 555 0100", "Boston")
+    world.assert_settled()
