@@ -24,7 +24,8 @@ from prm_sync.store.failures import FailedRecord
 
 MAX_VALUE = 60
 
-_HUBSPOT_LIST = re.compile(r"^Property values were not valid: (\[.*\])\s*$", re.S)
+# HubSpot's list of property problems; the connector puts the call before it ("batch upsert: Property values...")
+_HUBSPOT_LIST = re.compile(r"(?:^|: )Property values were not valid: (\[.*\])\s*$", re.S)
 _NOT_ONE_OF = re.compile(r"^(?P<value>.*?) was not one of the allowed options: \[(?P<options>.*)\]\s*$", re.S)
 _OPTION_VALUE = re.compile(r'value: "((?:[^"\\]|\\.)*)"')
 _PICKLIST = re.compile(r"bad value for restricted picklist field: (?P<value>.*)$", re.S)
@@ -33,6 +34,7 @@ _NO_PROPERTY = re.compile(r'Property "(?P<field>[^"]+)" does not exist')
 _REQUIRED = re.compile(r"Required fields are missing: \[(?P<fields>[^\]]*)\]")
 _RULE_VALUE = re.compile(r"value '(?P<value>.*)' is rejected")
 _TOO_LONG = re.compile(r"data value too large: (?P<value>.*) \(max length=(?P<max>\d+)\)")
+_NOT_VALID_FOR = re.compile(r"^(?P<value>.*?) is not a valid value for (?P<field>[\w.]+)\.?$", re.S)
 _NOT_VALID = re.compile(r"^(?P<value>.*?) was not a valid (?P<kind>[\w\s\d]+?)\.?$", re.S)
 _FOREIGN_KEY = re.compile(r"Foreign key external ID: (?P<value>\S+) not found for field (?P<key>\S+) in entity (?P<target>\w+)")
 
@@ -114,7 +116,7 @@ def _problem(field: str | None, value: str | None, allowed: list[str], reason: s
 
 
 def _hubspot_details(message: str) -> list[dict[str, Any]]:
-    match = _HUBSPOT_LIST.match(message)
+    match = _HUBSPOT_LIST.search(message)
     if not match:
         return []
     try:
@@ -137,25 +139,44 @@ def parse_error(code: str, message: str, fields: Iterable[str] = (), payload: di
     fields = list(fields)
     field = fields[0] if fields else None
     payload = payload or {}
-    for detail in _hubspot_details(message):
-        name = str(detail.get("name") or field or "") or None
-        text = str(detail.get("message") or "")
-        sub_code = str(detail.get("error") or code)
-        options = _NOT_ONE_OF.match(text)
-        if options:
-            value, allowed = _short(options.group("value")), _options(options.group("options"))
-            return ErrorDetail(field=name, value=value, allowed=allowed, kind="picklist",
-                               problem=_problem(name, value, allowed, None))
-        missing = _NO_PROPERTY.search(text)
-        if missing or sub_code == "PROPERTY_DOESNT_EXIST":
-            name = missing.group("field") if missing else name
-            return ErrorDetail(field=name, kind="missing_field", problem=f"{name}: the property does not exist in HubSpot")
-        invalid = _NOT_VALID.match(text)
-        if invalid:
-            value = _short(invalid.group("value"))
-            return ErrorDetail(field=name, value=value, kind="invalid_value",
-                               problem=f"{_where(name)}'{value}' is not a valid {invalid.group('kind')}")
-        return ErrorDetail(field=name, value=_short(payload.get(name or "")), problem=f"{_where(name)}{text or sub_code}")
+    details = _hubspot_details(message)
+    if details:
+        first = _hubspot_detail(details[0], code, field, payload)
+        others = [str(d.get("name")) for d in details[1:] if d.get("name")]
+        if not others:
+            return first
+        return first.model_copy(update={"problem": f"{first.problem} (also refused: {', '.join(others)})"})
+    return _parse_plain(code, message, field, payload)
+
+
+def _hubspot_detail(detail: dict[str, Any], code: str, field: str | None, payload: dict[str, Any]) -> ErrorDetail:
+    """One entry of HubSpot's ``Property values were not valid`` list."""
+    name = str(detail.get("name") or field or "") or None
+    text = str(detail.get("message") or "")
+    sub_code = str(detail.get("error") or code)
+    options = _NOT_ONE_OF.match(text)
+    if options:
+        value, allowed = _short(options.group("value")), _options(options.group("options"))
+        return ErrorDetail(field=name, value=value, allowed=allowed, kind="picklist",
+                           problem=_problem(name, value, allowed, None))
+    missing = _NO_PROPERTY.search(text)
+    if missing or sub_code == "PROPERTY_DOESNT_EXIST":
+        name = missing.group("field") if missing else name
+        return ErrorDetail(field=name, kind="missing_field", problem=f"{name}: the property does not exist in HubSpot")
+    invalid_for = _NOT_VALID_FOR.match(text)
+    if invalid_for:
+        value = _short(invalid_for.group("value"))
+        return ErrorDetail(field=name, value=value, kind="invalid_value", problem=f"{_where(name)}'{value}' is not a valid value")
+    invalid = _NOT_VALID.match(text)
+    if invalid:
+        value = _short(invalid.group("value"))
+        return ErrorDetail(field=name, value=value, kind="invalid_value",
+                           problem=f"{_where(name)}'{value}' is not a valid {invalid.group('kind')}")
+    return ErrorDetail(field=name, value=_short(payload.get(name or "")), problem=f"{_where(name)}{text or sub_code}")
+
+
+def _parse_plain(code: str, message: str, field: str | None, payload: dict[str, Any]) -> ErrorDetail:
+    """Salesforce's prose (and any message that is not HubSpot's property list)."""
     options = _NOT_ONE_OF.match(message)
     if options:
         value, allowed = _short(options.group("value")), _options(options.group("options"))

@@ -157,3 +157,36 @@ def _show_fix_and_replay(env, monkeypatch: pytest.MonkeyPatch) -> None:
     assert outcomes[renamed["record_key"]] == "failed_again"
     assert {o for r, o in outcomes.items() if r != renamed["record_key"]} == {"synced"}
     assert rest.exit_code == 5
+
+
+def test_hubspot_refusals_read_as_one_line_not_json_at_80_and_120_columns(make_sync_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HubSpot nests its reasons as JSON in ``Property values were not valid: [...]``, behind the connector's call name.
+
+    The list shows the field, the value and the other properties refused, in
+    two lines a record (HubSpot's raw JSON was cut mid-sentence over seven).
+    """
+    env = make_sync_env(systems=("hubspot",))
+    partner = env.data.partners[0]
+    env.apps["hubspot"].faults = FaultConfig(invalid_values={"name": [partner["name"]], "partner_tier": [partner["tier"]]})
+    assert env.cli("sync").exit_code == 5
+    [failure] = [f for f in env.cli("failures", "list", "--json").json() if f["record_key"] == partner["id"]]
+    assert failure["error_message"].startswith("batch upsert: Property values were not valid: [{")  # as HubSpot said it
+    problem = f"name: '{partner['name']}' is not a valid value (also refused: partner_tier)"
+    assert failure["problem"] == problem
+    for width in WIDTHS:
+        monkeypatch.setenv("COLUMNS", str(width))
+        for args in (["failures"], ["failures", "show", str(failure["id"])]):
+            shown = env.cli(*args).stdout
+            assert problem in _flat(shown), shown
+            if args == ["failures"]:  # show also prints the remote's own message, whole
+                _fits(shown, width)
+                assert "isValid" not in shown, shown
+        listed = env.cli("failures", "list").stdout
+        _fits(listed, width)
+        assert "isValid" not in listed
+        lines = listed.splitlines()
+        header = next(line for line in lines if line.startswith("error code"))
+        left, right = header.index("message"), header.index(" id") - 3
+        row = next(i for i, line in enumerate(lines) if line.startswith("INVALID_VALUE"))
+        assert " ".join(" ".join(line[left:right].split()) for line in lines[row:row + 2]) == problem, listed
+        assert not lines[row + 2].startswith(" "), listed  # the record takes two lines, the next is the footer

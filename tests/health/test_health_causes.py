@@ -58,9 +58,13 @@ def _hubspot_message(detail_message: str, code: str, name: str) -> str:
          ("LastName", None, [], "required", "required and empty: LastName")),
         ("STRING_TOO_LONG", "Name: data value too large: " + "A" * 90 + " (max length=80)", ["Name"],
          ("Name", "A" * 59 + "…", [], "too_long", "Name: longer than 80 characters")),
+        ("INVALID_OPTION", "batch upsert: " + _hubspot_message("Gold was not one of the allowed options: [bronze, silver]",
+                                                                "INVALID_OPTION", "partner_tier"), [],
+         ("partner_tier", "Gold", ["bronze", "silver"], "picklist", "partner_tier: 'Gold' is not one of bronze, silver")),
     ],
     ids=["hubspot-options-protobuf", "hubspot-options-short", "hubspot-missing-property", "salesforce-picklist",
-         "salesforce-missing-field", "salesforce-missing-parent", "required", "too-long"],
+         "salesforce-missing-field", "salesforce-missing-parent", "required", "too-long",
+         "hubspot-behind-the-connectors-call-name"],
 )
 def test_remote_errors_are_read_into_field_value_and_allowed(code, message, fields, expected) -> None:
     detail = parse_error(code, message, fields)

@@ -71,7 +71,7 @@ def print_groups(groups: list[FailureGroup], total: int) -> None:
              when(g.last_seen, ""), g.example.id) for g in groups]
     print_fitted(
         f"{total} open failed record{'s' if total != 1 else ''} in {len(groups)} cause{'s' if len(groups) != 1 else ''}",
-        [Col("count", justify="right"), Col("error", wrap=True), Col("system", priority=3), Col("object", priority=1),
+        [Col("count", justify="right"), Col("error", wrap=True, min_width=36), Col("system", priority=3), Col("object", priority=1),
          Col("field", priority=2), Col("first seen", priority=5), Col("last seen", priority=4),
          Col("example", priority=6, justify="right")],
         rows,
@@ -150,7 +150,7 @@ def failures_list(
     if json_output:
         print_json([{**f.model_dump(mode="json"), "problem": detail_of(f).problem} for f in rows])
         return
-    cols = [Col("error code"), Col("message", wrap=True), Col("id", justify="right"), Col("system", priority=4),
+    cols = [Col("error code"), Col("message", wrap=True, min_width=36), Col("id", justify="right"), Col("system", priority=4),
             Col("object", priority=2), Col("record", priority=1), Col("last seen", priority=3),
             Col("tries", priority=5, justify="right"), Col("op", priority=6)]
     values = [(f.error_code, detail_of(f).problem, f.id, f.system, f.remote_object, f.record_key, when(f.last_seen, ""),
