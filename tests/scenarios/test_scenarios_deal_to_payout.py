@@ -226,3 +226,28 @@ def test_an_invoice_naming_a_deal_the_prm_has_not_seen_yet_earns_once_the_deal_a
     audit = world.cli("audit", stored.id, "--json").json()
     assert any(e["action"] == "invoice.opportunity" for e in audit), audit
     world.assert_settled()
+
+
+def test_a_refund_the_month_after_a_paid_commission_is_clawed_back_in_that_month(make_world: Any, store: Any) -> None:
+    world = make_world(systems=("hubspot", "erp"), store=store)
+    now, customer = _gamma_registered_and_approved(world)
+    deal = _hubspot_deal(world, customer, "closedwon", now.date())
+    world.sync()
+    odoo = world.odoo
+    invoice = odoo.invoice(deal, 40000.0, now.date(), customer="Initech")
+    odoo.register_payment(invoice, 40000.0, now.date())
+    world.sync()
+    odoo.pay_bill(_gammas_bill(world, now)["id"], now.date())
+    world.sync()
+
+    later = world.clock.set(now + timedelta(days=35))  # next month: the customer is refunded a quarter
+    credit_note = odoo.credit_note(invoice, 10000.0, later.date())
+    odoo.register_payment(credit_note, 10000.0, later.date(), payment_type="outbound")
+    world.sync()
+
+    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
+    [clawback] = odoo.read("account.move", [["move_type", "=", "in_refund"]], ["partner_id", "amount_total", "ref"])
+    assert (clawback["partner_id"][0], clawback["amount_total"], clawback["ref"]) == (vendor, 1000.0, period_of(later))
+    bills = odoo.read("account.move", [["move_type", "=", "in_invoice"]], ["amount_total", "payment_state"])
+    assert [(b["amount_total"], b["payment_state"]) for b in bills] == [(4000.0, "paid")]  # last month's stands
+    world.assert_settled()
