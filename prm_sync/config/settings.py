@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_DAYS = 36_500  # a century: any day count past it is a typo, and past ~10**8 no date arithmetic survives it
+MAX_SECONDS = 30 * 86_400
+MAX_TIMEOUT_SECONDS = 3600.0
 
 
 class _Strict(BaseModel):
@@ -52,6 +59,11 @@ class _Remote(_Strict):
             if not value:
                 continue
             parts = urlsplit(value)
+            try:
+                parts.port  # noqa: B018  (a port past 65535 raises only when read)
+            except ValueError:
+                msg = f"{name} {value!r} has a port outside 0-65535"
+                raise ValueError(msg) from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 msg = f"{name} must look like https://host[:port], got {value!r}"
                 raise ValueError(msg)
@@ -146,12 +158,12 @@ class SalesforceConfig(_Remote):
     )
     auth: SalesforceAuthConfig = Field(default_factory=SalesforceAuthConfig)
     access_token_env: str = Field("SALESFORCE_ACCESS_TOKEN", description="static_token: env var holding the session id")
-    api_version: str = "59.0"
+    api_version: str = Field("59.0", pattern=r"^\d{2,3}\.0$", description="REST API version, e.g. 59.0")
     ca_bundle: Path | None = None
-    bulk_threshold: int = Field(2000, ge=1)
+    bulk_threshold: int = Field(2000, ge=1, le=150_000_000)  # Bulk API 2.0: 150M records a day
     quota_reserve_pct: float = Field(10.0, ge=0, le=90)
-    max_requests_per_second: float | None = Field(None, gt=0)
-    timeout_seconds: float = Field(30.0, gt=0)
+    max_requests_per_second: float | None = Field(None, gt=0, le=10_000)
+    timeout_seconds: float = Field(30.0, gt=0, le=MAX_TIMEOUT_SECONDS)
     max_retries: int = Field(5, ge=0, le=20)
     permission_set: str = Field(
         "PRM_Sync_Integration",
@@ -176,13 +188,13 @@ class SalesforceConfig(_Remote):
 class HubSpotConfig(_Remote):
     enabled: bool = True
     base_url: str = "https://api.hubapi.com"
-    portal_id: int | None = Field(None, ge=1, description="the portal (Hub ID): links failures to HubSpot records")
+    portal_id: int | None = Field(None, ge=1, le=2**63 - 1, description="the portal (Hub ID): links failures to HubSpot records")
     app_url: str = Field("https://app.hubspot.com", description="where people open records (EU: app-eu1.hubspot.com)")
     access_token_env: str = "HUBSPOT_ACCESS_TOKEN"
     ca_bundle: Path | None = None
-    requests_per_10s: int = Field(100, ge=1)
+    requests_per_10s: int = Field(100, ge=1, le=10_000)
     quota_reserve_pct: float = Field(10.0, ge=0, le=90)
-    timeout_seconds: float = Field(30.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0, le=MAX_TIMEOUT_SECONDS)
     max_retries: int = Field(5, ge=0, le=20)
 
     def secret_envs(self) -> list[str]:
@@ -199,7 +211,7 @@ class LmsConfig(_Remote):
     secret_env: str = Field("LMS_SECRET", description="basic: env var holding the LRS secret")
     access_token_env: str = Field("LMS_ACCESS_TOKEN", description="bearer: env var holding the token")
     ca_bundle: Path | None = None
-    timeout_seconds: float = Field(30.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0, le=MAX_TIMEOUT_SECONDS)
     max_retries: int = Field(5, ge=0, le=20)
 
     def secret_envs(self) -> list[str]:
@@ -213,7 +225,7 @@ class ErpConfig(_Remote):
     login: str = "prm-sync"
     access_token_env: str = "ERP_API_KEY"
     ca_bundle: Path | None = None
-    timeout_seconds: float = Field(30.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0, le=MAX_TIMEOUT_SECONDS)
     max_retries: int = Field(5, ge=0, le=20)
 
     def secret_envs(self) -> list[str]:
@@ -240,14 +252,14 @@ class SystemsConfig(_Strict):
 
 class SyncConfig(_Strict):
     overlap_seconds: int = Field(
-        300, ge=0, description="re-read this much before the cursor: modstamps commit late"
+        300, ge=0, le=MAX_SECONDS, description="re-read this much before the cursor: modstamps commit late"
     )
     page_size: int = Field(500, ge=1, le=10000, description="records per committed batch")
     delete_sweep_seconds: int = Field(
-        3600, ge=0, description="how often to look for deletes where that costs extra calls (HubSpot archived)"
+        3600, ge=0, le=MAX_SECONDS, description="how often to look for deletes where that costs extra calls (HubSpot archived)"
     )
-    lock_stale_after_seconds: int = Field(3600, ge=60)
-    max_record_attempts: int = Field(5, ge=1)
+    lock_stale_after_seconds: int = Field(3600, ge=60, le=MAX_SECONDS)
+    max_record_attempts: int = Field(5, ge=1, le=1000)
     pipeline_writes: bool = Field(
         True, description="send a slice's next batch while the previous one commits (one call in flight per slice)"
     )
@@ -267,6 +279,21 @@ class SchedulesConfig(_Strict):
         if len(value.split()) != 5:
             msg = f"cron expression {value!r} must have five fields (minute hour day month weekday)"
             raise ValueError(msg)
+        try:  # "99 99 * * *" has five fields too; status and Dagster would fail on it later
+            CronSim(value, datetime(2026, 1, 1, tzinfo=UTC))
+        except CronSimError as exc:
+            msg = f"cron expression {value!r}: {exc}"
+            raise ValueError(msg) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone {value!r}: an IANA name such as UTC, Europe/Berlin or America/New_York"
+            raise ValueError(msg) from None
         return value
 
 
@@ -277,17 +304,17 @@ class RetentionConfig(_Strict):
     during a sync: deleting is an operator's decision, on the operator's schedule.
     """
 
-    ledger_days: int | None = Field(30, ge=1, description="per-record ledger rows of stores before migration 0009 "
+    ledger_days: int | None = Field(30, ge=1, le=MAX_DAYS, description="per-record ledger rows of stores before migration 0009 "
                                     "(forensics; a push batch is kept as long as the audit)")
-    audit_days: int | None = Field(365, ge=1, description="the field-level audit log")
-    runs_days: int | None = Field(180, ge=1, description="finished sync runs and their statistics")
+    audit_days: int | None = Field(365, ge=1, le=MAX_DAYS, description="the field-level audit log")
+    runs_days: int | None = Field(180, ge=1, le=MAX_DAYS, description="finished sync runs and their statistics")
     inbox_days: int | None = Field(
-        14, ge=7, description="processed webhook deliveries; CRMs redeliver for days, so at least a week"
+        14, ge=7, le=MAX_DAYS, description="processed webhook deliveries; CRMs redeliver for days, so at least a week"
     )
-    resolved_failures_days: int | None = Field(90, ge=1, description="failed records once resolved or discarded")
-    resolved_reviews_days: int | None = Field(365, ge=1, description="review items once resolved")
+    resolved_failures_days: int | None = Field(90, ge=1, le=MAX_DAYS, description="failed records once resolved or discarded")
+    resolved_reviews_days: int | None = Field(365, ge=1, le=MAX_DAYS, description="review items once resolved")
     conflict_checks_days: int | None = Field(
-        365, ge=1, description="superseded conflict checks; each registration's latest check is always kept"
+        365, ge=1, le=MAX_DAYS, description="superseded conflict checks; each registration's latest check is always kept"
     )
 
 
@@ -295,7 +322,7 @@ class HealthConfig(_Strict):
     """When a slice stops counting as healthy (``prm-sync status``, Dagster's health view and checks)."""
 
     stale_after_minutes: int | None = Field(
-        None, ge=1, description="a slice whose last good run is older is stale (red); default: twice the "
+        None, ge=1, le=MAX_DAYS * 24 * 60, description="a slice whose last good run is older is stale (red); default: twice the "
         "most frequent sync schedule's interval plus 10 minutes",
     )
     quota_warn_pct: float = Field(80.0, ge=0, le=100, description="API use above this share of the daily limit is flagged")
@@ -324,27 +351,27 @@ class ConflictRules(_Strict):
 
 class ProtectionRules(_Strict):
     default_days: int = Field(90, ge=1, le=730)
-    per_tier: dict[str, int] = Field(default_factory=dict)
-    extension_days: int = Field(30, ge=1)
-    max_extensions: int = Field(1, ge=0)
-    warn_days_before_expiry: int = Field(14, ge=0)
+    per_tier: dict[str, Annotated[int, Field(ge=1, le=730)]] = Field(default_factory=dict)
+    extension_days: int = Field(30, ge=1, le=730)
+    max_extensions: int = Field(1, ge=0, le=100)
+    warn_days_before_expiry: int = Field(14, ge=0, le=730)
 
 
 class CertificationRules(_Strict):
-    validity_months: int = Field(12, ge=1)
-    renewal_window_days: int = Field(30, ge=0)
+    validity_months: int = Field(12, ge=1, le=120)
+    renewal_window_days: int = Field(30, ge=0, le=3650)
     required_for_product_lines: list[str] = Field(default_factory=list)
     passing_score: float = Field(0.7, ge=0, le=1)
 
 
 class TierRequirement(_Strict):
-    certified_people: int = Field(0, ge=0)
-    closed_revenue: float = Field(0, ge=0)
+    certified_people: int = Field(0, ge=0, le=1_000_000)
+    closed_revenue: float = Field(0, ge=0, le=1e15)
 
 
 class TierRules(_Strict):
     requirements: dict[str, TierRequirement] = Field(default_factory=dict)
-    demotion_grace_days: int = Field(60, ge=0)
+    demotion_grace_days: int = Field(60, ge=0, le=3650)
 
 
 class AttributionSplit(_Strict):
@@ -433,7 +460,7 @@ class WebhooksConfig(_Strict):
         None,
         description="scheme://host[:port] senders call (behind a proxy): HubSpot signs that URL",
     )
-    max_body_bytes: int = Field(5_000_000, ge=1024, description="larger requests are refused with 413")
+    max_body_bytes: int = Field(5_000_000, ge=1024, le=1_000_000_000, description="larger requests are refused with 413")
     read_timeout_seconds: float = Field(
         10.0, gt=0, le=300, description="a connection must deliver its whole request within this (slow senders are closed)"
     )

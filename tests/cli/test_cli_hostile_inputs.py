@@ -239,6 +239,26 @@ def reports_out_as_table(project: Path) -> list[str]:
     return ["reports", "--out", str(project / "report.csv")]
 
 
+def cron_out_of_range(project: Path) -> list[str]:
+    _edit_config(project, 'full_sync_cron: "0 2 * * *"', 'full_sync_cron: "99 99 * * *"')
+    return ["status"]
+
+
+def unknown_time_zone(project: Path) -> list[str]:
+    _edit_config(project, "timezone: UTC", "timezone: Mars/Olympus")
+    return ["status"]
+
+
+def retention_days_huge(project: Path) -> list[str]:
+    _edit_config(project, "ledger_days: 30", "ledger_days: 99999999999")
+    return ["db", "prune"]
+
+
+def base_url_port_out_of_range(project: Path) -> list[str]:
+    _edit_config(project, "base_url: https://api.hubapi.com", "base_url: https://api.hubapi.com:99999")
+    return ["validate"]
+
+
 def limit_huge(project: Path) -> list[str]:
     return ["failures", "list", "--limit", "9" * 30]
 
@@ -392,6 +412,10 @@ CASES: dict[str, Case] = {
     "init-into-a-file": Case(init_into_a_file, "not a folder"),
     "init-into-a-system-folder": Case(init_into_a_system_folder, "system folder"),
     "reports-out-without-a-file-format": Case(reports_out_as_table, "--format csv"),
+    "config-cron-out-of-range": Case(cron_out_of_range, "bad minute"),
+    "config-unknown-time-zone": Case(unknown_time_zone, "Mars/Olympus"),
+    "config-retention-days-huge": Case(retention_days_huge, "ledger_days"),
+    "config-port-out-of-range": Case(base_url_port_out_of_range, "port"),
     "limit-30-digits": Case(limit_huge, "--limit"),
     "failure-id-30-digits": Case(failure_id_huge, "failure"),
     "since-99999999999d": Case(since_huge, "--since"),
@@ -550,3 +574,47 @@ def test_every_number_on_the_command_line_is_bounded(path: list[str], param: Any
     value = "9" * 30
     args = [*path, value] if param.param_type_name == "argument" else [*path, param.opts[0], value]
     _assert_one_clear_line(invoke(args), Case(lambda _p: [], "invalid value for"))
+
+
+def _config_numbers() -> list[Any]:
+    """Every int or float setting of the config file (dict values and optional ones too), by its path."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    from prm_sync.config.settings import AppConfig
+
+    found: list[Any] = []
+
+    def walk(model: type[BaseModel], path: str) -> None:
+        hints = typing.get_type_hints(model, include_extras=True)
+        for name, info in model.model_fields.items():
+            hint = hints[name]
+            kinds = list(typing.get_args(hint)) if isinstance(hint, types.UnionType) else [hint]  # int | None
+            for kind in kinds:
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    walk(kind, f"{path}{name}.")
+                elif kind in (int, float):
+                    found.append(pytest.param(info.metadata, id=f"{path}{name}"))
+                elif typing.get_origin(kind) is dict:  # per_tier: {gold: 120}
+                    value = typing.get_args(kind)[1]
+                    if typing.get_origin(value) is typing.Annotated and typing.get_args(value)[0] in (int, float):
+                        extras = typing.get_args(value)[1:]  # Field(...) in Annotated: its constraints
+                        found.append(pytest.param([m for e in extras for m in getattr(e, "metadata", [e])],
+                                                  id=f"{path}{name}.*"))
+                    elif isinstance(value, type) and issubclass(value, BaseModel):
+                        walk(value, f"{path}{name}.*.")
+                    elif value in (int, float):
+                        found.append(pytest.param([], id=f"{path}{name}.*"))
+
+    walk(AppConfig, "")
+    return found
+
+
+@pytest.mark.parametrize("metadata", _config_numbers())
+def test_every_number_in_the_config_file_is_bounded(metadata: list[Any]) -> None:
+    """A 30-digit retention, timeout or threshold is refused by validate, never met later by date arithmetic."""
+    import annotated_types
+
+    assert any(isinstance(m, annotated_types.Le | annotated_types.Lt) for m in metadata), metadata
