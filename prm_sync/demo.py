@@ -15,6 +15,7 @@ Dagster UI can be pointed at the same world later.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sys
@@ -32,13 +33,16 @@ from prm_sync import defaults
 from prm_sync.config import AppConfig, apply_sandbox_state, load_config
 from prm_sync.demo_outcomes import Outcomes, read_outcomes
 from prm_sync.errors import FatalError
+from prm_sync.health.observers import HealthChange
 from prm_sync.model import CourseCompletion, DealRegistration, Opportunity, Partner, PartnerContact
 from prm_sync.runtime import Runtime, open_runtime
 from prm_sync.setup import SETUP_SYSTEMS, run_setup
 from prm_sync.store import failures, records
+from prm_sync.store.db import Store
 from prm_sync.sync.stats import RunReport
 
 Progress = Callable[[str], None]
+Report = Callable[[AppConfig, Store, HealthChange], Any]  # prm_sync.cli.report.notify
 
 
 class DemoSummary(BaseModel):
@@ -51,6 +55,7 @@ class DemoSummary(BaseModel):
     open_failures: int = 0
     rule_decisions: dict[str, int] = Field(default_factory=dict)
     next_steps: list[str] = Field(default_factory=list)
+    dagster_home: str | None = None  # the Dagster instance the demo's runs were reported to
 
 
 def seed_store(runtime: Runtime, data: DemoData) -> int:
@@ -148,7 +153,15 @@ def run_demo(
     scale: float = 1.0,
     keep_data: bool = False,
     progress: Progress | None = None,
+    report: Report | None = None,
 ) -> DemoSummary:
+    """Sandboxes, setup, seed, three syncs with a day of business between them, then what the systems hold.
+
+    ``report`` (the CLI's ``notify``) tells the orchestrators about the three
+    runs: the Dagster instance in ``DAGSTER_HOME``, or else one the demo keeps
+    in its data folder, which the next steps hand to ``dagster dev``, so the
+    UI shows the demo's syncs instead of "Never materialized".
+    """
     say = progress or (lambda _message: None)
     config_path = config_path or defaults.demo_config_file()
     config = load_config(config_path)
@@ -156,6 +169,7 @@ def run_demo(
     if data_dir.exists() and not keep_data:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    dagster_home = Path(os.environ.get("DAGSTER_HOME", "").strip() or data_dir / "dagster_home").resolve()
     cluster = SandboxCluster(data_dir / "sandbox", persist=True)
     say("starting the Salesforce, HubSpot, LMS and ERP sandboxes")
     cluster.start()
@@ -185,8 +199,10 @@ def run_demo(
             business["payout_bills_paid"] = pay_payout_bills(cluster, (data.now + timedelta(days=2)).date().isoformat())
             say("third sync: the ERP's payments read back")
             third = runtime.engine().run(trigger="demo", progress=lambda event: say(str(event)))
+            reported = report is not None and _report_runs(report, runtime, [first, second, third], dagster_home)
             say("reading back what Salesforce, HubSpot and the ERP hold")
-            summary = _summarise(config, config_path, runtime, state_file, seeded, [first, second, third], business, data)
+            summary = _summarise(config, config_path, runtime, state_file, seeded, [first, second, third], business, data,
+                                 dagster_home if reported else None)
         finally:
             runtime.close()
     finally:
@@ -227,7 +243,26 @@ def _cli() -> str:
         return str(script)
 
 
-def _next_steps(cli: str, config_path: Path, state_file: Path, sandbox_dir: Path) -> list[str]:
+def _report_runs(report: Report, runtime: Runtime, runs: list[RunReport], home: Path) -> bool:
+    """The runs, reported with ``DAGSTER_HOME`` pointing at ``home`` (set back as it was afterwards); True if any
+    observer took them (none does with ``PRM_SYNC_OBSERVERS=off`` or without the Dagster project installed)."""
+    home.mkdir(parents=True, exist_ok=True)
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        said = report(runtime.config, runtime.store, HealthChange(
+            kind="run", slices=sorted({(s.system, s.entity) for r in runs for s in r.slices}),
+            run_ids=[r.run_id for r in runs], actor="demo"))
+    finally:
+        if before is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = before
+    return bool(said)
+
+
+def _next_steps(cli: str, config_path: Path, state_file: Path, sandbox_dir: Path,
+                dagster_home: Path | None = None) -> list[str]:
     """Commands to paste, one per line: the environment once, then each command with what it shows."""
     dagster = str(Path(cli).with_name("dagster")) if "/" in cli else "dagster"
     steps = [
@@ -240,12 +275,14 @@ def _next_steps(cli: str, config_path: Path, state_file: Path, sandbox_dir: Path
         (f"{dagster} dev", "the Dagster UI"),
     ]
     width = max(len(command) for command, _ in steps[1:])
-    return [f"export PRM_SYNC_CONFIG={config_path} PRM_SYNC_SANDBOX_STATE={state_file}",
+    home = f" DAGSTER_HOME={dagster_home}" if dagster_home is not None else ""
+    return [f"export PRM_SYNC_CONFIG={config_path} PRM_SYNC_SANDBOX_STATE={state_file}{home}",
             *(f"{command.ljust(width)}   # {what}" for command, what in steps)]
 
 
 def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, state_file: Path, seeded: dict[str, int],
-               reports: list[RunReport], business: dict[str, int], data: DemoData) -> DemoSummary:
+               reports: list[RunReport], business: dict[str, int], data: DemoData,
+               dagster_home: Path | None = None) -> DemoSummary:
     outcomes = read_outcomes(runtime, [r.run_id for r in reports], learner_coverage(runtime, data))
     with runtime.store.session(readonly=True) as session:
         open_failures = failures.count_open(session)
@@ -258,5 +295,6 @@ def _summarise(config: AppConfig, config_path: Path, runtime: Runtime, state_fil
         data_dir=str(config.data_dir), state_file=str(state_file), seeded=seeded,
         runs=[_run_row(r) for r in reports], business=business, outcomes=outcomes, open_failures=open_failures,
         rule_decisions=decisions,
-        next_steps=_next_steps(cli, config_path, state_file, config.data_dir / "sandbox"),
+        next_steps=_next_steps(cli, config_path, state_file, config.data_dir / "sandbox", dagster_home),
+        dagster_home=str(dagster_home) if dagster_home is not None else None,
     )

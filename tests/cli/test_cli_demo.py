@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,14 @@ def _demo_config(tmp_path: Path) -> Path:
     return path
 
 
-def test_demo_reports_what_the_crms_and_the_erp_hold(tmp_path: Path) -> None:
+def test_demo_reports_what_the_crms_and_the_erp_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _demo_config(tmp_path)
+    monkeypatch.setenv("PRM_SYNC_OBSERVERS", "on")  # as a user runs it: the runs reach a Dagster instance
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     result = invoke(["demo", "--scale", "0.02", "--seed", "5", "--demo-config", str(path), "--json"])
     assert result.exit_code == 0, result.output
     summary = result.json()
+    _the_demo_runs_are_in_dagster(summary, tmp_path / "data" / "dagster_home")
     outcomes = summary["outcomes"]
     assert summary["open_failures"] == 0 and [run["status"] for run in summary["runs"]] == ["succeeded"] * 3
     # every completion by a partner contact is credited to that contact's partner (the acceptance floor: 99 %)
@@ -52,3 +56,17 @@ def test_demo_reads_at_80_columns_and_its_next_commands_paste_as_one_line(
     commands = [line.split("#")[0].split() for line in steps[1:]]
     assert [c[1:] for c in commands if c[0].endswith("prm-sync")][1:] == [
         ["status"], ["failures"], ["learners", "unmatched"], ["sync"]]  # each whole on its own line
+
+
+def _the_demo_runs_are_in_dagster(summary: dict, home: Path) -> None:
+    """No DAGSTER_HOME: the demo keeps an instance in its data folder, reports its runs there and hands it on."""
+    from dagster import AssetKey, DagsterInstance
+
+    assert summary["dagster_home"] == str(home.resolve()) and "DAGSTER_HOME" not in os.environ  # set back
+    assert f"DAGSTER_HOME={home.resolve()}" in summary["next_steps"][0]  # exported for `dagster dev` and the CLI
+    with DagsterInstance.from_config(str(home)) as instance:
+        partners = instance.get_latest_materialization_event(AssetKey(["salesforce", "partners"]))
+        assert partners is not None, "the demo's syncs are not in Dagster: 'Never materialized'"
+        assert partners.asset_materialization.tags["prm_sync/run_id"] == summary["runs"][-1]["run_id"]
+        health = instance.get_latest_materialization_event(AssetKey(["prm", "sync_health"]))
+        assert health is not None and health.asset_materialization.metadata["status"].value == "ok"

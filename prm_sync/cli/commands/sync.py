@@ -173,11 +173,11 @@ def demo(
     from prm_sync.demo_outcomes import outcome_lines
 
     if json_output:
-        summary = run_demo(config, seed=seed, scale=scale)
+        summary = run_demo(config, seed=seed, scale=scale, report=notify)
         print_json(summary.model_dump(mode="json"))
         return
     with Status("starting", console=console) as status:
-        summary = run_demo(config, seed=seed, scale=scale, progress=lambda m: status.update(m))
+        summary = run_demo(config, seed=seed, scale=scale, progress=lambda m: status.update(m), report=notify)
     console.print(f"[bold]prm-sync demo[/]: seeded {', '.join(f'{k} {v}' for k, v in summary.seeded.items())}")
     for index, run in enumerate(summary.runs, start=1):
         rows = [(s["system"], s["entity"], s["read"], s["created"], s["updated"], s["unchanged"], s["deleted"],
