@@ -268,6 +268,9 @@ def _apply_one(
         record_id, claim = who
     else:
         record_id = _match(ctx, session, sl, remote, values)
+        if sl.match_kind == "natural_key" and _superseded(session, sl, record_id, remote):
+            stats.unchanged += 1  # an older result for the same key, re-read in the overlap: the later one stands
+            return None
     record = repo.get_record(session, sl.entity, record_id)
     if record is None and state is not None and sl.creates_remote:
         stats.skipped += 1  # deleted (or merged away) in the PRM: its copy is not read back to life
@@ -398,6 +401,21 @@ def _identify(
             values={k: v for k, v in values.items() if v is not None}, run_id=ctx.run_id, now=ctx.clock(),
         )
     return None
+
+
+def _superseded(session: Any, sl: Slice, record_id: str, remote: RemoteRecord) -> bool:
+    """Whether the record already holds a later remote record of its natural key.
+
+    Several remote records can share one natural key (a learner's retake of a
+    course is a new xAPI statement for the same completion); the link follows
+    the one applied last. Without this, each overlap re-read would apply the
+    other one again and the completion would flip between the two every run.
+    Ties go by remote id, so the outcome does not depend on read order.
+    """
+    link = repo.states_for(session, sl.entity, sl.system, [record_id]).get(record_id)
+    if link is None or link.remote_id == remote.id or link.remote_modstamp is None or remote.modstamp is None:
+        return False
+    return (link.remote_modstamp, link.remote_id) > (remote.modstamp, remote.id)
 
 
 def _match(

@@ -140,3 +140,32 @@ def test_a_learner_added_as_a_contact_in_salesforce_credits_the_partner_with_wha
     assert world.hubspot_by_prm_id("contacts", sam.id, ["email"])["email"] == "sam.sample@bolt.example"
     assert world.cli("learners", "unmatched", "--json").json()["total"] == 0
     world.assert_settled()
+
+
+def test_a_learner_who_recertifies_keeps_the_partners_tier_and_the_retake_stands(make_world: Any, store: Any) -> None:
+    """Certifications lapse after 12 months; Jane retakes the course before hers does. Both results stay in the LRS
+    under the same learner and course: the retake is the completion, and syncs that re-read both change nothing."""
+    world = make_world(systems=SYSTEMS, store=store)
+    t0 = world.clock.set(datetime.now(UTC).replace(microsecond=0))
+    world.prm.save(Partner(id="ptn_acme", name="Acme Integrators"),
+                   PartnerContact(id="pcn_jane", partner_id="ptn_acme", last_name="Doe", email="jane@acme.example"))
+    world.lrs.completion("jane@acme.example", "platform-certified", product_line="platform",
+                         when=t0 - timedelta(days=360))
+    world.sync()
+    assert tiers_in_crms(world, "ptn_acme") == ("Silver", "silver")
+
+    retake = t0 - timedelta(days=1)
+    world.lrs.completion("jane@acme.example", "platform-certified", product_line="platform", when=retake)
+    world.sync()
+    [completion] = world.prm.all("course_completion")
+    assert completion.completed_at == retake
+    [certification] = world.prm.all("certification")
+    assert certification.expires_at.date() == (retake + timedelta(days=365)).date()
+    world.assert_settled()  # both statements are read again (the overlap): the retake still stands
+    assert world.prm.all("course_completion")[0].completed_at == retake
+
+    world.clock.set(t0 + timedelta(days=10))  # the first certification's year is over: no grace, no demotion
+    world.sync()
+    assert world.prm.get("partner", "ptn_acme").tier_grace_until is None
+    assert tiers_in_crms(world, "ptn_acme") == ("Silver", "silver")
+    world.assert_settled()
