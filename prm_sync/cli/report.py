@@ -27,3 +27,20 @@ def notify(config: AppConfig, store: Store, change: HealthChange) -> list[str]:
     for line in said:
         err_console.print(line, markup=False, highlight=False)
     return said
+
+
+def notify_runs(config: AppConfig, store: Store, run_ids: list[str | None], actor: str = "cli") -> list[str]:
+    """Report sync runs a command made (adopt, webhooks drain, reconcile --repair): their slices, as the store has them."""
+    from prm_sync.store.runs import get_run
+
+    found = [r for r in run_ids if r]
+    if not found:
+        return []
+    slices: set[tuple[str, str]] = set()
+    with store.session(readonly=True) as session:
+        for run_id in found:
+            run = get_run(session, run_id)
+            for entry in (run.stats.get("slices") or []) if run is not None else []:
+                if entry.get("system") and entry.get("entity"):
+                    slices.add((entry["system"], entry["entity"]))
+    return notify(config, store, HealthChange(kind="run", slices=sorted(slices), run_ids=found, actor=actor))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from dagster import AssetKey, DagsterInstance
 from sandbox_fixtures.cluster import MakeSyncEnv
 
 from prm_sync.reconcile import run_reconcile
@@ -12,7 +14,8 @@ from prm_sync.store import records
 from prm_sync.store.db import Store
 
 
-def test_cli_reconcile_reports_json_exit_codes_and_repairs(make_sync_env: MakeSyncEnv) -> None:
+def test_cli_reconcile_reports_json_exit_codes_and_repairs(make_sync_env: MakeSyncEnv, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     env = make_sync_env(systems=("salesforce", "hubspot"))
     env.run()
     env.run()
@@ -31,9 +34,18 @@ def test_cli_reconcile_reports_json_exit_codes_and_repairs(make_sync_env: MakeSy
     assert drifted.exit_code == 4  # differences found: a scheduler can alert on it
     assert "field_drift" in drifted.stdout and partner_id in drifted.stdout
 
+    # with a Dagster instance configured, the repair's sync run reaches it, as every CLI sync does
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("PRM_SYNC_OBSERVERS", "on")
+    (tmp_path / "dagster_home").mkdir()
     repaired = env.cli("reconcile", "--system", "hubspot", "--repair", "--json")
     assert repaired.exit_code == 0, repaired.stderr
     assert repaired.json()["repair"]["pushed"] == {"hubspot/partner": 1}
+    assert "reported to Dagster" in repaired.stderr
+    with DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(AssetKey(["hubspot", "partners"]))
+    assert event is not None and event.asset_materialization.tags["prm_sync/run_id"] == repaired.json()["repair"]["run_id"]
+    monkeypatch.setenv("PRM_SYNC_OBSERVERS", "off")
     assert env.apps["hubspot"].find_record("companies", "prm_id", partner_id)["phone"] == "+1 555 0100"  # type: ignore[attr-defined]
     assert env.cli("reconcile", "--system", "hubspot", "--json").json()["clean"] is True
 

@@ -16,6 +16,7 @@ import typer
 from prm_sync.cli.app import app
 from prm_sync.cli.context import state
 from prm_sync.cli.output import Col, console, print_fitted, print_json
+from prm_sync.cli.report import notify_runs
 
 ADOPTABLE = ("partner", "partner_contact", "deal_registration")
 
@@ -54,6 +55,7 @@ def adopt(
         if not dry_run:
             report = runtime.engine(systems).run(SyncScope(systems=systems, entities=[entity], full=True),
                                                  trigger="adopt")
+            notify_runs(runtime.config, runtime.store, [report.run_id])
     finally:
         runtime.close()
     if json_output:

@@ -55,6 +55,7 @@ def reconcile(
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Compare full snapshots of each system with the PRM store; optionally repair."""
+    from prm_sync.cli.report import notify_runs
     from prm_sync.errors import UsageError
     from prm_sync.reconcile import run_reconcile
     from prm_sync.runtime import open_runtime
@@ -70,6 +71,8 @@ def reconcile(
         else:
             with Status("starting", console=console) as status:
                 report = run_reconcile(runtime, system or None, repair=repair, progress=lambda m: status.update(m))
+        if report.repair is not None:
+            notify_runs(runtime.config, runtime.store, [report.repair.run_id])
     finally:
         runtime.close()
     if json_output:

@@ -92,6 +92,7 @@ def drain(
     """
     from prm_sync.cli.commands.sync import print_drain
     from prm_sync.cli.output import print_json
+    from prm_sync.cli.report import notify_runs
     from prm_sync.exit_codes import for_run_status
     from prm_sync.runtime import open_runtime
     from prm_sync.webhooks.drain import drain_inbox
@@ -99,6 +100,8 @@ def drain(
     runtime = open_runtime(state.config())
     try:
         drained = drain_inbox(runtime, dry_run=dry_run, limit=limit)
+        if not dry_run and drained is not None and drained.report is not None:
+            notify_runs(runtime.config, runtime.store, [drained.report.run_id])
     finally:
         runtime.close()
     if json_output:
