@@ -57,6 +57,8 @@ from connectors.base import (
     page,
 )
 from connectors.hubspot_limits import RequestLimiter
+from connectors.hubspot_values import CODE as VALUE_OUT_OF_RANGE
+from connectors.hubspot_values import first_problem as first_value_problem
 from connectors.hubspot_where import parse_where
 from connectors.isolate import BatchRefused, write_isolating
 from prm_sync.errors import (
@@ -595,7 +597,15 @@ class HubSpotConnector:
         for request in records:
             latest[request.key] = request
         outcome: dict[str, WriteResult] = {}
-        for chunk in page(list(latest.values()), self.batch_size):
+        sendable: list[UpsertRequest] = []
+        for request in latest.values():
+            found = first_value_problem(request.fields)  # HubSpot would refuse its whole batch (hubspot_values)
+            if found is None:
+                sendable.append(request)
+            else:
+                outcome[request.key] = WriteResult(key=request.key, ok=False, error_code=VALUE_OUT_OF_RANGE,
+                                                   error_message=found[1], error_fields=[found[0]])
+        for chunk in page(sendable, self.batch_size):
             # a bad value refuses the whole batch without naming its input: halves find it (connectors.isolate)
             outcome.update(write_isolating(
                 chunk, lambda part: self._upsert_chunk(object_type, key_field, list(part)), lambda r: r.key))

@@ -60,6 +60,7 @@ BAD_PROPERTIES = [
     pytest.param({"annualrevenue": "NaN"}, "INVALID_FLOAT", id="not a number"),
     pytest.param({"annualrevenue": " 12"}, "LEADING_TRAILING_WHITESPACE", id="a number with a leading space"),
     pytest.param({"partner_tier": "gold "}, "LEADING_TRAILING_WHITESPACE", id="an option with a trailing space"),
+    pytest.param({"name": "N" * 65_537}, "MAX_CHARACTERS_EXCEEDED", id="a text past 65,536 characters"),
 ]
 
 

@@ -263,6 +263,26 @@ def test_a_poison_registration_in_a_hubspot_batch_fails_alone_and_the_rest_land(
     assert app.calls["objects.batch.upsert"] - calls <= 1 + 2 * 7 * len(poisoned)  # only the bad ones retried
 
 
+def test_a_text_past_hubspots_limit_fails_alone_before_its_batch_is_sent(make_sync_env: MakeSyncEnv) -> None:
+    """HubSpot keeps 65,536 characters in a text property and refuses a batch holding a longer one whole."""
+    env = make_sync_env(systems=("hubspot",), seed_data=False)
+    connector = env.runtime.connectors(["hubspot"])["hubspot"]
+    rows = [UpsertRequest(key=f"reg_{n}", fields={"customer_name": f"C{n}"}) for n in range(5)]
+    rows[3] = UpsertRequest(key="reg_3", fields={"customer_name": "L" * 65_537})
+    rows[4] = UpsertRequest(key="reg_4", fields={"customer_name": "K" * 65_536})  # exactly the limit: kept
+
+    results = connector.upsert("p_deal_registrations", "prm_id", rows)
+
+    assert [(r.key, r.error_code, r.error_fields) for r in results if not r.ok] == [
+        ("reg_3", "VALUE_OUT_OF_RANGE", ["customer_name"])]
+    assert "65,537 characters" in (results[3].error_message or "")
+    page = _hubspot(env).crm.objects.basic_api.get_page("p_deal_registrations", limit=100,
+                                                        properties=["prm_id", "customer_name"])
+    landed = {r.properties["prm_id"]: r.properties["customer_name"] for r in page.results}
+    assert sorted(landed) == ["reg_0", "reg_1", "reg_2", "reg_4"] and len(landed["reg_4"]) == 65_536
+    assert env.apps["hubspot"].calls["objects.batch.upsert"] == 1  # no refused batch, no halving
+
+
 # -- Salesforce's own answers, when the connector has no describe to check against ----------
 SALESFORCE_ANSWERS = [
     pytest.param({"Amount__c": 1e30}, "NUMBER_OUTSIDE_VALID_RANGE", id="1e30 in a Currency(16, 2) field"),

@@ -331,6 +331,7 @@ def is_custom(ot: ObjectType) -> bool:
 # -- values ----------------------------------------------------------------------
 
 _DIGITS = re.compile(r"^-?\d+$")
+MAX_TEXT_CHARS = 65_536
 
 
 def iso_ms(ms: int) -> str:
@@ -389,6 +390,11 @@ def normalize_value(prop: PropertyDef, raw: Any) -> tuple[str | None, dict[str, 
             msg = f"{value} was not a valid long or ISO 8601 date"
             return None, validation_detail(prop.name, value, "INVALID_DATE", msg)
         return (iso_ms(ms) if prop.type == "datetime" else iso_ms(ms)[:10]), None
+    if prop.type == "string" and len(value) > MAX_TEXT_CHARS:
+        # HubSpot's knowledge base ("Property field types"): a text value added through the CRM holds at
+        # most 65,536 characters; the error code here is the sandbox's own (HubSpot's is not documented)
+        msg = f"{prop.name} has {len(value):,} characters; the limit is {MAX_TEXT_CHARS:,}"
+        return None, validation_detail(prop.name, value[:100], "MAX_CHARACTERS_EXCEEDED", msg)
     if prop.type in ("enumeration", "bool"):
         parts = value.split(";") if prop.multi else [value]
         normalized = [p.lower() if prop.type == "bool" else p for p in parts]
