@@ -79,6 +79,12 @@ def test_dagster_rejected_partner_is_reported_blocks_downstream_and_replays(dags
     assert latest.event.dagster_event.event_specific_data.passed  # it failed in the sync run above
     causes = dagster_world.instance.get_latest_materialization_event(AssetKey(["prm", "failed_records"]))
     assert causes.asset_materialization.metadata["open_failures"].value == 0
+    # and the slice itself: the replay's run is its latest materialization, no longer `failed 1` and the old table
+    refreshed = dagster_world.instance.get_latest_materialization_event(AssetKey(["salesforce", "partners"]))
+    meta = refreshed.asset_materialization.metadata
+    assert refreshed.asset_materialization.tags["prm_sync/trigger"] == "replay"
+    assert meta["failed"].value == 0 and meta["updated"].value + meta["created"].value == 1
+    assert meta["failures"].value.records == []
 
     again = dagster_world.defs.resolve_job_def("incremental_sync_job").execute_in_process(
         instance=dagster_world.instance, run_config=STRICT_HEALTH,
