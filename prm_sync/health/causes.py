@@ -55,6 +55,8 @@ GUIDANCE: dict[str, str] = {
     "ask the Salesforce admin about the rule",
     "DUPLICATE_VALUE": "another record already holds this unique value: merge the duplicates, then replay",
     "CONFLICT": "another record already holds this unique value: merge the duplicates, then replay",
+    "INVALID_VALUE": "HubSpot refused the value for this property (its type, format or a validation rule on it): "
+    "correct the value in the PRM record, or check the property's settings in HubSpot",
     "INVALID_EMAIL_ADDRESS": "the e-mail address is malformed: correct it in the PRM record",
     "INVALID_EMAIL": "the e-mail address is malformed: correct it in the PRM record",
     "INVALID_DATE": "the date is not in a format the CRM accepts: correct the value or the mapping's date transform",

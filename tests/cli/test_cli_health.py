@@ -181,6 +181,7 @@ def test_hubspot_refusals_read_as_one_line_not_json_at_80_and_120_columns(make_s
             if args == ["failures"]:  # show also prints the remote's own message, whole
                 _fits(shown, width)
                 assert "isValid" not in shown, shown
+            assert "HubSpot refused the value for this property" in _flat(shown)  # what fixes it
         listed = env.cli("failures", "list").stdout
         _fits(listed, width)
         assert "isValid" not in listed
