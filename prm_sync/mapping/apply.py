@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prm_sync.errors import ConfigError
+from prm_sync.errors import ConfigError, PrmSyncError
 from prm_sync.mapping.canonical import field_type
+from prm_sync.mapping.compiled import compile_read_back, compile_writer
 from prm_sync.mapping.context import MappingContext, MappingValueError, TransformContext
 from prm_sync.mapping.field_checks import READS, WRITES, effective_direction
 from prm_sync.mapping.known_fields import REMOTE_ID_FIELD
@@ -41,21 +42,23 @@ def _round_trips(ref: Any, entity: str, prm: str | None) -> bool:
     return field_type(entity, prm) in transform.round_trips(transform.parse_params(raw))
 
 
-def _bind(ref: Any, half: str) -> tuple[Bound | None, Callable[[Any, str], str] | None, list[str] | None]:
-    """A transform half bound to its params, plus its output key and input fields."""
+def _bind(
+    ref: Any, half: str
+) -> tuple[Bound | None, Callable[[Any, str], str] | None, list[str] | None, tuple[Any, Any] | None]:
+    """A transform half bound to its params, plus its output key, input fields and (function, params)."""
     name, raw = split_ref(ref)
     transform = TRANSFORMS[name or ""]
     params = transform.parse_params(raw)
     fn = getattr(transform, half)
     if fn is None:
-        return None, None, None
+        return None, None, None, None
     inputs = transform.inputs(params) if transform.inputs else None
     out_key = (lambda remote: transform.output_key(params, remote)) if transform.output_key else None
 
     def bound(value: Any, ctx: TransformContext) -> Any:
         return fn(value, params, ctx)
 
-    return bound, out_key, inputs
+    return bound, out_key, inputs, (fn, params)
 
 
 @dataclass(slots=True)
@@ -73,20 +76,22 @@ class CompiledField:
     to_inputs: list[str] | None
     from_inputs: list[str] | None
     round_trips: bool = False  # its one transform reads the written value back as the PRM value normalises
+    to_call: tuple[Any, Any] | None = None  # (function, params) behind ``to_fn``, for the generated code
+    from_call: tuple[Any, Any] | None = None  # the same behind ``from_fn``
 
 
 def _compile_field(spec: Any, obj: ObjectSpec, default_rule: str) -> CompiledField:
     direction = effective_direction(spec, obj)
     to_fn = from_fn = None
     out_key = spec.remote
-    to_inputs = from_inputs = None
+    to_inputs = from_inputs = to_call = from_call = None
     if spec.transform is not None:
-        to_fn, key_fn, to_inputs = _bind(spec.transform, "to_remote")
+        to_fn, key_fn, to_inputs, to_call = _bind(spec.transform, "to_remote")
         if key_fn is not None:
             out_key = key_fn(spec.remote)
-        from_fn, _, from_inputs = _bind(spec.transform, "from_remote")
+        from_fn, _, from_inputs, from_call = _bind(spec.transform, "from_remote")
     if spec.inverse is not None:
-        from_fn, _, from_inputs = _bind(spec.inverse, "from_remote")
+        from_fn, _, from_inputs, from_call = _bind(spec.inverse, "from_remote")
     return CompiledField(
         prm=spec.prm,
         remote=spec.remote,
@@ -101,6 +106,8 @@ def _compile_field(spec: Any, obj: ObjectSpec, default_rule: str) -> CompiledFie
         to_inputs=to_inputs,
         from_inputs=from_inputs,
         round_trips=spec.transform is not None and spec.inverse is None and _round_trips(spec.transform, obj.entity, spec.prm),
+        to_call=to_call,
+        from_call=from_call,
     )
 
 
@@ -115,6 +122,7 @@ class ObjectMapping:
         self.default_rule = default_rule  # the file's `defaults.rule`, for fields and objects naming none
         self.filter = spec.filter
         self.fields = [_compile_field(f, spec, default_rule) for f in spec.fields]
+        self._compiled: dict[tuple[str, bool], tuple[list[CompiledField], Callable[..., Any]]] = {}
         self.writers = [f for f in self.fields if f.direction in WRITES]
         self.readers = [f for f in self.fields if f.direction in READS and f.prm is not None]
         self.reads_links = any(
@@ -168,8 +176,35 @@ class ObjectMapping:
     def to_remote(
         self, record: CanonicalRecord | dict[str, Any], ctx: MappingContext | None = None
     ) -> dict[str, Any]:
-        """Remote field -> value for every to_remote/both field, transforms applied."""
-        return self._write(record, self.writers, ctx)
+        """Remote field -> value for every to_remote/both field, transforms applied.
+
+        Runs the object's generated writer (``prm_sync.mapping.compiled``), made
+        on first use and again if ``writers`` is replaced; ``_write`` is the loop it unrolls.
+        """
+        from_dict = isinstance(record, dict)
+        compiled = self._compiled.get(("write", from_dict))
+        if compiled is None or compiled[0] is not self.writers:
+            compiled = (self.writers, compile_writer(self, self.writers, from_dict=from_dict))
+            self._compiled[("write", from_dict)] = compiled
+        return compiled[1](record, TransformContext(self.system, ctx))  # type: ignore[operator]
+
+    def read_back(
+        self, values: dict[str, Any], payload: dict[str, Any], ctx: MappingContext | None,
+        normalize: Callable[[Any], Any],
+    ) -> dict[str, Any]:
+        """``values`` (normalised, changed in place) with each ``transforming_readers`` field read back from ``payload``.
+
+        What the next read of a record we wrote will map to; see
+        ``prm_sync.sync.push._read_back`` for why and how (it passes the
+        engine's ``normalize``). A generated function (``compile_read_back``),
+        remade if ``transforming_readers`` is replaced.
+        """
+        readers = self.transforming_readers
+        compiled = self._compiled.get(("read_back", False))
+        if compiled is None or compiled[0] is not readers:
+            compiled = (readers, compile_read_back(self, readers, normalize))
+            self._compiled[("read_back", False)] = compiled
+        return compiled[1](values, payload, TransformContext(self.system, ctx))  # type: ignore[operator]
 
     def _write(
         self,
@@ -199,6 +234,35 @@ class ObjectMapping:
                 continue
             out[f.out_key] = value
         return out
+
+    def read_back_loop(
+        self, values: dict[str, Any], payload: dict[str, Any], ctx: MappingContext | None,
+        normalize: Callable[[Any], Any],
+    ) -> dict[str, Any]:
+        """``read_back`` as a loop over the fields: the reference its generated code is checked against."""
+        tctx = TransformContext(self.system, ctx)
+        for reader in self.transforming_readers:
+            if reader.prm not in values:
+                continue
+            if reader.from_inputs is not None:
+                if not all(name in payload for name in reader.from_inputs):
+                    continue
+                raw = {n: payload[n] for n in reader.from_inputs}
+            elif reader.remote in payload:
+                raw = payload[reader.remote]
+                if raw is None and not reader.has_default:
+                    values[reader.prm] = None  # a blank passes every transform untouched (see ``registry``)
+                    continue
+            else:
+                continue
+            try:
+                value = reader.from_fn(raw, tctx) if reader.from_fn is not None else raw
+            except (PrmSyncError, ValueError, TypeError):
+                continue
+            if is_blank(value) and not isinstance(value, list) and reader.has_default:
+                value = reader.default
+            values[reader.prm] = normalize(value)
+        return values
 
     def from_remote(self, fields: dict[str, Any], ctx: MappingContext | None = None) -> dict[str, Any]:
         """Canonical field -> value for every from_remote/both field."""

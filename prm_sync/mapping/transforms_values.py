@@ -102,12 +102,13 @@ def format_datetime(value: datetime, fmt: str) -> Any:
     utc = value.astimezone(UTC)
     # the year always has four digits: strftime's %Y writes year 1 as "1", which no API parses
     day = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+    clock = f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"  # strftime's %H:%M:%S, at a fifth of the cost
     if fmt == "salesforce":
-        return f"{day}T{utc:%H:%M:%S}.{utc.microsecond // 1000:03d}+0000"
+        return f"{day}T{clock}.{utc.microsecond // 1000:03d}+0000"
     if fmt == "epoch_ms":
         return int(utc.timestamp() * 1000)
     if fmt == "odoo":
-        return f"{day} {utc:%H:%M:%S}"
+        return f"{day} {clock}"
     return utc.isoformat().replace("+00:00", "Z")
 
 
@@ -206,13 +207,16 @@ class NumberParams(Params):
     places: int | None = Field(None, ge=0, le=10, description="decimal places to round to")
 
 
+# enough digits for any number to_decimal lets through: the default 28 would raise
+# InvalidOperation for a 30-digit amount, and that is no MappingValueError
+_WIDE = Context(prec=MAX_MAGNITUDE + 12, Emax=MAX_MAGNITUDE * 10, Emin=-MAX_MAGNITUDE * 10, rounding=ROUND_HALF_UP)
+_EXPONENTS = {places: Decimal(1).scaleb(-places) for places in range(11)}  # NumberParams.places: 0..10
+
+
 def _quantize(number: Decimal, places: int | None) -> Decimal:
     if places is None:
         return number
-    # enough digits for any number to_decimal lets through: the default 28 would raise
-    # InvalidOperation for a 30-digit amount, and that is no MappingValueError
-    wide = Context(prec=MAX_MAGNITUDE + 12, Emax=MAX_MAGNITUDE * 10, Emin=-MAX_MAGNITUDE * 10)
-    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=wide)
+    return number.quantize(_EXPONENTS.get(places) or Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_WIDE)
 
 
 def _number_to_remote(value: Any, params: NumberParams, ctx: TransformContext) -> Any:

@@ -20,10 +20,8 @@ from typing import Any, Literal, TypeVar
 
 from connectors.base import Association, UpsertRequest, WriteResult, page
 from prm_sync.errors import PrmSyncError
-from prm_sync.mapping.context import TransformContext
 from prm_sync.mapping.known_fields import REMOTE_ID_FIELD
 from prm_sync.mapping.spec import AssociationSpec
-from prm_sync.mapping.values import is_blank
 from prm_sync.model import CanonicalRecord
 from prm_sync.sync import repo, retire
 from prm_sync.sync.context import PushRecord, RunContext
@@ -535,33 +533,9 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
     and are not run through the mapping again.
     """
     values = dict(write.values)
-    readers = sl.mapping.transforming_readers
-    if not readers:
+    if not sl.mapping.transforming_readers:
         return values
-    payload = write.payload
-    tctx = TransformContext(sl.system, ctx.links)
-    for reader in readers:
-        if reader.prm not in values:
-            continue
-        if reader.from_inputs is not None:
-            if not all(name in payload for name in reader.from_inputs):
-                continue
-            raw = {n: payload[n] for n in reader.from_inputs}
-        elif reader.remote in payload:
-            raw = payload[reader.remote]
-            if raw is None and not reader.has_default:
-                values[reader.prm] = None  # a blank passes every transform untouched (see ``registry``)
-                continue
-        else:
-            continue
-        try:
-            value = reader.from_fn(raw, tctx) if reader.from_fn is not None else raw
-        except (PrmSyncError, ValueError, TypeError):
-            continue
-        if is_blank(value) and not isinstance(value, list) and reader.has_default:
-            value = reader.default
-        values[reader.prm] = normalize(value)
-    return values
+    return sl.mapping.read_back(values, write.payload, ctx.links, normalize)  # the loop below, unrolled
 
 
 def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult]) -> LinkCall:
