@@ -211,49 +211,45 @@ def save_records(
 
 
 def add_external_ids(session: Session, entity: str, system: str, remote_ids: dict[str, str]) -> None:
-    """Record ``system``'s id for many records (record id -> remote id), touching only that column.
+    """Record ``system``'s id for many records (record id -> remote id), touching only that key of that column.
 
     What the sync does after creating records remotely, for thousands of rows
-    per run: only the ``id`` and ``external_ids`` columns are read (no ORM
-    rows), the changed ones are written with one executemany UPDATE, and the
-    mirror table gets only the ``system`` rows that changed.
-
-    The read locks the rows (``FOR UPDATE`` on PostgreSQL; SQLite's writers
-    are one at a time): a Salesforce push and a HubSpot push of the same
-    partner in two processes then add their ids one after the other instead
-    of the second writing back a copy without the first one's id.
+    per run, so no row is read: one executemany ``UPDATE`` sets the one key
+    inside the stored JSON (``json_set`` on SQLite, ``jsonb ||`` on
+    PostgreSQL), and the mirror table's ``system`` rows of these records are
+    replaced. Each row changes in one statement, so a Salesforce push and a
+    HubSpot push of the same partner in two processes cannot write back a copy
+    of ``external_ids`` without the other's id (a read-modify-write would need
+    the rows locked for that).
     """
+    if not remote_ids:
+        return
     cls = row_class(entity)
     table = cls.__table__
-    session.flush()  # pending ORM changes must be visible to the reads below
-    changes: dict[str, dict[str, str]] = {}
-    replaced: list[str] = []  # records that had another id in ``system``: its mirror row goes
-    for part in chunks(sorted(remote_ids)):  # rows locked in one order: two writers never wait in a circle
-        query = select(table.c.id, table.c.external_ids).where(table.c.id.in_(part)).order_by(table.c.id)
-        for record_id, current in session.execute(query.with_for_update()):
-            current = current or {}
-            new_id = remote_ids[record_id]
-            if current.get(system) != new_id:
-                changes[record_id] = {**current, system: new_id}
-                if system in current:
-                    replaced.append(record_id)
-    if not changes:
-        return
-    bulk.update_rows(
-        session, table, [{"id": record_id, "external_ids": ids} for record_id, ids in changes.items()], key=["id"]
-    )
-    expire_loaded(session, cls, {(record_id,) for record_id in changes}, ["external_ids"])
+    session.flush()  # pending ORM changes to these rows land first
+    ordered = sorted(remote_ids)  # rows changed in one order: two writers never wait in a circle
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        sql = (f"UPDATE {table.name} SET external_ids = CAST((CASE WHEN json_typeof(external_ids) = 'object' "
+               "THEN CAST(external_ids AS jsonb) ELSE '{}'::jsonb END) "
+               "|| jsonb_build_object(CAST(%(system)s AS text), CAST(%(remote_id)s AS text)) AS json) WHERE id = %(id)s")
+    else:
+        sql = f"UPDATE {table.name} SET external_ids = json_set(external_ids, :path, :remote_id) WHERE id = :id"
+    path = '$."' + system.replace('"', '""') + '"'
+    rows = [{"id": record_id, "entity": entity, "system": system, "path": path, "remote_id": remote_ids[record_id]}
+            for record_id in ordered]
+    session.connection().exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    expire_loaded(session, cls, {(record_id,) for record_id in ordered}, ["external_ids"])
     mirror_table = RecordExternalIdRow.__table__
-    for part in chunks(replaced):
-        session.execute(
-            delete(mirror_table).where(
-                mirror_table.c.entity == entity, mirror_table.c.system == system, mirror_table.c.record_id.in_(part)
-            )
-        )
-    mirror = [
-        {"entity": entity, "system": system, "remote_id": ids[system], "record_id": record_id}
-        for record_id, ids in changes.items()
-    ]
+    # the ids these records had in ``system`` go: one driver-level executemany of a key probe each
+    if postgres:
+        sql = f"DELETE FROM {mirror_table.name} WHERE entity = %(entity)s AND record_id = %(id)s AND system = %(system)s"
+    else:  # without statistics SQLite would pick the primary key's (entity, system) prefix: a scan per row
+        sql = (f"DELETE FROM {mirror_table.name} INDEXED BY ix_record_external_id_record "
+               "WHERE entity = :entity AND record_id = :id AND system = :system")
+    session.connection().exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    mirror = [{"entity": entity, "system": system, "remote_id": remote_ids[record_id], "record_id": record_id}
+              for record_id in ordered]
     bulk.insert_rows(session, mirror_table, mirror)
 
 
