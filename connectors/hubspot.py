@@ -199,6 +199,8 @@ class HubSpotConnector:
             except _API_ERRORS as exc:
                 self._remember(exc.headers)
                 raise
+            finally:
+                self._limiter.release()  # HubSpot has counted it by now: the window runs from here
             self._remember(response.getheaders())
             return response
 

@@ -324,3 +324,27 @@ def test_association_read_answers_pick_the_primary_and_are_checked() -> None:
     for broken in (b"", b"[]", b'{"status": "COMPLETE"}'):
         with pytest.raises(ValueError, match="Invalid value"):
             _associated_answer(broken)
+
+
+def test_limiter_counts_a_request_from_its_answer_so_a_late_arrival_never_fills_hubspots_window() -> None:
+    """Frozen time: 4 requests sent at 0 s and answered at 3 s free their places at 13 s, not at 10 s."""
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RequestLimiter(4, period=10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.acquire()
+    now[0] = 3.0  # on the wire for 3 s: HubSpot counted them somewhere between 0 s and 3 s
+    for _ in range(4):
+        limiter.release()
+    now[0] = 10.5
+    limiter.acquire()  # at 10.5 s a window counted from sending would be empty; HubSpot's may not be
+    assert now[0] == 13.0 and slept == [2.5] and limiter.waited == 2.5
+    limiter.release()
+    for _ in range(3):
+        limiter.acquire()  # the rest of the window is free again: no further wait
+    assert now[0] == 13.0 and len(slept) == 1
