@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,10 @@ def test_dagster_definitions_load_from_the_real_config_without_secrets(no_secret
     assert specs["salesforce/partners"].group_name == "salesforce"
     assert specs["erp/payouts"].group_name == "erp"
     assert graph.get(AssetKey(["hubspot", "deals"])).pools == {"hubspot_api"}
+    # Dagster's own freshness: fail after the window `prm-sync status` uses (hourly sync: 2 x 60 + 10 min)
+    policy = specs["salesforce/partners"].freshness_policy
+    assert policy is not None and policy.fail_window.to_timedelta() == timedelta(minutes=130)
+    assert policy.warn_window.to_timedelta() == timedelta(minutes=65)
     assert {"salesforce/partners", "salesforce/end_customers", "lms/course_completions", "prm/mappings"} <= _deps(
         defs, "salesforce/deal_registrations")
     assert _deps(defs, "prm/attributions") >= {"salesforce/opportunities", "hubspot/deals"}
