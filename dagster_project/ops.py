@@ -76,6 +76,8 @@ class TargetedSyncConfig(Config):
     record_ids: dict[str, list[str]] = Field(default_factory=dict, description="entity -> PRM ids to push")
     systems: list[str] = Field(default_factory=list, description="systems to sync (default: every enabled one)")
     event_ids: list[int] = Field(default_factory=list, description="inbox events this run answers (for tracing)")
+    deletes_announced: list[list[str]] = Field(
+        default_factory=list, description="[system, remote object] pairs a webhook announced a delete in: swept now")
 
 
 def build_replay_op(systems: list[str]) -> OpDefinition:
@@ -237,7 +239,8 @@ def build_targeted_op(systems: list[str]) -> OpDefinition:
     def targeted_op(context: OpExecutionContext, config: TargetedSyncConfig) -> Output[None]:
         chosen = [s for s in (config.systems or systems) if s in systems]
         record_ids = {entity: set(ids) for entity, ids in config.record_ids.items()}
-        scope = SyncScope(systems=chosen, entities=sorted(record_ids) or None, record_ids=record_ids)
+        scope = SyncScope(systems=chosen, entities=sorted(record_ids) or None, record_ids=record_ids,
+                          deletes_announced={(pair[0], pair[1]) for pair in config.deletes_announced if len(pair) == 2})
         with open_runtime(context.resources, chosen) as runtime:
             report = run_sync(runtime, scope, tags=dict(context.run.tags), systems=chosen)
         metadata = report_metadata(report)

@@ -189,7 +189,8 @@ def build_inbox_sensor(targeted_job: JobDefinition, *, running: bool = False) ->
                 request = RunRequest(
                     run_key=f"inbox-{max(batch.event_ids + batch.invalid_event_ids)}",
                     run_config={"ops": {"targeted_sync": {"config": {
-                        "record_ids": record_ids, "event_ids": sorted(batch.event_ids)}}}},
+                        "record_ids": record_ids, "event_ids": sorted(batch.event_ids),
+                        "deletes_announced": [list(key) for key in sorted(batch.deletes_announced())]}}}},
                     tags={"prm_sync/inbox_events": str(len(batch.event_ids))},
                 )
                 batch.mark_done(session)

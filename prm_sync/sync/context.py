@@ -96,6 +96,7 @@ class RunContext:
     run_id: str
     dry_run: bool = False
     full: bool = False  # --full: push plans visit every record, not only the changed ones
+    sweep_now: frozenset[tuple[str, str]] = frozenset()  # (system, remote object): delete sweep due now (a webhook said so)
     crash_hook: CrashHook | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     links: LinkIndex = field(default_factory=LinkIndex)

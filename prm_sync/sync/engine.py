@@ -64,6 +64,8 @@ class SyncScope:
     entities: list[str] | None = None
     full: bool = False
     record_ids: dict[str, set[str]] | None = None  # entity -> PRM ids, for targeted runs (replay, inbox)
+    # (system, remote object) whose deletes a webhook announced: their delete sweep runs now, not at its interval
+    deletes_announced: set[tuple[str, str]] | None = None
 
 
 @dataclass
@@ -118,6 +120,7 @@ class SyncEngine:
             run_id=run_id,
             dry_run=dry_run,
             full=scope.full,
+            sweep_now=frozenset(scope.deletes_announced or ()),
             crash_hook=self.crash_hook,
             clock=self.clock,
             preview=Preview(sample=preview_sample) if dry_run else None,

@@ -51,7 +51,7 @@ def pull_slice(ctx: RunContext, sl: Slice, stats: SliceStats) -> None:
     changes = connector.read_changes(sl.remote_object, fields, since, where=sl.filter, include_deleted=sweep is None)
     page_size = ctx.config.sync.page_size
     if sweep is not None:
-        sweep_deletes(ctx, sl, stats)
+        sweep_deletes(ctx, sl, stats, force=(sl.system, sl.remote_object) in ctx.sweep_now)
     while True:
         page = list(islice(changes, page_size))
         if not page:
@@ -77,7 +77,9 @@ def sweep_deletes(ctx: RunContext, sl: Slice, stats: SliceStats, *, force: bool 
     (which clears every cursor), and always (``force``) before a push updates
     records we already hold links for, because an upsert by our key does not
     see an archived record and would silently re-create what a user deleted.
-    Webhooks and reconcile catch deletes sooner. Returns the deletes applied.
+    A webhook announcing a delete makes it due at once (``ctx.sweep_now``): the
+    sweep confirms the record really is archived before anything is done.
+    Reconcile catches deletes too. Returns the deletes applied.
     """
     connector = ctx.connectors[sl.system]
     sweep = getattr(connector, "read_deleted", None)

@@ -60,8 +60,9 @@ def drain_inbox(
                          targets={entity: len(ids) for entity, ids in targets.items()})
     if targets:
         engine = runtime.engine(systems)
-        drained.report = engine.run(SyncScope(systems=systems, entities=sorted(targets), record_ids=targets),
-                                    dry_run=dry_run, trigger="inbox", progress=progress)
+        scope = SyncScope(systems=systems, entities=sorted(targets), record_ids=targets,
+                          deletes_announced=batch.deletes_announced())
+        drained.report = engine.run(scope, dry_run=dry_run, trigger="inbox", progress=progress)
     if not dry_run:
         with runtime.store.session() as session:
             batch.mark_done(session)

@@ -79,6 +79,10 @@ class InboxBatch:
         """
         return {entity: set(self.record_ids.get(entity, set())) for entity in sorted(self.entities())}
 
+    def deletes_announced(self) -> set[RemoteKey]:
+        """The (system, remote object) pairs some event says a record of was deleted or merged away."""
+        return {key for key, ids in self.deleted_remote_ids.items() if ids and entity_candidates(*key)}
+
     def mark_done(self, session: Session, *, now: datetime | None = None) -> int:
         """Mark every event of the batch processed; call in the session that commits the sync's writes."""
         return mark_processed(session, [*self.event_ids, *self.invalid_event_ids], now=now)

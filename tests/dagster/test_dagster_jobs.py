@@ -164,6 +164,32 @@ def test_dagster_inbox_sensor_turns_a_change_notification_into_a_targeted_sync(s
     assert company["phone"] == "+1 555 0199"  # pushed on to the other CRM, only that record
 
 
+def test_dagster_inbox_sensor_sweeps_a_deleted_company_at_once(dagster_world) -> None:
+    """A HubSpot deletion webhook makes the targeted run look for deletes now, not at the sweep's interval."""
+    from prm_sync.store.inbox import add_event
+    from prm_sync.webhooks import InboxPayload
+
+    synced_world = dagster_world  # its own world: the shared one keeps its partners
+    assert synced_world.run("full_sync_job").success
+    salesforce, hubspot = synced_world.cluster.apps["salesforce"], synced_world.cluster.apps["hubspot"]
+    partner_id = synced_world.data.partners[1]["id"]
+    company = next(c for c in hubspot.all_records("companies") if c.get("prm_id") == partner_id)["hs_object_id"]
+    hubspot.archive_record("companies", company)
+    payload = InboxPayload(system="hubspot", remote_object="companies", action="deletion",
+                           remote_ids=[company], deleted_ids=[company])
+    with synced_world.store() as store, store.session() as session:
+        assert add_event(session, "hubspot", "delivery-9", payload.model_dump(mode="json"))
+
+    request = synced_world.defs.resolve_sensor_def("inbox_sensor")(synced_world.sensor_context("inbox_sensor"))
+    assert request.run_config["ops"]["targeted_sync"]["config"]["deletes_announced"] == [["hubspot", "companies"]]
+    assert synced_world.run("targeted_sync_job", request.run_config).success
+
+    with synced_world.store() as store, store.session(readonly=True) as session:
+        assert records.get_record(session, "partner", partner_id).status == "terminated"
+    account = next(a for a in salesforce.all_records("Account") if a.get("PRM_Id__c") == partner_id)
+    assert account["Partner_Status__c"] == "Terminated"  # Salesforce's on_delete: mark
+
+
 def test_dagster_slice_metadata_counts_a_partner_born_in_salesforce_and_one_left_for_a_person(synced_world) -> None:
     """A rep creates two partner accounts in Salesforce (one a second account of a known partner's domain)."""
     import json

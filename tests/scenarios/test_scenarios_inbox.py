@@ -42,12 +42,15 @@ def receiver(make_world: Any) -> Iterator[tuple[Any, str]]:
         thread.join(timeout=5)
 
 
-def hubspot_webhook(url: str, company_id: str, event_id: int) -> None:
-    """What HubSpot posts when a company property changes, signed (v3) with the app's client secret."""
-    body = json.dumps([{"eventId": event_id, "subscriptionId": 1, "portalId": 62515, "appId": 1,
-                        "occurredAt": int(time.time() * 1000), "subscriptionType": "company.propertyChange",
-                        "attemptNumber": 0, "objectId": int(company_id), "propertyName": "phone",
-                        "changeSource": "CRM"}]).encode()
+def hubspot_webhook(url: str, company_id: str, event_id: int, *, action: str = "propertyChange") -> None:
+    """What HubSpot posts when a company property changes (or the company is deleted), signed (v3) with the app's
+    client secret."""
+    event = {"eventId": event_id, "subscriptionId": 1, "portalId": 62515, "appId": 1,
+             "occurredAt": int(time.time() * 1000), "subscriptionType": f"company.{action}",
+             "attemptNumber": 0, "objectId": int(company_id), "changeSource": "CRM"}
+    if action == "propertyChange":
+        event["propertyName"] = "phone"
+    body = json.dumps([event]).encode()
     target = f"{url}/webhooks/hubspot"
     stamp = str(int(time.time() * 1000))
     headers = {SIGNATURE_HEADER: hubspot_v3_signature("POST", target, body, stamp, CLIENT_SECRET),
@@ -96,4 +99,23 @@ def test_webhook_events_drive_a_targeted_sync_from_the_cli(receiver: tuple[Any, 
     assert inbox["events"] == 1 and inbox["report"]["status"] == "succeeded"
     assert world.hubspot_by_prm_id("companies", "ptn_acme", ["phone"])["phone"] == "+1 555 0199"
     assert "inbox" not in world.cli("sync", "--json").json()  # nothing pending any more
+    world.assert_settled()
+
+
+def test_a_deletion_webhook_takes_the_partner_out_of_the_other_crm_at_once(receiver: tuple[Any, str]) -> None:
+    """HubSpot's change feed has no deletes (they wait for the periodic sweep); its deletion webhook says so now."""
+    world, url = receiver
+    world.prm.save(Partner(id="ptn_acme", name="Acme Partners"), Partner(id="ptn_bolt", name="Bolt Systems"))
+    world.sync()
+    company = world.hubspot_by_prm_id("companies", "ptn_acme", ["name"])["id"]
+
+    world.hubspot.crm.companies.basic_api.archive(company)  # a marketer deletes the partner company
+    hubspot_webhook(url, company, event_id=2, action="deletion")
+    drained = world.cli("webhooks", "drain", "--json")
+
+    assert drained.exit_code == 0, drained.output
+    assert drained.json()["report"]["status"] == "succeeded"
+    assert world.prm.get("partner", "ptn_acme").status == "terminated"
+    assert world.salesforce_by_prm_id("Account", "ptn_acme", "Partner_Status__c")["Partner_Status__c"] == "Terminated"
+    assert world.salesforce_by_prm_id("Account", "ptn_bolt", "Partner_Status__c")["Partner_Status__c"] == "Active"
     world.assert_settled()
