@@ -267,7 +267,7 @@ def signal_phase(args: argparse.Namespace, name: str) -> None:
 
 
 # -- parent ------------------------------------------------------------------------------------------
-def write_config(work: Path, page_size: int, *, pipeline: bool = True, hubspot_per_10s: int = 1_000_000) -> Path:
+def write_config(work: Path, page_size: int, *, pipeline: bool = True, hubspot_per_10s: int = 10_000) -> Path:
     """The benchmarks' configuration: shipped mappings, no quota reserve, no overlap window."""
     path = work / "benchmark.yaml"
     path.write_text(f"""version: 1
