@@ -63,7 +63,7 @@ data_dir: {work / 'data'}
 mappings: [{ROOT / 'mappings'}]
 systems:
   salesforce: {{instance_url: https://sandbox.invalid, access_token_env: PRM_SYNC_SOAK_SF_TOKEN, quota_reserve_pct: 0}}
-  hubspot: {{base_url: https://sandbox.invalid, access_token_env: PRM_SYNC_SOAK_HS_TOKEN, requests_per_10s: 1000000, quota_reserve_pct: 0}}
+  hubspot: {{base_url: https://sandbox.invalid, access_token_env: PRM_SYNC_SOAK_HS_TOKEN, requests_per_10s: 10000, quota_reserve_pct: 0}}
 sync:
   page_size: 200
   overlap_seconds: 0
