@@ -139,3 +139,52 @@ def test_import_brings_registrations_that_name_their_partner_and_a_second_import
         account, "Initech Ltd", "Platform;Security")
     assert row["Conflict_Decision__c"] == "Clear"  # imported registrations are checked like any other
     world.assert_settled()
+
+
+def test_adopting_an_org_with_hundreds_of_partner_accounts_among_its_customers(make_world: Any) -> None:
+    """The issue's vendor: a seeded org (the demo's customers and pipeline) with 320 partner accounts already in it.
+
+    200 match a PRM partner by domain (written as people do: ``www.``, capitals), 100 are new,
+    20 could each be two PRM partners. Adoption links, creates and reports exactly those; no
+    customer account is touched and no partner is doubled.
+    """
+    from connectors.sandbox.seeding import seed_sandboxes
+
+    world = make_world(systems=SYSTEMS)
+    seed_sandboxes(world.env.cluster, world.env.data)  # customer accounts and opportunities, none a partner
+    customers = len(world.salesforce_records("SELECT Id FROM Account WHERE IsPartner = false"))
+    assert customers > 0
+    known = [Partner(id=f"ptn_known{i:03d}", name=f"Known Partner {i}", domain=f"known{i}.example") for i in range(200)]
+    twins = [Partner(id=f"ptn_twin{i:02d}{side}", name=f"Twin {i} {side}", domain=f"twin{i}.example")
+             for i in range(20) for side in "ab"]
+    world.prm.save(*known, *twins)
+    rows = [{"Name": f"KNOWN PARTNER {i} LLC", "Domain__c": f"www.Known{i}.example"} for i in range(200)]
+    rows += [{"Name": f"New Partner {i}", "Domain__c": f"new{i}.example"} for i in range(100)]
+    rows += [{"Name": f"Twin {i}", "Domain__c": f"twin{i}.example"} for i in range(20)]
+    ids = world.env.apps["salesforce"].insert_records("Account", [{**r, "IsPartner": True, "Type": "Partner"}
+                                                                  for r in rows])
+
+    planned = world.cli("adopt", "--system", "salesforce", "--entity", "partner", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.output
+    plan = {row["remote_id"]: row for row in json.loads(planned.output)["plan"]["rows"]}
+    assert set(plan) == set(ids)  # partner accounts only: the customers are not in the slice
+    assert [plan[i]["record_id"] for i in ids[:200]] == [p.id for p in known]
+    assert {plan[i]["action"] for i in ids[:200]} == {"natural_key"}
+    assert {plan[i]["action"] for i in ids[200:300]} == {"new"}
+    assert {plan[i]["action"] for i in ids[300:]} == {"ambiguous"}
+
+    done = world.cli("adopt", "--entity", "partner")
+    assert done.exit_code == 0, done.output
+    accounts = {r["Id"]: r["PRM_Id__c"] for r in world.salesforce_records(
+        "SELECT Id, PRM_Id__c FROM Account WHERE IsPartner = true")}
+    assert [accounts[i] for i in ids[:200]] == [p.id for p in known]
+    assert all(accounts[i] for i in ids[200:300]) and not any(accounts[i] for i in ids[300:])
+    carried = [v for v in accounts.values() if v]
+    assert len(carried) == len(set(carried))  # no PRM partner on two accounts
+    partners = world.prm.all("partner")
+    assert len(partners) == 200 + 40 + 100  # the new accounts became PRM partners, once each
+    assert {p.domain for p in partners} >= {f"new{i}.example" for i in range(100)}
+    assert len(world.salesforce_records("SELECT Id FROM Account WHERE IsPartner = false")) == customers
+    assert world.salesforce_records("SELECT Id FROM Account WHERE IsPartner = false AND PRM_Id__c != null") == []
+    assert sorted(r["remote_id"] for r in json.loads(world.cli("unmatched", "--json").output)) == sorted(ids[300:])
+    assert world.hubspot_by_prm_id("companies", accounts[ids[250]], ["domain"])["domain"] == "new50.example"
