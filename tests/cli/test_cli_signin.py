@@ -47,3 +47,38 @@ def test_validate_remote_signs_in_with_jwt_bearer(
     line = " ".join(result.stderr.split())  # the console folds long lines at its width
     assert "refused: invalid_client_id" in line
     assert "fix systems.salesforce.auth.consumer_key_env ($SALESFORCE_CONSUMER_KEY)" in line
+
+
+def _other_key(tmp_path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "not-the-uploaded.key"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return path
+
+
+@pytest.mark.parametrize("case", ["jwt-key-without-its-certificate", "client-credentials-wrong-secret"])
+def test_documented_oauth_refusals_are_one_line_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, salesforce_sandbox: Any, case: str
+) -> None:
+    """invalid_grant (the key does not match the uploaded certificate) and invalid_client (a wrong secret)."""
+    app = salesforce_sandbox.connected_app
+    monkeypatch.setenv("SALESFORCE_CONSUMER_KEY", app.consumer_key)
+    path = _config(tmp_path, salesforce_sandbox)
+    doc = yaml.safe_load(path.read_text())
+    if case == "jwt-key-without-its-certificate":
+        doc["systems"]["salesforce"]["auth"]["private_key_file"] = str(_other_key(tmp_path))
+        said, setting = "refused: invalid_grant", "systems.salesforce.auth.private_key_file"
+    else:
+        monkeypatch.setenv("SALESFORCE_CONSUMER_SECRET", "not-the-secret")
+        doc["systems"]["salesforce"]["auth"] = {"method": "client_credentials", "login_url": salesforce_sandbox.url}
+        said, setting = "refused: invalid_client", "systems.salesforce.auth.consumer_secret_env ($SALESFORCE_CONSUMER_SECRET)"
+    path.write_text(yaml.safe_dump(doc))
+    result = invoke(["--config", str(path), "validate", "--remote"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.output
+    line = " ".join(result.stderr.split())
+    assert said in line and setting in line, line
+    assert "not-the-secret" not in result.output and app.consumer_secret not in result.output
