@@ -23,7 +23,7 @@ from prm_sync.mapping.values import is_blank
 from prm_sync.model import ENTITIES, CanonicalRecord, new_id
 from prm_sync.store import identity as identity_store
 from prm_sync.store import records
-from prm_sync.sync import merges, repo
+from prm_sync.sync import merges, repo, retire
 from prm_sync.sync.context import RunContext
 from prm_sync.sync.identity import Identity, resolve, summary_of
 from prm_sync.sync.linkstate import CLAIM_PENDING, LinkState
@@ -336,9 +336,13 @@ def _merge(
     """Three-way merge per field against the last agreement (see LinkState)."""
     updates: dict[str, Any] = {}
     decisions: dict[str, str] = {}
+    marked = _marked_fields(sl, record, remote)
     for name, remote_value in remote_norm.items():
         if state is not None and name in state.remote_values and state.remote_values[name] == remote_value:
             continue  # the remote did not change this field; a PRM change will be pushed
+        if name in marked:
+            decisions[name] = "on_delete_mark"  # our own mark on a retired copy, not an edit to read back
+            continue
         prm_value = normalize(getattr(record, name))
         if prm_value == remote_value:
             continue
@@ -403,6 +407,19 @@ def _identify(
             values={k: v for k, v in values.items() if v is not None}, run_id=ctx.run_id, now=ctx.clock(),
         )
     return None
+
+
+def _marked_fields(sl: Slice, record: CanonicalRecord, remote: RemoteRecord) -> set[str]:
+    """PRM fields whose remote value is this inactive record's ``on_delete: mark``, as we wrote it.
+
+    The mark (say ``partner_status: suspended`` on a HubSpot company whose
+    partner the PRM terminated) is what this system shows for a retired copy;
+    read back, it would overwrite the PRM's own status with it. Any other
+    value is a user's edit and is read as usual.
+    """
+    mark = retire.mark_fields(sl) if record.inactive else {}
+    return {f.prm for f in sl.flows
+            if f.prm and f.remote in mark and str(remote.fields.get(f.remote)) == str(mark[f.remote])}
 
 
 def _superseded(session: Any, sl: Slice, record_id: str, remote: RemoteRecord) -> bool:

@@ -104,3 +104,27 @@ def test_delete_and_ignore_policies_remove_one_copy_for_good_and_leave_the_other
     assert kept == company  # untouched: same values, same modification time
     assert _companies(world) == ["ptn_acme", "ptn_bolt"] and _companies(world, archived=True) == []
     world.assert_settled()
+
+
+def test_a_mark_on_a_mapped_field_is_not_read_back_as_an_edit(make_world: Any) -> None:
+    """RevOps marks retired HubSpot partners ``partner_status: suspended`` (a field the mapping also reads): the PRM
+    keeps its own status (terminated) instead of taking the mark back, and a marketer's later edit still counts."""
+    world = make_world(systems=SYSTEMS)
+    world.set_policy("hubspot", "partner", on_delete={"mark": {"partner_status": "suspended"}})
+    world.prm.save(Partner(id="ptn_acme", name="Acme Partners"), Partner(id="ptn_bolt", name="Bolt Partners"))
+    world.sync()
+    account = world.salesforce_by_prm_id("Account", "ptn_acme", "Id")["Id"]
+
+    world.salesforce.Account.delete(account)  # a rep deletes the partner account
+    world.sync()
+
+    company = world.hubspot_by_prm_id("companies", "ptn_acme", ["partner_status"])
+    assert company["partner_status"] == "suspended"  # marked, by the HubSpot policy
+    assert world.prm.get("partner", "ptn_acme").status == "terminated"
+    world.assert_settled()
+    assert world.prm.get("partner", "ptn_acme").status == "terminated"
+
+    world.hubspot.crm.companies.basic_api.update(company["id"], {"properties": {"partner_status": "active"}})
+    world.sync()  # the partnership resumes, said in HubSpot
+    assert world.prm.get("partner", "ptn_acme").status == "active"
+    world.assert_settled()
