@@ -51,6 +51,7 @@ class AttributionOutcome:
     closure_id: str | None = None
     attributions: list[Attribution] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    reversed: int = 0  # attributions reversed by this call (reopened, or won then lost): payouts claw them back
 
 
 def closure_id(opportunity_id: str) -> str:
@@ -171,10 +172,10 @@ def attribute_opportunity(session: Session, opportunity_id: str, rules: RulesCon
         if get_record(session, Closure.entity, clo_id) is None:
             return AttributionOutcome(opp.id, "none")
         n = reverse_attributions(session, clo_id, reason=f"opportunity {opp.id} reopened", now=now, run_id=run_id)
-        return AttributionOutcome(opp.id, "reversed" if n else "unchanged", clo_id)
+        return AttributionOutcome(opp.id, "reversed" if n else "unchanged", clo_id, reversed=n)
     if not opp.is_won:
         _save_closure(session, opp, ClosureOutcome.lost, now)
-        reverse_attributions(session, clo_id, reason=f"opportunity {opp.id} closed lost", now=now, run_id=run_id)
+        n = reverse_attributions(session, clo_id, reason=f"opportunity {opp.id} closed lost", now=now, run_id=run_id)
         linked = get_record(session, DealRegistration.entity, opp.registration_id) if opp.registration_id else None
         if isinstance(linked, DealRegistration) and linked.status == RegistrationStatus.approved:
             reason = f"opportunity {opp.id} closed lost"
@@ -182,7 +183,7 @@ def attribute_opportunity(session: Session, opportunity_id: str, rules: RulesCon
             record_decision(session, action="registration.transition", entity=DealRegistration.entity, record_id=linked.id,
                             rule="lifecycle.lost", reason=reason, now=now, run_id=run_id,
                             before={"status": linked.status}, after={"status": "lost"})
-        return AttributionOutcome(opp.id, "lost", clo_id)
+        return AttributionOutcome(opp.id, "lost", clo_id, reversed=n)
     closure = _save_closure(session, opp, ClosureOutcome.won, now)
     live = _live_attributions(session, clo_id)
     if live:

@@ -114,7 +114,7 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
         outcome = attribute_opportunity(session, opp_id, rules, now, run_id=run_id)
         if outcome.action in {"attributed", "reversed", "lost"}:
             counts[outcome.action] += 1
-            attributions_changed |= outcome.action != "lost"
+            attributions_changed |= outcome.action == "attributed" or outcome.reversed > 0
 
     linked = set(session.scalars(select(DealRegistrationRow.opportunity_id).where(
         DealRegistrationRow.id.in_(to_check | set(expired)), DealRegistrationRow.opportunity_id.is_not(None))))
@@ -131,8 +131,8 @@ def apply_rules_in_session(session: Session, rules: RulesConfig, pulled: dict[st
     counts["invoices_linked"] += len(relinked)
     invoices |= relinked
     counts["invoices_settled"] += settle_invoices(session, invoices, now, run_id=run_id)
-    # a deal the ERP already collected on can be marked won (or lost) in its CRM later, or synced after
-    # the ERP: its attribution changes what is earned, so the payouts are recomputed then too
+    # a deal the ERP already collected on can be marked won in its CRM later (or synced after the ERP), or
+    # won and then lost: its attribution changes what is earned, so the payouts are recomputed then too
     if attributions_changed or _paid_opportunities_changed(session, invoices):
         counts["payouts"] += len(compute_payouts(session, period_of(now), now, run_id=run_id))
     return +counts

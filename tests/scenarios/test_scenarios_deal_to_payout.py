@@ -251,3 +251,27 @@ def test_a_refund_the_month_after_a_paid_commission_is_clawed_back_in_that_month
     bills = odoo.read("account.move", [["move_type", "=", "in_invoice"]], ["amount_total", "payment_state"])
     assert [(b["amount_total"], b["payment_state"]) for b in bills] == [(4000.0, "paid")]  # last month's stands
     world.assert_settled()
+
+
+def test_a_won_deal_later_marked_lost_claws_the_paid_commission_back(make_world: Any, store: Any) -> None:
+    """The rep corrects the stage (the deal fell through): the commission already paid comes back as a credit note."""
+    world = make_world(systems=("hubspot", "erp"), store=store)
+    now, customer = _gamma_registered_and_approved(world)
+    deal = _hubspot_deal(world, customer, "closedwon", now.date())
+    world.sync()
+    odoo = world.odoo
+    invoice = odoo.invoice(deal, 40000.0, now.date(), customer="Initech")
+    odoo.register_payment(invoice, 40000.0, now.date())
+    world.sync()
+    odoo.pay_bill(_gammas_bill(world, now)["id"], now.date())
+    world.sync()
+
+    world.hubspot.crm.deals.basic_api.update(deal, {"properties": {"dealstage": "closedlost"}})
+    world.sync()
+
+    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
+    [clawback] = odoo.read("account.move", [["move_type", "=", "in_refund"]], ["partner_id", "amount_total", "ref"])
+    assert (clawback["partner_id"][0], clawback["amount_total"], clawback["ref"]) == (vendor, 4000.0, period_of(now))
+    [attribution] = world.prm.all("attribution")
+    assert attribution.reversed
+    world.assert_settled()
