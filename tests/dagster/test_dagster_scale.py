@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from sandbox_fixtures.provision import provision_runtime
 from simple_salesforce import Salesforce
 
 from connectors.sandbox.cluster import SandboxCluster
+from connectors.sandbox.http import SandboxApp, SandboxRequest, SandboxResponse
 from connectors.sandbox.seed import generate
 from connectors.sandbox.seeding import seed_sandboxes
 from dagster_project.runtime import FAILED_TAG
@@ -84,6 +86,36 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_server:
         cluster.stop()
 
 
+class Rendezvous:
+    """Each CRM sandbox holds a request until the other sandbox has had one too.
+
+    Two steps running at the same time meet at once. Steps run one after the
+    other (a lock making one wait, or one process running both) leave the
+    first step's request waiting for a request that cannot come while it
+    waits: the wait is bounded and recorded as a miss. This proves the overlap
+    without comparing timestamps, which a loaded machine makes unreliable.
+    """
+
+    def __init__(self, apps: dict[str, SandboxApp], timeout: float = 120.0) -> None:
+        self.arrived = {name: threading.Event() for name in apps}
+        self.timeout = timeout
+        self.missed: list[str] = []
+        for name, app in apps.items():
+            self._hold(name, app)
+
+    def _hold(self, name: str, app: SandboxApp) -> None:
+        inner = app.dispatch
+
+        def dispatch(request: SandboxRequest) -> SandboxResponse:
+            self.arrived[name].set()
+            for other, event in self.arrived.items():
+                if other != name and not event.wait(self.timeout):
+                    self.missed.append(f"{name} waited {self.timeout:.0f} s for {other}")
+            return inner(request)
+
+        app.dispatch = dispatch  # type: ignore[method-assign]
+
+
 def step_events(instance: DagsterInstance, run_id: str, kind: DagsterEventType) -> dict[str, list]:
     found: dict[str, list] = {}
     for record in instance.get_event_records(EventRecordsFilter(event_type=kind), limit=1000):
@@ -95,6 +127,7 @@ def step_events(instance: DagsterInstance, run_id: str, kind: DagsterEventType) 
 
 def test_dagster_on_postgres_storage_runs_both_crms_partners_in_separate_processes_at_once(deployment: dict) -> None:
     log = deployment["tmp"] / "dagster.log"
+    rendezvous = Rendezvous({name: deployment["cluster"].apps[name] for name in SYSTEMS})
     with log.open("w") as out:  # the partners of both CRMs, as the full sync's first wave starts them
         done = subprocess.run(
             [str(DAGSTER), "asset", "materialize", "-m", "dagster_project.definitions", "-a", "defs",
@@ -114,7 +147,8 @@ def test_dagster_on_postgres_storage_runs_both_crms_partners_in_separate_process
         assert sf in finished and hs in finished, sorted(finished)
         # separate processes, neither of them the one that launched the run
         assert len({started[sf][0].dagster_event.pid, started[hs][0].dagster_event.pid, os.getpid()}) == 3
-        # and at the same time: each started before the other finished (no lock made one wait)
+        # and at the same time: each step's first call waited for the other's, and neither waited in vain
+        assert all(event.is_set() for event in rendezvous.arrived.values()) and rendezvous.missed == []
         assert started[sf][0].timestamp < finished[hs][0].timestamp
         assert started[hs][0].timestamp < finished[sf][0].timestamp
     finally:
