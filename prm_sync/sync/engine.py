@@ -217,6 +217,10 @@ class SyncEngine:
                 ids = scope.record_ids.get(sl.entity) if scope.record_ids is not None else None
                 if scope.record_ids is not None and ids is None:
                     return None
+                if ids is not None:
+                    # what this run's pulls changed goes on too: a partner born in one CRM and announced by a
+                    # webhook (no PRM id yet, so not named) gets its id written back and reaches the other CRMs
+                    ids = set(ids) | ctx.pulled.get(sl.entity, set())
                 push_slice(ctx, sl, stats, record_ids=ids)
             return None
         except QuotaExhausted as exc:

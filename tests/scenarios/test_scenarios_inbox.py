@@ -119,3 +119,23 @@ def test_a_deletion_webhook_takes_the_partner_out_of_the_other_crm_at_once(recei
     assert world.salesforce_by_prm_id("Account", "ptn_acme", "Partner_Status__c")["Partner_Status__c"] == "Terminated"
     assert world.salesforce_by_prm_id("Account", "ptn_bolt", "Partner_Status__c")["Partner_Status__c"] == "Active"
     world.assert_settled()
+
+
+def test_a_partner_account_announced_by_an_outbound_message_is_adopted_and_reaches_hubspot_in_the_same_drain(
+    receiver: tuple[Any, str],
+) -> None:
+    """The account has no PRM id yet, so the event names no PRM record: the drain still finishes the job."""
+    world, url = receiver
+    world.sync()
+    account = world.salesforce.Account.create({"Name": "Northwind Partners", "IsPartner": True, "Type": "Partner",
+                                               "Domain__c": "northwind.example"})["id"]
+    salesforce_outbound_message(url, account, "04l5g00000AbCdEAAA")
+
+    drained = world.cli("webhooks", "drain", "--json")
+
+    assert drained.exit_code == 0, drained.output
+    [partner] = world.prm.all("partner")
+    assert world.salesforce_records(f"SELECT PRM_Id__c FROM Account WHERE Id = '{account}'") == [
+        {"PRM_Id__c": partner.id}]  # our id written back
+    assert world.hubspot_by_prm_id("companies", partner.id, ["name"])["name"] == "Northwind Partners"
+    world.assert_settled()
