@@ -276,9 +276,9 @@ def test_a_deals_company_is_read_as_a_field_with_one_batch_read_per_page(hubspot
 
 
 def test_search_answers_are_parsed_raw_and_checked() -> None:
-    from connectors.hubspot import _search_answer
+    from connectors.hubspot_wire import search_answer
 
-    page = _search_answer(
+    page = search_answer(
         b'{"total": 2, "results": [{"id": "11", "properties": {"name": "Acme", "hs_lastmodifieddate":'
         b' "2024-03-01T09:00:00.250Z"}, "updatedAt": "2024-03-01T09:00:00.250Z", "archived": false}],'
         b' "paging": {"next": {"after": "1"}}}'
@@ -286,14 +286,14 @@ def test_search_answers_are_parsed_raw_and_checked() -> None:
     assert (page.total, page.has_next, [h.id for h in page.results]) == (2, True, ["11"])
     assert page.results[0].properties["name"] == "Acme"
     assert page.results[0].updated_at == datetime(2024, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
-    assert not _search_answer(b'{"total": 0, "results": []}').has_next
+    assert not search_answer(b'{"total": 0, "results": []}').has_next
     for broken in (b"", b"[]", b'{"total": 1}', b'{"results": [{"properties": {}}]}', b'{"results": [{"id": "1"}]}'):
         with pytest.raises(ValueError, match="Invalid value"):
-            _search_answer(broken)
+            search_answer(broken)
 
 
 def test_association_answers_are_parsed_raw_and_checked() -> None:
-    from connectors.hubspot import _associate_errors
+    from connectors.hubspot_associations import _associate_errors
 
     ok = b'{"status": "COMPLETE", "results": [{"fromObjectId": 1, "toObjectId": 2}], "startedAt": "x", "completedAt": "y"}'
     assert _associate_errors(ok) == []
@@ -308,7 +308,7 @@ def test_association_answers_are_parsed_raw_and_checked() -> None:
 
 
 def test_association_read_answers_pick_the_primary_and_are_checked() -> None:
-    from connectors.hubspot import _associated_answer
+    from connectors.hubspot_associations import _associated_answer
 
     answer = (
         b'{"status": "COMPLETE", "results": ['
