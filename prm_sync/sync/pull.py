@@ -269,8 +269,9 @@ def _apply_one(
             return None
         record_id, claim = who
     else:
-        record_id = _match(ctx, session, sl, remote, values)
-        if sl.match_kind == "natural_key" and _superseded(session, sl, record_id, remote):
+        record_id, known = _match(ctx, session, sl, remote, values)
+        # a record the match just minted has no link to compare with: a new remote record costs no query here
+        if known and sl.match_kind == "natural_key" and _superseded(session, sl, record_id, remote):
             stats.unchanged += 1  # an older result for the same key, re-read in the overlap: the later one stands
             return None
     record = repo.get_record(session, sl.entity, record_id)
@@ -439,14 +440,14 @@ def _superseded(session: Any, sl: Slice, record_id: str, remote: RemoteRecord) -
 
 def _match(
     ctx: RunContext, session: Any, sl: Slice, remote: RemoteRecord, values: dict[str, Any]
-) -> str:
-    """Find (or mint) the PRM id for a system-owned remote record we have never linked."""
+) -> tuple[str, bool]:
+    """Find (or mint) the PRM id for a system-owned remote record we have never linked; and whether it was found."""
     if sl.match_kind == "natural_key":
         keys = sl.mapping.spec.match.natural_key or []
         found = repo.find_by_fields(session, sl.entity, {k: values.get(k) for k in keys})
-        return found or new_id(ENTITIES[sl.entity].id_prefix)
-    existing = ctx.links.prm_id_for(sl.entity, sl.system, remote.id)
-    return existing or new_id(ENTITIES[sl.entity].id_prefix)
+    else:
+        found = ctx.links.prm_id_for(sl.entity, sl.system, remote.id)
+    return (found, True) if found else (new_id(ENTITIES[sl.entity].id_prefix), False)
 
 
 def _link(
