@@ -385,16 +385,7 @@ class LockSet:
     def fence(self, session: Session, entities: Iterable[str] | None = None) -> None:
         """Check the locks are still this run's, then wait for the turn to write ``entities`` (its own by default)."""
         serialize(session, self.entities if entities is None else entities)
-        if self.lost.is_set():
-            self._raise_lost()
-        query = (
-            select(RunLockRow.scope)
-            .where(RunLockRow.scope.in_(self.scopes), RunLockRow.run_id == self.run_id)
-            .with_for_update(read=True)
-        )
-        if len(session.scalars(query).all()) != len(self.scopes):
-            self.lost.set()
-            self._raise_lost()
+        self._verify(session, share=True)
 
     def check(self) -> None:
         """Raise ``LockLost`` unless every lock is still this run's: read just before a remote write.
@@ -403,12 +394,17 @@ class LockSet:
         (and, pipelined, before the previous batch's commit), so without this
         a run taken over would send one more batch beside its successor.
         """
+        with self.store.session(readonly=True) as session:
+            self._verify(session, share=False)
+
+    def _verify(self, session: Session, *, share: bool) -> None:
+        """Raise ``LockLost`` unless every lock is still this run's (``share``: held so until the commit)."""
         if self.lost.is_set():
             self._raise_lost()
-        with self.store.session(readonly=True) as session:
-            mine = session.scalar(select(func.count()).select_from(RunLockRow).where(
-                RunLockRow.scope.in_(self.scopes), RunLockRow.run_id == self.run_id))
-        if mine != len(self.scopes):
+        query = select(RunLockRow.scope).where(RunLockRow.scope.in_(self.scopes), RunLockRow.run_id == self.run_id)
+        if share:
+            query = query.with_for_update(read=True)
+        if len(session.scalars(query).all()) != len(self.scopes):
             self.lost.set()
             self._raise_lost()
 
