@@ -151,16 +151,23 @@ def parse_error(code: str, message: str, fields: Iterable[str] = (), payload: di
     return _parse_plain(code, message, field, payload)
 
 
+def _not_one_of(text: str, field: str | None) -> ErrorDetail | None:
+    """``X was not one of the allowed options: [...]``, in HubSpot's property list or on its own."""
+    options = _NOT_ONE_OF.match(text)
+    if not options:
+        return None
+    value, allowed = _short(options.group("value")), _options(options.group("options"))
+    return ErrorDetail(field=field, value=value, allowed=allowed, kind="picklist", problem=_problem(field, value, allowed, None))
+
+
 def _hubspot_detail(detail: dict[str, Any], code: str, field: str | None, payload: dict[str, Any]) -> ErrorDetail:
     """One entry of HubSpot's ``Property values were not valid`` list."""
     name = str(detail.get("name") or field or "") or None
     text = str(detail.get("message") or "")
     sub_code = str(detail.get("error") or code)
-    options = _NOT_ONE_OF.match(text)
+    options = _not_one_of(text, name)
     if options:
-        value, allowed = _short(options.group("value")), _options(options.group("options"))
-        return ErrorDetail(field=name, value=value, allowed=allowed, kind="picklist",
-                           problem=_problem(name, value, allowed, None))
+        return options
     missing = _NO_PROPERTY.search(text)
     if missing or sub_code == "PROPERTY_DOESNT_EXIST":
         name = missing.group("field") if missing else name
@@ -179,11 +186,9 @@ def _hubspot_detail(detail: dict[str, Any], code: str, field: str | None, payloa
 
 def _parse_plain(code: str, message: str, field: str | None, payload: dict[str, Any]) -> ErrorDetail:
     """Salesforce's prose (and any message that is not HubSpot's property list)."""
-    options = _NOT_ONE_OF.match(message)
+    options = _not_one_of(message, field)
     if options:
-        value, allowed = _short(options.group("value")), _options(options.group("options"))
-        return ErrorDetail(field=field, value=value, allowed=allowed, kind="picklist",
-                           problem=_problem(field, value, allowed, None))
+        return options
     picklist = _PICKLIST.search(message)
     if picklist:
         value = _short(picklist.group("value").strip())
