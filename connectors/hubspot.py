@@ -39,7 +39,7 @@ from connectors.hubspot_reads import HubSpotReads
 from connectors.hubspot_values import CODE as VALUE_OUT_OF_RANGE
 from connectors.hubspot_values import first_problem as first_value_problem
 from connectors.hubspot_where import parse_where
-from connectors.hubspot_wire import upsert_answer, wire_value
+from connectors.hubspot_wire import read_answer, upsert_answer, wire_value
 from connectors.isolate import BatchRefused, write_isolating
 from prm_sync.errors import FatalError, QuotaExhausted, RecordError, RemoteErrorInfo, TransientError
 
@@ -268,10 +268,7 @@ class HubSpotConnector(HubSpotReads, HubSpotAssociations):
             raw = self._batch_api.upsert(
                 object_type, batch_input_simple_public_object_batch_input_upsert=body, _preload_content=False
             )
-            try:
-                return upsert_answer(raw.data)
-            finally:
-                raw.release_conn()
+            return read_answer(raw, upsert_answer)
 
         try:
             response = self._call("batch upsert", send, on_4xx="record")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors.base import Association, RemoteRecord, WriteResult, page
 from connectors.hubspot_errors import error_info_raw, failed_result
-from connectors.hubspot_wire import batch_errors, id_key
+from connectors.hubspot_wire import batch_errors, id_key, read_answer
 from prm_sync.errors import ConfigError, Problem, RecordError, RemoteErrorInfo
 
 T = TypeVar("T")
@@ -81,10 +81,7 @@ class HubSpotAssociations:
 
             def send(inputs: list[dict[str, str]] = inputs) -> dict[str, str]:
                 raw = self._assoc_batch_api.get_page(from_type, to_type, {"inputs": inputs}, _preload_content=False)
-                try:
-                    return _associated_answer(raw.data, label)
-                finally:
-                    raw.release_conn()
+                return read_answer(raw, lambda data: _associated_answer(data, label))
 
             out.update(self._call("read associations", send))
         return out
@@ -152,10 +149,7 @@ class HubSpotAssociations:
             # the raw answer, parsed here: the client's models would build one object (and run
             # dateutil) per created link, which nothing here reads; only the errors matter
             raw = self._assoc_batch_api.create(from_type, to_type, {"inputs": inputs}, _preload_content=False)
-            try:
-                return _associate_errors(raw.data)
-            finally:
-                raw.release_conn()
+            return read_answer(raw, _associate_errors)
 
         try:
             errors = self._call("associate", send, on_4xx="record")

@@ -23,7 +23,7 @@ from hubspot.crm.objects import PublicObjectSearchRequest
 from connectors.base import Cursor, RemoteRecord
 from connectors.hubspot_associations import ASSOCIATION_PREFIX
 from connectors.hubspot_where import parse_where
-from connectors.hubspot_wire import SearchPage, from_ms, id_key, search_answer, to_ms
+from connectors.hubspot_wire import SearchPage, from_ms, id_key, read_answer, search_answer, to_ms
 from prm_sync.errors import FatalError
 
 if TYPE_CHECKING:
@@ -70,10 +70,7 @@ class HubSpotReads:
             # the raw answer, parsed here: the client's models run dateutil over three timestamps
             # per record, which was half the time of reading back a large sync
             raw = self._search_api.do_search(object_type, public_object_search_request=request, _preload_content=False)
-            try:
-                return search_answer(raw.data)
-            finally:
-                raw.release_conn()
+            return read_answer(raw, search_answer)
 
         return self._call("search", send)
 

@@ -10,10 +10,13 @@ these helpers; none of them makes a request.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def to_ms(value: datetime) -> int:
@@ -71,6 +74,14 @@ class SearchPage:
     total: int
     results: list[SearchHit]
     has_next: bool
+
+
+def read_answer(raw: Any, parse: Callable[[bytes], T]) -> T:
+    """A client answer left unparsed (``_preload_content=False``) through ``parse``; its connection goes back."""
+    try:
+        return parse(raw.data)
+    finally:
+        raw.release_conn()
 
 
 def search_answer(data: bytes) -> SearchPage:
