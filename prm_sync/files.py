@@ -24,10 +24,10 @@ def _too_large(path: Path, limit: int) -> ConfigError:
 def read_at_most(path: Path, limit: int) -> bytes:
     """The file's bytes, or ``ConfigError`` when it is a device or holds more than ``limit``; ``OSError`` is the caller's."""
     with path.open("rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        found = os.fstat(handle.fileno())
+        if stat.S_ISCHR(found.st_mode) or stat.S_ISBLK(found.st_mode):
             raise ConfigError([Problem("a device, not a file; is it the right file?", file=str(path))])
-        if stat.S_ISREG(mode) and os.fstat(handle.fileno()).st_size > limit:
+        if stat.S_ISREG(found.st_mode) and found.st_size > limit:
             raise _too_large(path, limit)
         data = handle.read(limit + 1)
     if len(data) > limit:
