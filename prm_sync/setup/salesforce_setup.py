@@ -188,9 +188,7 @@ class SalesforceSetup:
         return dict((self._call(self.sf.toolingexecute, f"sobjects/CustomField/{field_id}") or {}).get("Metadata") or {})
 
     def _picklist_of_hidden(self, want: Want) -> list[str]:
-        """The values of a picklist the user cannot describe yet, from its metadata."""
-        if not self._wanted_values(want):
-            return []
+        """The values of a picklist the user cannot describe yet, from its metadata (asked only when values are wanted)."""
         meta = self._field_metadata(self._field_id(want))
         values = ((meta.get("valueSet") or {}).get("valueSetDefinition") or {}).get("value", [])
         return [str(v.get("fullName")) for v in values]
