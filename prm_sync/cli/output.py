@@ -163,7 +163,10 @@ def command_lines(step: str, width: int, indent: str = "  ") -> list[str]:
     command, _, comment = step.partition("  # ")
     lexer = shlex.shlex(command.strip(), posix=False)
     lexer.whitespace_split, lexer.commenters = True, ""
-    tokens = list(lexer)
+    try:
+        tokens = list(lexer)
+    except ValueError:  # an unbalanced quote (in a remote's error code, say): its words as they stand
+        tokens = command.split()
     words: list[str] = []
     for token in tokens:
         if words and words[-1].startswith("--") and " " not in words[-1] and not token.startswith("-"):

@@ -42,6 +42,13 @@ def _commands(text: str) -> list[str]:
     return [line.split("$ ", 1)[1].strip() for line in joined.splitlines() if line.lstrip().startswith("$ ")]
 
 
+def test_a_next_command_with_an_unbalanced_quote_still_prints() -> None:
+    from prm_sync.cli.output import command_lines
+
+    step = "prm-sync failures replay --system hubspot --error-code 'ODD_CODE --dry-run"
+    assert _commands("\n".join(command_lines(step, 40))) == [step]
+
+
 def _flat(text: str) -> str:
     """The table's words in order, whatever the wrapping (box characters and spacing removed)."""
     return " ".join(re.sub(r"[│┃─━┏┓┗┛┡┩╇┳┻┼╋|]", " ", text).split())
