@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prm_sync.errors import ConfigError, PrmSyncError
+from prm_sync.errors import ConfigError
 from prm_sync.mapping.canonical import field_type
 from prm_sync.mapping.compiled import compile_read_back, compile_writer
 from prm_sync.mapping.context import MappingContext, MappingValueError, TransformContext
@@ -234,35 +234,6 @@ class ObjectMapping:
                 continue
             out[f.out_key] = value
         return out
-
-    def read_back_loop(
-        self, values: dict[str, Any], payload: dict[str, Any], ctx: MappingContext | None,
-        normalize: Callable[[Any], Any],
-    ) -> dict[str, Any]:
-        """``read_back`` as a loop over the fields: the reference its generated code is checked against."""
-        tctx = TransformContext(self.system, ctx)
-        for reader in self.transforming_readers:
-            if reader.prm not in values:
-                continue
-            if reader.from_inputs is not None:
-                if not all(name in payload for name in reader.from_inputs):
-                    continue
-                raw = {n: payload[n] for n in reader.from_inputs}
-            elif reader.remote in payload:
-                raw = payload[reader.remote]
-                if raw is None and not reader.has_default:
-                    values[reader.prm] = None  # a blank passes every transform untouched (see ``registry``)
-                    continue
-            else:
-                continue
-            try:
-                value = reader.from_fn(raw, tctx) if reader.from_fn is not None else raw
-            except (PrmSyncError, ValueError, TypeError):
-                continue
-            if is_blank(value) and not isinstance(value, list) and reader.has_default:
-                value = reader.default
-            values[reader.prm] = normalize(value)
-        return values
 
     def from_remote(self, fields: dict[str, Any], ctx: MappingContext | None = None) -> dict[str, Any]:
         """Canonical field -> value for every from_remote/both field."""

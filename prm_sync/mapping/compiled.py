@@ -8,9 +8,10 @@ called. Here the loop is unrolled once per object mapping into the source
 of a function (field names, output keys and defaults as constants, each
 transform called directly with its parsed params), compiled with
 ``compile`` and kept on the mapping. The generated code follows
-``ObjectMapping._write`` and the engine's read-back field for field, and
+``ObjectMapping._write`` (still the loop for the merge's field subsets) and
+the push's former read-back loop field for field, and
 ``tests/mapping/test_mapping_compiled.py`` compares them on the shipped
-mappings; the loops stay as the reference and for the merge's field subsets.
+mappings (the read-back loop lives there, as the reference only).
 """
 
 from __future__ import annotations

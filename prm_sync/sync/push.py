@@ -535,7 +535,7 @@ def _read_back(ctx: RunContext, sl: Slice, write: PlannedWrite) -> dict[str, Any
     values = dict(write.values)
     if not sl.mapping.transforming_readers:
         return values
-    return sl.mapping.read_back(values, write.payload, ctx.links, normalize)  # the loop below, unrolled
+    return sl.mapping.read_back(values, write.payload, ctx.links, normalize)  # generated per mapping (``compiled``)
 
 
 def _association_links(ctx: RunContext, sl: Slice, batch: list[PlannedWrite], results: list[WriteResult]) -> LinkCall:
