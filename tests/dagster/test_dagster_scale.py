@@ -21,12 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, EventRecordsFilter
 from fixtures.database import PostgresServer
-from hubspot import HubSpot
+from sandbox_fixtures.cluster import hubspot_client, salesforce_client
 from sandbox_fixtures.provision import provision_runtime
-from simple_salesforce import Salesforce
 
 from connectors.sandbox.cluster import SandboxCluster
 from connectors.sandbox.http import SandboxApp, SandboxRequest, SandboxResponse
@@ -155,13 +153,9 @@ def test_dagster_on_postgres_storage_runs_both_crms_partners_in_separate_process
         instance.dispose()
 
     state = deployment["state"]
-    sf_session = requests.Session()
-    sf_session.verify = state["salesforce"]["ca_bundle"]
-    sf_session.trust_env = False
-    salesforce = Salesforce(instance_url=state["salesforce"]["instance_url"],
-                            session_id=state["salesforce"]["access_token"], session=sf_session)
+    salesforce = salesforce_client(state["salesforce"])
     sf_ids = [r["PRM_Id__c"] for r in salesforce.query_all("SELECT PRM_Id__c FROM Account WHERE IsPartner = true")["records"]]
-    hubspot = HubSpot(access_token=state["hubspot"]["access_token"], host=state["hubspot"]["base_url"].rstrip("/"))
+    hubspot = hubspot_client(state["hubspot"])
     hs_ids = [c.properties.get("prm_id") for c in hubspot.crm.companies.get_all(properties=["prm_id"])]
     hs_ids = [i for i in hs_ids if i]
     runtime = open_runtime(load_config())

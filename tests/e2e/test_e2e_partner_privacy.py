@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import requests
-from hubspot import HubSpot
-from sandbox_fixtures.cluster import MakeSyncEnv, SyncEnv
-from simple_salesforce import Salesforce
+from sandbox_fixtures.cluster import MakeSyncEnv
 
 from prm_sync.model import DealRegistration, Partner
 from prm_sync.store import records
@@ -36,22 +33,9 @@ HS_PROPERTIES = ["prm_id", "partner_prm_id", "customer_name", "customer_domain",
                  "submitted_at", "approved_at", "expires_at", "conflict_decision", "conflict_score", "conflict_reason"]
 
 
-def _salesforce(env: SyncEnv) -> Salesforce:
-    info = env.cluster.state()["systems"]["salesforce"]
-    session = requests.Session()
-    session.verify = info["ca_bundle"]
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the sandbox CA
-    return Salesforce(instance_url=info["instance_url"], session_id=info["access_token"], session=session)
-
-
-def _hubspot(env: SyncEnv) -> HubSpot:
-    info = env.cluster.state()["systems"]["hubspot"]
-    return HubSpot(access_token=info["access_token"], host=info["base_url"].rstrip("/"))
-
-
 def test_partner_visible_registration_fields_name_no_other_partner(make_sync_env: MakeSyncEnv) -> None:
     env = make_sync_env(systems=("salesforce", "hubspot"), seed_data=False)
-    sf, hs = _salesforce(env), _hubspot(env)
+    sf, hs = env.salesforce(), env.hubspot()
     globex = sf.Account.create({"Name": "Globex Corporation", "Type": "Prospect", "Website": "https://globex.com",
                                 "BillingCountry": "US"})["id"]
     deal = sf.Opportunity.create({"Name": "Globex - Direct Platform Deal", "StageName": "Qualification",

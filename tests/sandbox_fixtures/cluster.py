@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from fixtures.cli import CliResult, invoke
+from hubspot import HubSpot
+from simple_salesforce import Salesforce
 
 from connectors.base import Connector
 from connectors.sandbox.cluster import SYSTEMS, SandboxCluster
@@ -56,6 +59,19 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 MAPPINGS = REPO / "mappings"
 FAST_WAIT = 0.01  # seconds; the longest a test connector ever sleeps between retries
+
+
+def salesforce_client(info: dict[str, Any]) -> Salesforce:
+    """simple-salesforce on a sandbox org, from its entry in the cluster state (``state()["systems"]["salesforce"]``)."""
+    session = requests.Session()
+    session.verify = info["ca_bundle"]
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the sandbox CA
+    return Salesforce(instance_url=info["instance_url"], session_id=info["access_token"], session=session)
+
+
+def hubspot_client(info: dict[str, Any]) -> HubSpot:
+    """hubspot-api-client on a sandbox portal, from its entry in the cluster state."""
+    return HubSpot(access_token=info["access_token"], host=info["base_url"].rstrip("/"))
 
 
 def _fast_sleep(seconds: float) -> None:
@@ -105,6 +121,14 @@ class SyncEnv:
     @property
     def config(self) -> AppConfig:
         return self.runtime.config
+
+    def salesforce(self) -> Salesforce:
+        """The sandbox org through simple-salesforce, as a rep's tools reach it."""
+        return salesforce_client(self.cluster.state()["systems"]["salesforce"])
+
+    def hubspot(self) -> HubSpot:
+        """The sandbox portal through hubspot-api-client."""
+        return hubspot_client(self.cluster.state()["systems"]["hubspot"])
 
     def engine(self, *, crash_hook: CrashHook | None = None, with_rules: bool = True) -> SyncEngine:
         return self.runtime.engine(list(self.cluster.systems), crash_hook=crash_hook, with_rules=with_rules)

@@ -47,7 +47,7 @@ import requests
 import yaml
 from fixtures.cli import CliResult
 from hubspot import HubSpot
-from sandbox_fixtures.cluster import MakeSyncEnv, SyncEnv
+from sandbox_fixtures.cluster import MakeSyncEnv, SyncEnv, hubspot_client, salesforce_client
 from simple_salesforce import Salesforce
 
 from connectors.sandbox.cluster import SYSTEMS
@@ -234,16 +234,11 @@ class World:
 
     @property
     def salesforce(self) -> Salesforce:
-        info = self._state("salesforce")
-        session = requests.Session()
-        session.verify = info["ca_bundle"]
-        session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the sandbox CA
-        return Salesforce(instance_url=info["instance_url"], session_id=info["access_token"], session=session)
+        return salesforce_client(self._state("salesforce"))
 
     @property
     def hubspot(self) -> HubSpot:
-        info = self._state("hubspot")
-        return HubSpot(access_token=info["access_token"], host=info["base_url"].rstrip("/"))
+        return hubspot_client(self._state("hubspot"))
 
     @property
     def lrs(self) -> Lrs:

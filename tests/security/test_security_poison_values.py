@@ -19,10 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
-from hubspot import HubSpot
 from sandbox_fixtures.cluster import MakeSyncEnv, SyncEnv
-from simple_salesforce import Salesforce
 
 from connectors.base import UpsertRequest
 from prm_sync.exit_codes import ExitCode
@@ -34,20 +31,7 @@ from prm_sync.store.records import UnstorableValue
 PARTNER = Partner(id="ptn_poison", name="Poison Test Partners", domain="poison-partners.example", tier="gold")
 
 
-# -- the world through its own clients ------------------------------------------------------
-def _hubspot(env: SyncEnv) -> HubSpot:
-    info = env.cluster.state()["systems"]["hubspot"]
-    return HubSpot(access_token=info["access_token"], host=info["base_url"].rstrip("/"))
-
-
-def _salesforce(env: SyncEnv) -> Salesforce:
-    info = env.cluster.state()["systems"]["salesforce"]
-    session = requests.Session()
-    session.verify = info["ca_bundle"]
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the sandbox CA
-    return Salesforce(instance_url=info["instance_url"], session_id=info["access_token"], session=session)
-
-
+# -- the PRM store --------------------------------------------------------------------------
 def _save(env: SyncEnv, *items: Any) -> None:
     with env.runtime.store.session() as session:
         records.save_records(session, list(items))
@@ -94,7 +78,7 @@ def test_a_hubspot_deal_amount_the_store_cannot_hold_fails_that_deal_alone(
     make_sync_env: MakeSyncEnv, poison: Poison
 ) -> None:
     env = make_sync_env(systems=("hubspot",), seed_data=False)
-    deals = _hubspot(env).crm.deals.basic_api
+    deals = env.hubspot().crm.deals.basic_api
     good = {
         name: deals.create({"properties": {"dealname": f"Deal {name}", "amount": text, "dealstage": "appointmentscheduled"}}).id
         for name, (text, _) in GOOD_AMOUNTS.items()
@@ -138,7 +122,7 @@ def test_a_salesforce_opportunity_amount_the_store_cannot_hold_fails_that_opport
 ) -> None:
     """Opportunity.Amount is Currency(18, 2): 16 digits before the point; the SQLite store keeps 13."""
     env = make_sync_env(systems=("salesforce",), seed_data=False)
-    sf = _salesforce(env)
+    sf = env.salesforce()
     opportunity = {"StageName": "Qualification", "CloseDate": "2027-01-15"}
     good = {sf.Opportunity.create({**opportunity, "Name": f"Deal {n}", "Amount": 1000 * n})["id"]: Decimal(1000 * n)
             for n in range(1, 6)}
@@ -204,7 +188,7 @@ def test_a_poison_registration_among_199_leaves_199_in_salesforce_and_one_failed
     first = env.cli("sync", "--system", "salesforce")
 
     assert first.exit_code == ExitCode.FAILED_RECORDS, first.output
-    sf = _salesforce(env)
+    sf = env.salesforce()
     landed = {r["PRM_Id__c"] for r in sf.query_all("SELECT PRM_Id__c FROM Deal_Registration__c")["records"]}
     assert len(landed) == 199 and bad.id not in landed
     [failure] = _open_failures(env, "salesforce")
@@ -276,7 +260,7 @@ def test_a_text_past_hubspots_limit_fails_alone_before_its_batch_is_sent(make_sy
     assert [(r.key, r.error_code, r.error_fields) for r in results if not r.ok] == [
         ("reg_3", "VALUE_OUT_OF_RANGE", ["customer_name"])]
     assert "65,537 characters" in (results[3].error_message or "")
-    page = _hubspot(env).crm.objects.basic_api.get_page("p_deal_registrations", limit=100,
+    page = env.hubspot().crm.objects.basic_api.get_page("p_deal_registrations", limit=100,
                                                         properties=["prm_id", "customer_name"])
     landed = {r.properties["prm_id"]: r.properties["customer_name"] for r in page.results}
     assert sorted(landed) == ["reg_0", "reg_1", "reg_2", "reg_4"] and len(landed["reg_4"]) == 65_536
@@ -369,7 +353,7 @@ def test_a_bulk_job_failed_whole_for_one_record_is_resent_so_each_record_gets_it
 
     assert [r.key for r in results if not r.ok] == ["reg_2"]
     assert results[2].error_code == "FIELD_CUSTOM_VALIDATION_EXCEPTION" and "Customer_Name__c" in results[2].error_fields
-    landed = _salesforce(env).query_all("SELECT PRM_Id__c FROM Deal_Registration__c")["records"]
+    landed = env.salesforce().query_all("SELECT PRM_Id__c FROM Deal_Registration__c")["records"]
     assert sorted(r["PRM_Id__c"] for r in landed) == [f"reg_{n}" for n in range(8) if n != 2]
     calls = app.calls
     assert (calls["bulk.ingest_create"], calls["collections.upsert"]) == (1, 1)  # one job, then one Collections call
@@ -380,7 +364,7 @@ def test_a_registration_born_in_hubspot_with_an_amount_the_store_cannot_hold_is_
 ) -> None:
     env = make_sync_env(systems=("hubspot",), seed_data=False)
     _save(env, PARTNER)
-    objects = _hubspot(env).crm.objects.basic_api
+    objects = env.hubspot().crm.objects.basic_api
     fine = objects.create("p_deal_registrations", {"properties": {
         "customer_name": "Fine Co", "partner_prm_id": PARTNER.id, "amount": "2.5E4"}}).id
     bad = objects.create("p_deal_registrations", {"properties": {
@@ -409,7 +393,7 @@ def test_a_crm_text_holding_a_nul_character_never_stops_a_run_on_either_store(
     on SQLite (which keeps it) it lands as written. Either way the rest land.
     """
     env = make_sync_env(systems=("hubspot",), seed_data=False, store=store)
-    hubspot = _hubspot(env)
+    hubspot = env.hubspot()
     deals, companies = hubspot.crm.deals.basic_api, hubspot.crm.companies.basic_api
     stage = {"amount": "10", "dealstage": "appointmentscheduled"}
     good_deal = deals.create({"properties": {"dealname": "Good deal", **stage}}).id
