@@ -140,6 +140,27 @@ def _gammas_bill(world: Any, now: datetime) -> dict[str, Any]:
     return bill
 
 
+def _gammas_commission_paid(world: Any) -> tuple[datetime, str, int]:
+    """Gamma's HubSpot deal is won, invoiced and collected in Odoo, and accounts payable pays Gamma's bill."""
+    now, customer = _gamma_registered_and_approved(world)
+    deal = _hubspot_deal(world, customer, "closedwon", now.date())
+    world.sync()
+    odoo = world.odoo
+    invoice = odoo.invoice(deal, 40000.0, now.date(), customer="Initech")
+    odoo.register_payment(invoice, 40000.0, now.date())
+    world.sync()
+    odoo.pay_bill(_gammas_bill(world, now)["id"], now.date())
+    world.sync()
+    return now, deal, invoice
+
+
+def _gammas_clawback(world: Any, amount: float, period: datetime) -> None:
+    odoo = world.odoo
+    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
+    [clawback] = odoo.read("account.move", [["move_type", "=", "in_refund"]], ["partner_id", "amount_total", "ref"])
+    assert (clawback["partner_id"][0], clawback["amount_total"], clawback["ref"]) == (vendor, amount, period_of(period))
+
+
 def test_a_hubspot_deal_from_registration_to_a_paid_commission(make_world: Any, store: Any) -> None:
     """The same story where the deal lives in HubSpot: finance's invoice carries the HubSpot deal id."""
     world = make_world(systems=("hubspot", "erp"), store=store)
@@ -230,24 +251,15 @@ def test_an_invoice_naming_a_deal_the_prm_has_not_seen_yet_earns_once_the_deal_a
 
 def test_a_refund_the_month_after_a_paid_commission_is_clawed_back_in_that_month(make_world: Any, store: Any) -> None:
     world = make_world(systems=("hubspot", "erp"), store=store)
-    now, customer = _gamma_registered_and_approved(world)
-    deal = _hubspot_deal(world, customer, "closedwon", now.date())
-    world.sync()
+    now, _, invoice = _gammas_commission_paid(world)
     odoo = world.odoo
-    invoice = odoo.invoice(deal, 40000.0, now.date(), customer="Initech")
-    odoo.register_payment(invoice, 40000.0, now.date())
-    world.sync()
-    odoo.pay_bill(_gammas_bill(world, now)["id"], now.date())
-    world.sync()
 
     later = world.clock.set(now + timedelta(days=35))  # next month: the customer is refunded a quarter
     credit_note = odoo.credit_note(invoice, 10000.0, later.date())
     odoo.register_payment(credit_note, 10000.0, later.date(), payment_type="outbound")
     world.sync()
 
-    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
-    [clawback] = odoo.read("account.move", [["move_type", "=", "in_refund"]], ["partner_id", "amount_total", "ref"])
-    assert (clawback["partner_id"][0], clawback["amount_total"], clawback["ref"]) == (vendor, 1000.0, period_of(later))
+    _gammas_clawback(world, 1000.0, later)
     bills = odoo.read("account.move", [["move_type", "=", "in_invoice"]], ["amount_total", "payment_state"])
     assert [(b["amount_total"], b["payment_state"]) for b in bills] == [(4000.0, "paid")]  # last month's stands
     world.assert_settled()
@@ -256,22 +268,12 @@ def test_a_refund_the_month_after_a_paid_commission_is_clawed_back_in_that_month
 def test_a_won_deal_later_marked_lost_claws_the_paid_commission_back(make_world: Any, store: Any) -> None:
     """The rep corrects the stage (the deal fell through): the commission already paid comes back as a credit note."""
     world = make_world(systems=("hubspot", "erp"), store=store)
-    now, customer = _gamma_registered_and_approved(world)
-    deal = _hubspot_deal(world, customer, "closedwon", now.date())
-    world.sync()
-    odoo = world.odoo
-    invoice = odoo.invoice(deal, 40000.0, now.date(), customer="Initech")
-    odoo.register_payment(invoice, 40000.0, now.date())
-    world.sync()
-    odoo.pay_bill(_gammas_bill(world, now)["id"], now.date())
-    world.sync()
+    now, deal, _ = _gammas_commission_paid(world)
 
     world.hubspot.crm.deals.basic_api.update(deal, {"properties": {"dealstage": "closedlost"}})
     world.sync()
 
-    vendor = odoo.read("res.partner", [["x_prm_id", "=", "ptn_gamma"]], ["id"])[0]["id"]
-    [clawback] = odoo.read("account.move", [["move_type", "=", "in_refund"]], ["partner_id", "amount_total", "ref"])
-    assert (clawback["partner_id"][0], clawback["amount_total"], clawback["ref"]) == (vendor, 4000.0, period_of(now))
+    _gammas_clawback(world, 4000.0, now)
     [attribution] = world.prm.all("attribution")
     assert attribution.reversed
     world.assert_settled()
