@@ -24,6 +24,18 @@ def tiers_in_crms(world: Any, partner_id: str) -> tuple[str, str]:
             world.hubspot_by_prm_id("companies", partner_id, COMPANY)["partner_tier"])
 
 
+def _jane_certified_almost_a_year_ago(world: Any) -> datetime:
+    """Jane, Acme's contact, passed the platform course 360 days ago: valid 12 months, it lapses in five days."""
+    t0 = world.clock.set(datetime.now(UTC).replace(microsecond=0))
+    world.prm.save(Partner(id="ptn_acme", name="Acme Integrators"),
+                   PartnerContact(id="pcn_jane", partner_id="ptn_acme", last_name="Doe", email="jane@acme.example"))
+    world.lrs.completion("jane@acme.example", "platform-certified", product_line="platform",
+                         when=t0 - timedelta(days=360))
+    world.sync()
+    assert tiers_in_crms(world, "ptn_acme") == ("Silver", "silver")
+    return t0
+
+
 def test_a_passed_course_promotes_the_learners_partner_in_both_crms(make_world: Any, store: Any) -> None:
     world = make_world(systems=SYSTEMS, store=store)
     world.prm.save(
@@ -62,14 +74,7 @@ def test_a_passed_course_promotes_the_learners_partner_in_both_crms(make_world: 
 
 def test_an_expired_certification_demotes_only_after_the_grace_period(make_world: Any, store: Any) -> None:
     world = make_world(systems=SYSTEMS, store=store)
-    t0 = world.clock.set(datetime.now(UTC).replace(microsecond=0))
-    world.prm.save(Partner(id="ptn_acme", name="Acme Integrators"),
-                   PartnerContact(id="pcn_jane", partner_id="ptn_acme", last_name="Doe", email="jane@acme.example"))
-    # passed almost a year ago: valid 12 months, so it lapses in five days
-    world.lrs.completion("jane@acme.example", "platform-certified", product_line="platform",
-                         when=t0 - timedelta(days=360))
-    world.sync()
-    assert tiers_in_crms(world, "ptn_acme") == ("Silver", "silver")
+    t0 = _jane_certified_almost_a_year_ago(world)
 
     world.clock.set(t0 + timedelta(days=10))  # expired; grace (60 days in this config) starts
     world.sync()
@@ -146,13 +151,7 @@ def test_a_learner_who_recertifies_keeps_the_partners_tier_and_the_retake_stands
     """Certifications lapse after 12 months; Jane retakes the course before hers does. Both results stay in the LRS
     under the same learner and course: the retake is the completion, and syncs that re-read both change nothing."""
     world = make_world(systems=SYSTEMS, store=store)
-    t0 = world.clock.set(datetime.now(UTC).replace(microsecond=0))
-    world.prm.save(Partner(id="ptn_acme", name="Acme Integrators"),
-                   PartnerContact(id="pcn_jane", partner_id="ptn_acme", last_name="Doe", email="jane@acme.example"))
-    world.lrs.completion("jane@acme.example", "platform-certified", product_line="platform",
-                         when=t0 - timedelta(days=360))
-    world.sync()
-    assert tiers_in_crms(world, "ptn_acme") == ("Silver", "silver")
+    t0 = _jane_certified_almost_a_year_ago(world)
 
     retake = t0 - timedelta(days=1)
     world.lrs.completion("jane@acme.example", "platform-certified", product_line="platform", when=retake)
