@@ -201,7 +201,13 @@ class SalesforceSetup:
         """
         field_id = self._field_id(want)
         meta = self._field_metadata(field_id)
-        definition = (meta.setdefault("valueSet", {}) or {}).setdefault("valueSetDefinition", {})
+        definition = (meta.get("valueSet") or {}).get("valueSetDefinition")
+        if not isinstance(definition, dict):  # the Tooling API says null for a list it does not hold here
+            shared = (meta.get("valueSet") or {}).get("valueSetName")
+            msg = (f"{want.object}.{want.name} takes its values from the global value set {shared}: add them "
+                   "there (Setup > Picklist Value Sets)" if shared
+                   else f"{want.object}.{want.name} has no list of values of its own to add to")
+            raise SetupItemError(msg)
         values = list(definition.get("value") or [])
         have = {str(v.get("fullName", "")).lower() for v in values}
         values += [{"fullName": v, "label": v, "default": False}

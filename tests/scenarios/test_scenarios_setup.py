@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from connectors.sandbox.seeding import seed_sandboxes
 from prm_sync.demo import seed_store
 from prm_sync.model import Partner
@@ -290,3 +292,30 @@ def test_setup_adds_the_values_a_mapping_writes_to_picklists_that_exist(make_wor
     world.sync(systems=["salesforce", "hubspot"], entities=["partner"])
     assert world.salesforce_by_prm_id("Account", "ptn_top", "Partner_Tier__c")["Partner_Tier__c"] == "Platinum"
     assert world.hubspot_by_prm_id("companies", "ptn_top", ["partner_tier"])["partner_tier"] == "platinum"
+
+
+
+def test_a_picklist_on_a_global_value_set_fails_its_item_naming_the_set() -> None:
+    """A field that shares a global value set has no value list of its own (the Tooling API says
+    ``valueSetDefinition: null``): adding values fails that item, naming the set, not with an internal error."""
+    from prm_sync.setup.plan import SetupItemError
+    from prm_sync.setup.salesforce_setup import SalesforceSetup
+    from prm_sync.setup.wants import Want
+
+    class Org:
+        sent: list[str] = []
+
+        def toolingexecute(self, path: str, method: str = "GET", **_: Any) -> dict[str, Any]:
+            self.sent.append(method)
+            if path == "query/":
+                return {"records": [{"Id": "00N000000000001"}]}
+            return {"Metadata": {"type": "Picklist", "valueSet": {
+                "restricted": True, "valueSetName": "Partner_Tiers", "valueSetDefinition": None}}}
+
+    org = Org()
+    setup = SalesforceSetup(type("Connector", (), {"sf": org})())  # type: ignore[arg-type]
+    want = Want("salesforce", "field", "Account", "Partner_Tier__c", "Picklist: Platinum", {"Metadata": {
+        "valueSet": {"valueSetDefinition": {"value": [{"fullName": "Platinum"}]}}}})
+    with pytest.raises(SetupItemError, match="global value set Partner_Tiers"):
+        setup._apply_values(want)
+    assert "PATCH" not in org.sent  # nothing sent that would bind the field to a list of its own
