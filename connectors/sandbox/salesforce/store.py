@@ -91,6 +91,7 @@ class OrgStore:
         self.clock: Callable[[], datetime] | None = None
         self.custom_rule: Callable[[str, Any], bool] = lambda name, value: False
         self._counter = 0
+        self._metadata_counter = 0
         self._last_stamp = ""
         self._index: dict[tuple[str, str], dict[str, list[str]]] = {}
         self._undo: list[tuple[str, str, Record | None, str | None]] | None = None
@@ -370,7 +371,7 @@ class OrgStore:
 
     def next_metadata_id(self, prefix: str) -> str:
         """An id for a Tooling record (object, field): its own sequence, so record ids stay as they were."""
-        self._metadata_counter = getattr(self, "_metadata_counter", 0) + 1
+        self._metadata_counter += 1
         return make_id(prefix, self._metadata_counter)
 
     def next_counter(self) -> int:
@@ -573,7 +574,7 @@ class OrgStore:
             "custom_fields": [{"object": o, **dataclasses.asdict(f)} for o, f in self.custom_fields],
             "custom_objects": list(self.custom_objects),
             "metadata_ids": dict(self.metadata_ids),
-            "metadata_counter": getattr(self, "_metadata_counter", 0),
+            "metadata_counter": self._metadata_counter,
             "bare": self.bare,
         }
 
