@@ -38,6 +38,12 @@ def _crm_dump(env) -> dict[str, list[dict[str, Any]]]:
             for system, names in CRM_OBJECTS.items() for name in names}
 
 
+def _account(sf: Any, prm_id: str, fields: str) -> dict[str, Any]:
+    """The partner's account, through simple-salesforce."""
+    [account] = sf.query_all(f"SELECT {fields} FROM Account WHERE PRM_Id__c = '{prm_id}'")["records"]
+    return account
+
+
 def test_dry_run_previews_a_tier_promotion_and_writes_nothing(sync_env_any_db, monkeypatch: pytest.MonkeyPatch) -> None:
     env = sync_env_any_db
     assert env.run().status in ("succeeded", "succeeded_with_failures")
@@ -48,9 +54,10 @@ def test_dry_run_previews_a_tier_promotion_and_writes_nothing(sync_env_any_db, m
         update={"tiers": lowered})})
     # and a rep moves a partner to another territory in Salesforce: a change coming in, then going on to HubSpot
     moved_id = env.data.partners[-1]["id"]
-    account = next(a for a in env.apps["salesforce"].all_records("Account") if a.get("PRM_Id__c") == moved_id)
-    old_territory = account.get("Territory__c")
-    env.apps["salesforce"].update_record("Account", account["Id"], {"Territory__c": "EMEA-North"})
+    sf, hs = env.salesforce(), env.hubspot()
+    account = _account(sf, moved_id, "Id, Territory__c")
+    old_territory = account["Territory__c"]
+    sf.Account.update(account["Id"], {"Territory__c": "EMEA-North"})
     store_before, crm_before = _store_dump(env), _crm_dump(env)
     calls_before = {s: env.apps[s].total_calls() for s in CRM_OBJECTS}
 
@@ -98,8 +105,8 @@ def test_dry_run_previews_a_tier_promotion_and_writes_nothing(sync_env_any_db, m
 
     real = env.run()
     assert real.rule_decisions["tier_changes"] == len(promoted)
-    account = next(a for a in env.apps["salesforce"].all_records("Account") if a.get("PRM_Id__c") == partner_id)
-    company = next(c for c in env.apps["hubspot"].all_records("companies") if c.get("prm_id") == partner_id)
-    assert (account["Partner_Tier__c"], company["partner_tier"]) == ("Silver", "silver")
-    moved = next(c for c in env.apps["hubspot"].all_records("companies") if c.get("prm_id") == moved_id)
-    assert moved["territory"] == "EMEA-North"
+    account = _account(sf, partner_id, "Partner_Tier__c")
+    company = hs.crm.companies.basic_api.get_by_id(partner_id, id_property="prm_id", properties=["partner_tier"])
+    assert (account["Partner_Tier__c"], company.properties["partner_tier"]) == ("Silver", "silver")
+    moved = hs.crm.companies.basic_api.get_by_id(moved_id, id_property="prm_id", properties=["territory"])
+    assert moved.properties["territory"] == "EMEA-North"
