@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from dagster import ExecuteInProcessResult
+from sandbox_fixtures.cluster import hubspot_client, salesforce_client
 
 import dagster_project.ops as ops_module
 from prm_sync.model import DealRegistration, Opportunity, utcnow
@@ -171,10 +172,11 @@ def test_dagster_inbox_sensor_sweeps_a_deleted_company_at_once(dagster_world) ->
 
     synced_world = dagster_world  # its own world: the shared one keeps its partners
     assert synced_world.run("full_sync_job").success
-    salesforce, hubspot = synced_world.cluster.apps["salesforce"], synced_world.cluster.apps["hubspot"]
+    systems = synced_world.cluster.state()["systems"]
+    salesforce, hubspot = salesforce_client(systems["salesforce"]), hubspot_client(systems["hubspot"])
     partner_id = synced_world.data.partners[1]["id"]
-    company = next(c for c in hubspot.all_records("companies") if c.get("prm_id") == partner_id)["hs_object_id"]
-    hubspot.archive_record("companies", company)
+    company = hubspot.crm.companies.basic_api.get_by_id(partner_id, id_property="prm_id").id
+    hubspot.crm.companies.basic_api.archive(company)  # a marketer deletes the partner company
     payload = InboxPayload(system="hubspot", remote_object="companies", action="deletion",
                            remote_ids=[company], deleted_ids=[company])
     with synced_world.store() as store, store.session() as session:
@@ -186,7 +188,7 @@ def test_dagster_inbox_sensor_sweeps_a_deleted_company_at_once(dagster_world) ->
 
     with synced_world.store() as store, store.session(readonly=True) as session:
         assert records.get_record(session, "partner", partner_id).status == "terminated"
-    account = next(a for a in salesforce.all_records("Account") if a.get("PRM_Id__c") == partner_id)
+    [account] = salesforce.query_all(f"SELECT Partner_Status__c FROM Account WHERE PRM_Id__c = '{partner_id}'")["records"]
     assert account["Partner_Status__c"] == "Terminated"  # Salesforce's on_delete: mark
 
 
@@ -194,13 +196,7 @@ def test_dagster_slice_metadata_counts_a_partner_born_in_salesforce_and_one_left
     """A rep creates two partner accounts in Salesforce (one a second account of a known partner's domain)."""
     import json
 
-    import requests
-    from simple_salesforce import Salesforce
-
-    info = json.loads(synced_world.state_file.read_text())["systems"]["salesforce"]
-    session = requests.Session()
-    session.verify, session.trust_env = info["ca_bundle"], False
-    rep = Salesforce(instance_url=info["instance_url"], session_id=info["access_token"], session=session)
+    rep = salesforce_client(json.loads(synced_world.state_file.read_text())["systems"]["salesforce"])
     rep.Account.create({"Name": "Northwind Channel", "IsPartner": True, "Type": "Partner",
                         "Domain__c": "northwind-channel.example"})
     known = synced_world.data.partners[3]
