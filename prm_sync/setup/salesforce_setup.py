@@ -93,7 +93,14 @@ class SalesforceSetup:
         return list(self._call(self.sf.query_all, soql).get("records", []))
 
     def _tooling_query(self, soql: str) -> list[dict[str, Any]]:
-        return list((self._call(self.sf.toolingexecute, "query/", params={"q": soql}) or {}).get("records", []))
+        """Every row, page after page: the Tooling API answers at most 2,000 and the rest behind ``nextRecordsUrl``
+        (an org with packages holds more custom objects than that, and a row missed plans a create that fails)."""
+        answer = self._call(self.sf.toolingexecute, "query/", params={"q": soql}) or {}
+        rows = list(answer.get("records", []))
+        while not answer.get("done", True) and answer.get("nextRecordsUrl"):
+            answer = self._call(self.sf.toolingexecute, str(answer["nextRecordsUrl"]).split("/tooling/", 1)[1]) or {}
+            rows += answer.get("records", [])
+        return rows
 
     def _in_org(self, object_names: set[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
         """Every custom object (name -> ``01I`` id) and the custom fields of ``object_names``, hidden or not."""

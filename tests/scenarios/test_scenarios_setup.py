@@ -319,3 +319,24 @@ def test_a_picklist_on_a_global_value_set_fails_its_item_naming_the_set() -> Non
     with pytest.raises(SetupItemError, match="global value set Partner_Tiers"):
         setup._apply_values(want)
     assert "PATCH" not in org.sent  # nothing sent that would bind the field to a list of its own
+
+
+def test_a_tooling_query_reads_every_page() -> None:
+    """The Tooling API answers 2,000 rows at most and the rest behind ``nextRecordsUrl``: setup reads them all,
+    so an object or field past the first page is not planned as a create that Salesforce refuses."""
+    from prm_sync.setup.salesforce_setup import SalesforceSetup
+
+    class Org:
+        asked: list[str] = []
+
+        def toolingexecute(self, path: str, method: str = "GET", **_: Any) -> dict[str, Any]:
+            self.asked.append(path)
+            if path == "query/":
+                return {"done": False, "nextRecordsUrl": "/services/data/v59.0/tooling/query/01g-2000",
+                        "records": [{"Id": "a"}]}
+            return {"done": True, "records": [{"Id": "b"}]}
+
+    org = Org()
+    setup = SalesforceSetup(type("Connector", (), {"sf": org})())  # type: ignore[arg-type]
+    assert [r["Id"] for r in setup._tooling_query("SELECT Id FROM CustomObject")] == ["a", "b"]
+    assert org.asked == ["query/", "query/01g-2000"]
