@@ -161,8 +161,10 @@ def test_adopting_an_org_with_hundreds_of_partner_accounts_among_its_customers(m
     rows = [{"Name": f"KNOWN PARTNER {i} LLC", "Domain__c": f"www.Known{i}.example"} for i in range(200)]
     rows += [{"Name": f"New Partner {i}", "Domain__c": f"new{i}.example"} for i in range(100)]
     rows += [{"Name": f"Twin {i}", "Domain__c": f"twin{i}.example"} for i in range(20)]
-    ids = world.env.apps["salesforce"].insert_records("Account", [{**r, "IsPartner": True, "Type": "Partner"}
-                                                                  for r in rows])
+    records = [{"attributes": {"type": "Account"}, **r, "IsPartner": True, "Type": "Partner"} for r in rows]
+    ids = [result["id"] for start in range(0, len(records), 200)  # sObject Collections: 200 records a call
+           for result in world.salesforce.restful("composite/sobjects", method="POST", json={
+               "allOrNone": True, "records": records[start:start + 200]})]
 
     planned = world.cli("adopt", "--system", "salesforce", "--entity", "partner", "--dry-run", "--json")
     assert planned.exit_code == 0, planned.output
