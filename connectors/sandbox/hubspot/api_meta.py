@@ -91,16 +91,16 @@ class MetaRoutes:
         self.route("POST", f"{pair}/batch/archive", self._assoc_batch_archive, "associations.batch.archive")
 
     # -- properties ---------------------------------------------------------------
-    def _defs(self, request: SandboxRequest) -> dict[str, PropertyDef]:
-        """The live properties, or with ``archived=true`` the ones in the recycling bin."""
-        object_type = self.store.defined(request.params["type"]).name
-        if (request.arg("archived") or "").lower() == "true":
-            return self.store.archived_properties[object_type]
-        return self.store.properties[object_type]
+    @staticmethod
+    def _archived(request: SandboxRequest) -> bool:
+        """``archived=true``: the properties in the recycling bin instead of the live ones."""
+        return (request.arg("archived") or "").lower() == "true"
 
     def _list_properties(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            return SandboxResponse.json(200, {"results": [p.to_wire() for p in self._defs(request).values()]})
+            object_type = self.store.defined(request.params["type"]).name
+            defs = (self.store.archived_properties if self._archived(request) else self.store.properties)[object_type]
+            return SandboxResponse.json(200, {"results": [p.to_wire() for p in defs.values()]})
 
     def _archive_property(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
@@ -109,13 +109,8 @@ class MetaRoutes:
 
     def _get_property(self, request: SandboxRequest) -> SandboxResponse:
         with self.lock:
-            prop = self._defs(request).get(request.params["name"])
-        if prop is None:
-            msg = f"Unable to find property {request.params['name']} for object type {request.params['type']}"
-            raise HubSpotApiError(
-                404, "OBJECT_NOT_FOUND", msg, context={"propertyName": [request.params["name"]]}
-            )
-        return SandboxResponse.json(200, prop.to_wire())
+            prop = self.store.prop_def(request.params["type"], request.params["name"], archived=self._archived(request))
+            return SandboxResponse.json(200, prop.to_wire())
 
     def _create_property(self, request: SandboxRequest) -> SandboxResponse:
         object_type = self.store.defined(request.params["type"]).name
@@ -153,10 +148,7 @@ class MetaRoutes:
             raise HubSpotApiError(400, "VALIDATION_ERROR", "The body must be a PropertyUpdate object")
         with self.lock:
             object_type = self.store.defined(request.params["type"]).name
-            prop = self.store.properties[object_type].get(request.params["name"])
-            if prop is None:
-                msg = f"Unable to find property {request.params['name']} for object type {request.params['type']}"
-                raise HubSpotApiError(404, "OBJECT_NOT_FOUND", msg, context={"propertyName": [request.params["name"]]})
+            prop = self.store.prop_def(request.params["type"], request.params["name"])
             for key, current in (("type", prop.type), ("fieldType", prop.field_type)):
                 if key in body and body[key] != current:
                     msg = f"The sandbox does not convert {prop.name} from {key} {current} to {body[key]}"

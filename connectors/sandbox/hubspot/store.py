@@ -92,6 +92,15 @@ class RecordStore:
     def prop_defs(self, object_type: str) -> dict[str, PropertyDef]:
         return self.properties[self.defined(object_type).name]
 
+    def prop_def(self, object_type: str, name: str, *, archived: bool = False) -> PropertyDef:
+        """One property (with ``archived``, one in the recycling bin), or HubSpot's 404 for it."""
+        defs = self.archived_properties if archived else self.properties
+        prop = defs[self.defined(object_type).name].get(name)
+        if prop is None:
+            msg = f"Unable to find property {name} for object type {object_type}"
+            raise HubSpotApiError(404, "OBJECT_NOT_FOUND", msg, context={"propertyName": [name]})
+        return prop
+
     def stamp(self) -> int:
         """Now in ms, never earlier than the previous stamp (the clock may be set back)."""
         now = int(self.clock().timestamp() * 1000)
@@ -282,10 +291,7 @@ class RecordStore:
         values go with it (a client cannot see the difference: a binned property never comes back in reads).
         """
         name = self.defined(object_type).name
-        prop = self.properties[name].get(prop_name)
-        if prop is None:
-            msg = f"Unable to find property {prop_name} for object type {object_type}"
-            raise HubSpotApiError(404, "OBJECT_NOT_FOUND", msg, context={"propertyName": [prop_name]})
+        prop = self.prop_def(object_type, prop_name)
         if prop.hubspot_defined:
             msg = f"Unable to archive property {prop_name}: it is HubSpot-defined (modificationMetadata.archivable is false)"
             raise HubSpotApiError(400, "VALIDATION_ERROR", msg, context={"propertyName": [prop_name]})
